@@ -1,0 +1,6 @@
+# agentreg_warnings(target): the warning set every target of ours builds with.
+# Third-party headers come in as SYSTEM includes, so these apply to our code only.
+function(agentreg_warnings target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow=local
+                                           -Wnon-virtual-dtor -Wno-missing-field-initializers)
+endfunction()

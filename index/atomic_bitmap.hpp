@@ -1,0 +1,83 @@
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+namespace agentreg::index {
+
+/// A three-level lock-free bitmap over `bits` positions, with lazily
+/// allocated leaf blocks of 4096 bits.
+///
+/// Thread-safe: `set`, `clear`, `test`, `find_first` and `find_from` may run
+/// concurrently from any thread.
+///
+/// Level 0 holds the bits; a level-1 word per block says which level-0 words
+/// of the block may be non-empty; level 2 says which blocks may be non-empty.
+/// Summary bits are *hints that never miss*: `set` raises them bottom-up
+/// after the leaf, `clear` drops a summary bit only when the level below
+/// looks empty and then re-reads that level and raises the bit again if a
+/// concurrent `set` slipped in (the Dekker pattern, hence `seq_cst` on the
+/// summary operations). So a summary bit may be stale-set (readers skip such
+/// a word), but once all writers are quiescent every set leaf bit is
+/// reachable from the top. Memory: 1 bit per position plus ~1/64 of that for
+/// summaries, in blocks allocated on first `set` and kept for the bitmap's
+/// lifetime (no reclamation is needed on any path).
+class atomic_bitmap {
+ public:
+  static constexpr std::uint32_t block_bits = 4096;
+
+  /// `bits` is rounded up to a multiple of 4096.
+  explicit atomic_bitmap(std::uint32_t bits);
+  ~atomic_bitmap();
+  atomic_bitmap(const atomic_bitmap&) = delete;
+  atomic_bitmap& operator=(const atomic_bitmap&) = delete;
+
+  /// Sets bit `i`. Thread-safe. Allocates its block on first use.
+  void set(std::uint32_t i);
+
+  /// Clears bit `i`; keeps the summaries exact at quiescence. Thread-safe.
+  void clear(std::uint32_t i);
+
+  /// True if bit `i` is set. Thread-safe.
+  [[nodiscard]] bool test(std::uint32_t i) const;
+
+  /// Lowest set bit, if any. Thread-safe; under concurrent writes the answer
+  /// was set at some moment during the call.
+  [[nodiscard]] std::optional<std::uint32_t> find_first() const;
+
+  /// First set bit at or after `start`, wrapping around to the lowest.
+  /// Thread-safe, same guarantee as `find_first`.
+  [[nodiscard]] std::optional<std::uint32_t> find_from(std::uint32_t start) const;
+
+  /// True when no bit is reachable from the summaries. Thread-safe.
+  [[nodiscard]] bool empty() const { return !find_first().has_value(); }
+
+  /// Bytes held, including allocated blocks.
+  [[nodiscard]] std::size_t memory_bytes() const;
+
+  [[nodiscard]] std::uint32_t size() const { return blocks_ * block_bits; }
+
+ private:
+  using word = std::atomic<std::uint64_t>;
+
+  word* block(std::uint32_t b) const {
+    // acquire: pairs with the release CAS that published the block in
+    // block_or_create, so its zeroed words are visible.
+    return leaves_[b].load(std::memory_order_acquire);
+  }
+  word* block_or_create(std::uint32_t b);
+  void raise_summaries(std::uint32_t b, std::uint32_t w);
+  std::optional<std::uint32_t> scan_block(std::uint32_t b, std::uint64_t word_mask) const;
+  std::optional<std::uint32_t> scan_top(std::uint32_t first_block) const;
+
+  std::uint32_t blocks_;
+  std::uint32_t top_words_;
+  std::unique_ptr<std::atomic<word*>[]> leaves_;  // level 0, 64 words a block
+  std::unique_ptr<word[]> mid_;                   // level 1, a word per block
+  std::unique_ptr<word[]> top_;                   // level 2, a bit per block
+};
+
+}  // namespace agentreg::index

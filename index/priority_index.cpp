@@ -1,0 +1,642 @@
+#include "index/priority_index.hpp"
+
+#include <functional>
+#include <new>
+
+namespace agentreg::index {
+
+const char* to_string(errc e) {
+  switch (e) {
+    case errc::ok: return "ok";
+    case errc::no_capacity: return "no_capacity";
+    case errc::unknown_type: return "unknown_type";
+    case errc::unknown_agent: return "unknown_agent";
+    case errc::invalid_capacity: return "invalid_capacity";
+    case errc::capacity_below_load: return "capacity_below_load";
+    case errc::load_out_of_range: return "load_out_of_range";
+    case errc::invalid_status: return "invalid_status";
+    case errc::lease_not_held: return "lease_not_held";
+    case errc::too_many_agents: return "too_many_agents";
+    case errc::too_many_types: return "too_many_types";
+    case errc::too_many_leases: return "too_many_leases";
+  }
+  return "unknown";
+}
+
+const char* to_string(agent_status s) {
+  switch (s) {
+    case agent_status::online: return "online";
+    case agent_status::offline: return "offline";
+    case agent_status::paused: return "paused";
+    case agent_status::busy: return "busy";
+  }
+  return "unknown";
+}
+
+namespace {
+
+// ---- the agent word ---------------------------------------------------------
+// bits  0-11 leased   12-23 reported   24-35 capacity   36-37 status
+// bit  38 vacant      39-63 generation (25 bits)
+constexpr std::uint64_t field_mask = 0xfff;
+constexpr int reported_shift = 12, capacity_shift = 24, status_shift = 36;
+constexpr std::uint64_t vacant_bit = std::uint64_t{1} << 38;
+constexpr int generation_shift = 39;
+constexpr std::uint32_t generation_mask = (1u << 25) - 1;
+constexpr std::uint32_t rank_count = 1u << 16;
+constexpr std::uint32_t no_rank = rank_count;
+
+struct word_fields {
+  std::uint32_t leased, reported, capacity, generation;
+  agent_status status;
+  bool vacant;
+};
+
+constexpr word_fields decode(std::uint64_t w) {
+  return {static_cast<std::uint32_t>(w & field_mask),
+          static_cast<std::uint32_t>((w >> reported_shift) & field_mask),
+          static_cast<std::uint32_t>((w >> capacity_shift) & field_mask),
+          static_cast<std::uint32_t>(w >> generation_shift),
+          static_cast<agent_status>((w >> status_shift) & 3), (w & vacant_bit) != 0};
+}
+
+constexpr std::uint64_t encode(const word_fields& f) {
+  return std::uint64_t{f.leased} | std::uint64_t{f.reported} << reported_shift |
+         std::uint64_t{f.capacity} << capacity_shift |
+         std::uint64_t{static_cast<std::uint8_t>(f.status)} << status_shift |
+         (f.vacant ? vacant_bit : 0) |
+         std::uint64_t{f.generation & generation_mask} << generation_shift;
+}
+
+// The bucket an agent sits in, or no_rank when it is not eligible.
+constexpr std::uint32_t rank_of(std::uint64_t w) {
+  const auto f = decode(w);
+  const std::uint32_t load = f.leased + f.reported;
+  if (f.vacant || f.status != agent_status::online || load >= f.capacity)
+    return no_rank;
+  return static_cast<std::uint32_t>((std::uint64_t{load} << 16) / f.capacity);
+}
+
+constexpr bool matches(std::uint64_t w, const agent_ref& ref) {
+  return (w & vacant_bit) == 0 && (w >> generation_shift) == (ref.generation & generation_mask);
+}
+
+agent_status shown_status(const word_fields& f) {
+  if (f.status == agent_status::online && f.leased + f.reported >= f.capacity)
+    return agent_status::busy;
+  return f.status;
+}
+
+// ---- a Treiber stack of indices with an ABA tag -------------------------------
+// head = [tag:32][index + 1:32]; index + 1 == 0 means empty.
+constexpr std::uint64_t pack_head(std::uint32_t tag, std::uint32_t index_plus_one) {
+  return std::uint64_t{tag} << 32 | index_plus_one;
+}
+
+constexpr std::uint32_t chunk_size = 4096;
+
+template <class Node>
+struct chunked_array {
+  explicit chunked_array(std::uint32_t max) : chunks(max / chunk_size), table(new std::atomic<Node*>[chunks]) {
+    for (std::uint32_t c = 0; c < chunks; ++c)
+      table[c].store(nullptr, std::memory_order_relaxed);
+  }
+  ~chunked_array() {
+    for (std::uint32_t c = 0; c < chunks; ++c)
+      delete[] table[c].load(std::memory_order_relaxed);
+  }
+  Node& at(std::uint32_t i) const {
+    // acquire: pairs with the release CAS in make(); i is below a high-water
+    // mark that was raised after the chunk was made.
+    return table[i / chunk_size].load(std::memory_order_acquire)[i % chunk_size];
+  }
+  Node& make(std::uint32_t i) {
+    auto& cell = table[i / chunk_size];
+    Node* chunk = cell.load(std::memory_order_acquire);
+    if (chunk == nullptr) {
+      auto* fresh = new Node[chunk_size];
+      if (cell.compare_exchange_strong(chunk, fresh, std::memory_order_acq_rel,
+                                       std::memory_order_acquire))
+        chunk = fresh;
+      else
+        delete[] fresh;  // another thread made it; `chunk` holds theirs
+    }
+    return chunk[i % chunk_size];
+  }
+  std::size_t memory_bytes() const {
+    std::size_t bytes = chunks * sizeof(std::atomic<Node*>);
+    for (std::uint32_t c = 0; c < chunks; ++c)
+      if (table[c].load(std::memory_order_acquire) != nullptr)
+        bytes += chunk_size * sizeof(Node);
+    return bytes;
+  }
+  std::uint32_t chunks;
+  std::unique_ptr<std::atomic<Node*>[]> table;
+};
+
+// Pops an index from a Treiber stack, or allocates a fresh one below `max`.
+// Returns max when both are exhausted.
+template <class Array>
+std::uint32_t pop_or_grow(std::atomic<std::uint64_t>& head, std::atomic<std::uint32_t>& high_water,
+                          Array& nodes, std::uint32_t max) {
+  // acquire: pairs with the release CAS in push_free, so the popped node's
+  // next_free (and its fields) written before the push are visible.
+  std::uint64_t h = head.load(std::memory_order_acquire);
+  while ((h & 0xffffffffu) != 0) {
+    const std::uint32_t index = static_cast<std::uint32_t>(h) - 1;
+    const std::uint32_t next = nodes.at(index).next_free.load(std::memory_order_relaxed);
+    if (head.compare_exchange_weak(h, pack_head(static_cast<std::uint32_t>(h >> 32) + 1, next),
+                                   std::memory_order_acquire, std::memory_order_acquire))
+      return index;
+  }
+  // relaxed: only uniqueness of the index matters; the chunk it lives in is
+  // published by chunked_array::make.
+  std::uint32_t n = high_water.load(std::memory_order_relaxed);
+  while (n < max && !high_water.compare_exchange_weak(n, n + 1, std::memory_order_relaxed)) {
+  }
+  if (n >= max)
+    return max;
+  nodes.make(n);
+  return n;
+}
+
+template <class Array>
+void push_free(std::atomic<std::uint64_t>& head, Array& nodes, std::uint32_t index) {
+  std::uint64_t h = head.load(std::memory_order_relaxed);
+  do {
+    nodes.at(index).next_free.store(static_cast<std::uint32_t>(h), std::memory_order_relaxed);
+    // release: publishes next_free and the node's fields to the popper.
+  } while (!head.compare_exchange_weak(h, pack_head(static_cast<std::uint32_t>(h >> 32) + 1, index + 1),
+                                       std::memory_order_release, std::memory_order_relaxed));
+}
+
+struct slot {
+  std::atomic<std::uint64_t> word{vacant_bit};
+  std::atomic<std::uint64_t> tag{0};
+  std::atomic<std::uint32_t> next_free{0};
+};
+
+struct lease_record {
+  // [seq:32][held:1]. seq changes at every free, so a lease id names one
+  // holding of the record and a second release of it cannot match.
+  std::atomic<std::uint64_t> state{0};
+  std::atomic<std::int64_t> expires_at{0};
+  // Written by the holder before `state` turns held (release), read after
+  // winning the CAS that frees the record: relaxed is enough.
+  std::atomic<std::uint32_t> pool{0}, slot{0}, generation{0};
+  std::atomic<std::uint32_t> next_free{0};
+};
+
+constexpr std::uint32_t buckets_per_page = 256;
+
+}  // namespace
+
+// ---- per-type pool ------------------------------------------------------------
+
+struct priority_index::pool_state {
+  struct bucket_page {
+    std::atomic<atomic_bitmap*> buckets[buckets_per_page] = {};
+    ~bucket_page() {
+      for (auto& b : buckets)
+        delete b.load(std::memory_order_relaxed);
+    }
+  };
+
+  pool_state(std::string n, std::uint32_t i)
+      : name(std::move(n)), id(i), slots(max_agents_per_type), ranks(rank_count),
+        pages(new std::atomic<bucket_page*>[rank_count / buckets_per_page]) {
+    for (std::uint32_t p = 0; p < rank_count / buckets_per_page; ++p)
+      pages[p].store(nullptr, std::memory_order_relaxed);
+  }
+  ~pool_state() {
+    for (std::uint32_t p = 0; p < rank_count / buckets_per_page; ++p)
+      delete pages[p].load(std::memory_order_relaxed);
+  }
+
+  atomic_bitmap* bucket(std::uint32_t rank) const {
+    // acquire: pairs with the release CASes in bucket_or_create.
+    bucket_page* page = pages[rank / buckets_per_page].load(std::memory_order_acquire);
+    return page ? page->buckets[rank % buckets_per_page].load(std::memory_order_acquire) : nullptr;
+  }
+
+  atomic_bitmap& bucket_or_create(std::uint32_t rank) {
+    auto& page_cell = pages[rank / buckets_per_page];
+    bucket_page* page = page_cell.load(std::memory_order_acquire);
+    if (page == nullptr) {
+      auto* fresh = new bucket_page;
+      if (page_cell.compare_exchange_strong(page, fresh, std::memory_order_acq_rel,
+                                            std::memory_order_acquire))
+        page = fresh;
+      else
+        delete fresh;
+    }
+    auto& cell = page->buckets[rank % buckets_per_page];
+    atomic_bitmap* b = cell.load(std::memory_order_acquire);
+    if (b == nullptr) {
+      auto* fresh = new atomic_bitmap(max_agents_per_type);
+      if (cell.compare_exchange_strong(b, fresh, std::memory_order_acq_rel, std::memory_order_acquire))
+        b = fresh;
+      else
+        delete fresh;
+    }
+    return *b;
+  }
+
+  // Makes slot s visible in the bucket of `rank`.
+  void list(std::uint32_t s, std::uint32_t rank) {
+    bucket_or_create(rank).set(s);
+    ranks.set(rank);
+  }
+
+  // Takes slot s out of the bucket of `rank`, keeping every summary a hint
+  // that never misses: clear, then re-read what was cleared and raise it
+  // again if a concurrent writer put it back (see atomic_bitmap).
+  void unlist(std::uint32_t s, std::uint32_t rank) {
+    atomic_bitmap* b = bucket(rank);
+    if (b == nullptr)
+      return;
+    b->clear(s);
+    if (b->empty()) {
+      ranks.clear(rank);
+      if (!b->empty())
+        ranks.set(rank);
+    }
+    // seq_cst: pairs with the seq_cst CAS of a writer that moved s back into
+    // `rank`; either it lists s after our clear, or we see its word here.
+    if (rank_of(slots.at(s).word.load(std::memory_order_seq_cst)) == rank)
+      list(s, rank);
+  }
+
+  // Called by whoever won the CAS from `before` to `after` on slot s.
+  void publish(std::uint32_t s, std::uint64_t before, std::uint64_t after) {
+    const std::uint32_t from = rank_of(before), to = rank_of(after);
+    if (from == to)
+      return;
+    if (to != no_rank)
+      list(s, to);
+    if (from != no_rank)
+      unlist(s, from);
+  }
+
+  // Finds a candidate that is eligible in the lowest non-empty rank and
+  // returns it with the word it was validated against. Cleans stale hints.
+  std::optional<std::pair<std::uint32_t, std::uint64_t>> pick() {
+    for (;;) {
+      const auto rank = ranks.find_first();
+      if (!rank)
+        return std::nullopt;
+      atomic_bitmap* b = bucket(*rank);
+      // relaxed: the cursor only spreads ties; any value is correct.
+      const auto s = b ? b->find_from(cursor.load(std::memory_order_relaxed)) : std::nullopt;
+      if (!s) {
+        ranks.clear(*rank);
+        if (b && !b->empty())
+          ranks.set(*rank);
+        continue;
+      }
+      // seq_cst: the validation read of the Dekker pair with publish().
+      const std::uint64_t w = slots.at(*s).word.load(std::memory_order_seq_cst);
+      if (rank_of(w) != *rank) {
+        unlist(*s, *rank);  // a stale hint: the agent has moved
+        continue;
+      }
+      return std::pair{*s, w};
+    }
+  }
+
+  std::string name;
+  std::uint32_t id;
+  chunked_array<slot> slots;
+  std::atomic<std::uint32_t> high_water{0};
+  std::atomic<std::uint64_t> free_head{0};
+  atomic_bitmap ranks;
+  std::unique_ptr<std::atomic<bucket_page*>[]> pages;
+  std::atomic<std::uint32_t> cursor{0};
+};
+
+struct priority_index::lease_table {
+  lease_table() : records(max_leases) {}
+  chunked_array<lease_record> records;
+  std::atomic<std::uint32_t> high_water{0};
+  std::atomic<std::uint64_t> free_head{0};
+  std::atomic<std::int64_t> held{0};
+};
+
+// ---- priority_index --------------------------------------------------------------
+
+namespace {
+constexpr std::uint32_t name_table_size = priority_index::max_types * 2;
+}
+
+priority_index::priority_index()
+    : pools_(new std::atomic<pool_state*>[max_types]),
+      names_(new std::atomic<std::uint32_t>[name_table_size]),
+      leases_(std::make_unique<lease_table>()) {
+  for (std::uint32_t i = 0; i < max_types; ++i)
+    pools_[i].store(nullptr, std::memory_order_relaxed);
+  for (std::uint32_t i = 0; i < name_table_size; ++i)
+    names_[i].store(0, std::memory_order_relaxed);
+}
+
+priority_index::~priority_index() {
+  for (std::uint32_t i = 0; i < max_types; ++i)
+    delete pools_[i].load(std::memory_order_relaxed);
+}
+
+priority_index::pool_state* priority_index::pool_at(std::uint32_t pool) const {
+  // acquire: pairs with the release store in pool(), making the pool's
+  // constructed state visible.
+  return pool < max_types ? pools_[pool].load(std::memory_order_acquire) : nullptr;
+}
+
+std::optional<std::uint32_t> priority_index::find_pool(std::string_view agent_type) const {
+  const std::size_t h = std::hash<std::string_view>{}(agent_type);
+  for (std::uint32_t probe = 0; probe < name_table_size; ++probe) {
+    // acquire: pairs with the release store of the entry in pool().
+    const std::uint32_t entry = names_[(h + probe) % name_table_size].load(std::memory_order_acquire);
+    if (entry == 0)
+      return std::nullopt;
+    if (pool_at(entry - 1)->name == agent_type)
+      return entry - 1;
+  }
+  return std::nullopt;
+}
+
+result<std::uint32_t> priority_index::pool(std::string_view agent_type) {
+  if (auto found = find_pool(agent_type))
+    return {errc::ok, *found};
+  std::lock_guard guard{create_mutex_};
+  if (auto found = find_pool(agent_type))
+    return {errc::ok, *found};
+  const std::uint32_t id = pool_count_.load(std::memory_order_relaxed);
+  if (id >= max_types)
+    return {errc::too_many_types, 0};
+  pools_[id].store(new pool_state(std::string{agent_type}, id), std::memory_order_release);
+  const std::size_t h = std::hash<std::string_view>{}(agent_type);
+  for (std::uint32_t probe = 0;; ++probe) {
+    auto& cell = names_[(h + probe) % name_table_size];
+    if (cell.load(std::memory_order_relaxed) == 0) {
+      // release: publishes the pool pointer stored above to find_pool.
+      cell.store(id + 1, std::memory_order_release);
+      break;
+    }
+  }
+  pool_count_.store(id + 1, std::memory_order_release);
+  return {errc::ok, id};
+}
+
+std::string_view priority_index::pool_name(std::uint32_t pool) const {
+  const pool_state* p = pool_at(pool);
+  return p ? std::string_view{p->name} : std::string_view{};
+}
+
+result<agent_ref> priority_index::insert(std::uint32_t pool, std::uint32_t capacity, std::uint64_t tag,
+                                         agent_status status) {
+  pool_state* p = pool_at(pool);
+  if (p == nullptr)
+    return {errc::unknown_type, {}};
+  if (capacity < 1 || capacity > max_capacity)
+    return {errc::invalid_capacity, {}};
+  if (status == agent_status::busy)
+    return {errc::invalid_status, {}};
+  const std::uint32_t s = pop_or_grow(p->free_head, p->high_water, p->slots, max_agents_per_type);
+  if (s == max_agents_per_type)
+    return {errc::too_many_agents, {}};
+  slot& sl = p->slots.at(s);
+  // The slot is ours alone until its word turns non-vacant.
+  const auto old = decode(sl.word.load(std::memory_order_relaxed));
+  const std::uint32_t generation = (old.generation + 1) & generation_mask;
+  sl.tag.store(tag, std::memory_order_relaxed);
+  const std::uint64_t w = encode({0, 0, capacity, generation, status, false});
+  // seq_cst: publishes the agent (and its tag, ordered before) to readers,
+  // and takes part in the Dekker pair of publish().
+  sl.word.store(w, std::memory_order_seq_cst);
+  p->publish(s, vacant_bit, w);
+  return {errc::ok, {pool, s, generation}};
+}
+
+template <class Change>
+errc priority_index::modify(agent_ref agent, Change&& change) {
+  pool_state* p = pool_at(agent.pool);
+  // acquire: pairs with the release in pop_or_grow's chunk publication.
+  if (p == nullptr || agent.slot >= p->high_water.load(std::memory_order_acquire))
+    return errc::unknown_agent;
+  slot& sl = p->slots.at(agent.slot);
+  // seq_cst on the load and the CAS: the agent word is one side of the
+  // Dekker pair with the bucket bitmaps (see pool_state::unlist).
+  std::uint64_t w = sl.word.load(std::memory_order_seq_cst);
+  std::uint64_t next = 0;
+  do {
+    if (!matches(w, agent))
+      return errc::unknown_agent;
+    if (const errc e = change(w, next); e != errc::ok)
+      return e;
+  } while (!sl.word.compare_exchange_weak(w, next, std::memory_order_seq_cst));
+  p->publish(agent.slot, w, next);
+  return errc::ok;
+}
+
+errc priority_index::remove(agent_ref agent) {
+  const errc e = modify(agent, [](std::uint64_t w, std::uint64_t& next) {
+    next = w | vacant_bit;
+    return errc::ok;
+  });
+  if (e == errc::ok) {
+    pool_state* p = pool_at(agent.pool);
+    push_free(p->free_head, p->slots, agent.slot);
+  }
+  return e;
+}
+
+errc priority_index::set_capacity(agent_ref agent, std::uint32_t capacity) {
+  if (capacity < 1 || capacity > max_capacity)
+    return view(agent) ? errc::invalid_capacity : errc::unknown_agent;
+  return modify(agent, [capacity](std::uint64_t w, std::uint64_t& next) {
+    auto f = decode(w);
+    if (f.leased + f.reported > capacity)
+      return errc::capacity_below_load;
+    f.capacity = capacity;
+    next = encode(f);
+    return errc::ok;
+  });
+}
+
+errc priority_index::set_status(agent_ref agent, agent_status status) {
+  if (status == agent_status::busy)
+    return view(agent) ? errc::invalid_status : errc::unknown_agent;
+  return modify(agent, [status](std::uint64_t w, std::uint64_t& next) {
+    auto f = decode(w);
+    f.status = status;
+    next = encode(f);
+    return errc::ok;
+  });
+}
+
+errc priority_index::set_load(agent_ref agent, std::int64_t n) {
+  return modify(agent, [n](std::uint64_t w, std::uint64_t& next) {
+    auto f = decode(w);
+    if (n < 0 || n + f.leased > f.capacity)
+      return errc::load_out_of_range;
+    f.reported = static_cast<std::uint32_t>(n);
+    next = encode(f);
+    return errc::ok;
+  });
+}
+
+result<agent_view> priority_index::view(agent_ref agent) const {
+  pool_state* p = pool_at(agent.pool);
+  if (p == nullptr || agent.slot >= p->high_water.load(std::memory_order_acquire))
+    return {errc::unknown_agent, {}};
+  const slot& sl = p->slots.at(agent.slot);
+  // acquire: pairs with the seq_cst store/CAS that wrote the word.
+  const std::uint64_t w = sl.word.load(std::memory_order_acquire);
+  if (!matches(w, agent))
+    return {errc::unknown_agent, {}};
+  const auto f = decode(w);
+  return {errc::ok,
+          {agent, sl.tag.load(std::memory_order_relaxed), f.capacity, f.leased, f.reported,
+           shown_status(f)}};
+}
+
+result<agent_view> priority_index::least_loaded(std::uint32_t pool) const {
+  pool_state* p = pool_at(pool);
+  if (p == nullptr)
+    return {errc::unknown_type, {}};
+  auto hit = p->pick();
+  if (!hit)
+    return {errc::no_capacity, {}};
+  const auto [s, w] = *hit;
+  // relaxed: see pick(); the next call starts after this agent.
+  p->cursor.store(s + 1, std::memory_order_relaxed);
+  const auto f = decode(w);
+  return {errc::ok,
+          {{pool, s, f.generation}, p->slots.at(s).tag.load(std::memory_order_relaxed), f.capacity,
+           f.leased, f.reported, shown_status(f)}};
+}
+
+result<lease> priority_index::acquire(std::uint32_t pool, std::int64_t expires_at) {
+  pool_state* p = pool_at(pool);
+  if (p == nullptr)
+    return {errc::unknown_type, {}};
+  for (;;) {
+    auto hit = p->pick();
+    if (!hit)
+      return {errc::no_capacity, {}};
+    auto [s, w] = *hit;
+    auto f = decode(w);
+    ++f.leased;  // pick() validated load < capacity against this very word
+    const std::uint64_t next = encode(f);
+    slot& sl = p->slots.at(s);
+    // seq_cst: the reserving CAS; see modify().
+    if (!sl.word.compare_exchange_strong(w, next, std::memory_order_seq_cst))
+      continue;  // someone changed this agent first: pick again
+    p->publish(s, w, next);
+    p->cursor.store(s + 1, std::memory_order_relaxed);
+
+    auto& table = *leases_;
+    const std::uint32_t r = pop_or_grow(table.free_head, table.high_water, table.records, max_leases);
+    if (r == max_leases) {
+      modify({pool, s, f.generation}, [](std::uint64_t cur, std::uint64_t& after) {
+        auto g = decode(cur);
+        g.leased -= g.leased > 0 ? 1 : 0;
+        after = encode(g);
+        return errc::ok;
+      });
+      return {errc::too_many_leases, {}};
+    }
+    lease_record& rec = table.records.at(r);
+    rec.pool.store(pool, std::memory_order_relaxed);
+    rec.slot.store(s, std::memory_order_relaxed);
+    rec.generation.store(f.generation, std::memory_order_relaxed);
+    rec.expires_at.store(expires_at, std::memory_order_relaxed);
+    const std::uint64_t seq = rec.state.load(std::memory_order_relaxed) >> 1;
+    // release: publishes the fields above to reclaim_expired, which reads
+    // them after its acquire load of state.
+    rec.state.store(seq << 1 | 1, std::memory_order_release);
+    table.held.fetch_add(1, std::memory_order_relaxed);
+    return {errc::ok, {{pool, s, f.generation}, seq << 32 | r}};
+  }
+}
+
+errc priority_index::free_lease(std::uint32_t r, std::uint64_t held_state) {
+  auto& table = *leases_;
+  lease_record& rec = table.records.at(r);
+  // acq_rel: winning this CAS makes us the only one to free the record
+  // (acquire pairs with the release store in acquire()); the release half
+  // orders our reads of the fields before the record's reuse.
+  std::uint64_t expected = held_state;
+  if (!rec.state.compare_exchange_strong(expected, ((held_state >> 1) + 1) << 1,
+                                         std::memory_order_acq_rel, std::memory_order_relaxed))
+    return errc::lease_not_held;
+  const agent_ref agent{rec.pool.load(std::memory_order_relaxed), rec.slot.load(std::memory_order_relaxed),
+                        rec.generation.load(std::memory_order_relaxed)};
+  table.held.fetch_sub(1, std::memory_order_relaxed);
+  push_free(table.free_head, table.records, r);
+  return modify(agent, [](std::uint64_t w, std::uint64_t& next) {
+    auto f = decode(w);
+    if (f.leased == 0)
+      return errc::lease_not_held;  // cannot happen while leases are counted exactly
+    --f.leased;
+    next = encode(f);
+    return errc::ok;
+  });
+}
+
+errc priority_index::release(const lease& l) {
+  const auto r = static_cast<std::uint32_t>(l.id);
+  if (r >= leases_->high_water.load(std::memory_order_acquire))
+    return errc::lease_not_held;
+  return free_lease(r, (l.id >> 32) << 1 | 1);
+}
+
+std::size_t priority_index::reclaim_expired(std::int64_t now) {
+  auto& table = *leases_;
+  const std::uint32_t end = table.high_water.load(std::memory_order_acquire);
+  std::size_t reclaimed = 0;
+  for (std::uint32_t r = 0; r < end; ++r) {
+    lease_record& rec = table.records.at(r);
+    // acquire: pairs with the release store in acquire(), so expires_at is
+    // the one written for this holding.
+    const std::uint64_t state = rec.state.load(std::memory_order_acquire);
+    if ((state & 1) == 0)
+      continue;
+    const std::int64_t deadline = rec.expires_at.load(std::memory_order_relaxed);
+    if (deadline == 0 || deadline > now)
+      continue;
+    // If the record was released and reused since our load, the CAS inside
+    // free_lease fails on the changed seq and we leave the new holding alone.
+    const errc e = free_lease(r, state);
+    if (e == errc::ok || e == errc::unknown_agent)
+      ++reclaimed;
+  }
+  return reclaimed;
+}
+
+std::size_t priority_index::leases_held() const {
+  const auto n = leases_->held.load(std::memory_order_relaxed);
+  return n > 0 ? static_cast<std::size_t>(n) : 0;
+}
+
+std::size_t priority_index::memory_bytes() const {
+  std::size_t bytes = sizeof(*this) + max_types * sizeof(std::atomic<pool_state*>) +
+                      name_table_size * sizeof(std::atomic<std::uint32_t>) + sizeof(lease_table) +
+                      leases_->records.memory_bytes();
+  const std::uint32_t n = pool_count_.load(std::memory_order_acquire);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const pool_state* p = pool_at(i);
+    bytes += sizeof(pool_state) + p->name.size() + p->slots.memory_bytes() + p->ranks.memory_bytes() +
+             (rank_count / buckets_per_page) * sizeof(void*);
+    for (std::uint32_t page = 0; page < rank_count / buckets_per_page; ++page) {
+      const auto* pg = p->pages[page].load(std::memory_order_acquire);
+      if (pg == nullptr)
+        continue;
+      bytes += sizeof(*pg);
+      for (const auto& b : pg->buckets)
+        if (const auto* bm = b.load(std::memory_order_acquire))
+          bytes += bm->memory_bytes();
+    }
+  }
+  return bytes;
+}
+
+}  // namespace agentreg::index

@@ -1,0 +1,208 @@
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "index/atomic_bitmap.hpp"
+
+namespace agentreg::index {
+
+/// What an operation of the index answers besides its value.
+enum class errc : std::uint8_t {
+  ok = 0,
+  no_capacity,          ///< no eligible agent of the type has a free slot
+  unknown_type,         ///< no pool for this agent type
+  unknown_agent,        ///< the handle is stale (agent removed) or was never valid
+  invalid_capacity,     ///< capacity outside 1..max_capacity
+  capacity_below_load,  ///< the new capacity is below the agent's current load
+  load_out_of_range,    ///< load below 0 or above capacity
+  invalid_status,       ///< `busy` cannot be set: it is derived from the load
+  lease_not_held,       ///< the lease was already released, reclaimed, or never issued
+  too_many_agents,      ///< the pool is full (max_agents_per_type)
+  too_many_types,       ///< the index is full (max_types)
+  too_many_leases,      ///< the lease table is full (max_leases)
+};
+
+/// Human-readable name of an error code ("no_capacity", ...).
+const char* to_string(errc e);
+
+/// The status an agent shows. `busy` is never stored: an `online` agent
+/// whose load equals its capacity shows as `busy`.
+enum class agent_status : std::uint8_t { online = 0, offline = 1, paused = 2, busy = 3 };
+
+const char* to_string(agent_status s);
+
+/// A handle on one agent's slot. The generation makes a handle kept after
+/// `remove` useless: the slot may be reused, the handle will not match it.
+struct agent_ref {
+  std::uint32_t pool = 0;
+  std::uint32_t slot = 0;
+  std::uint32_t generation = 0;
+  friend bool operator==(const agent_ref&, const agent_ref&) = default;
+};
+
+/// One reserved slot: which agent, and the lease id that frees it.
+struct lease {
+  agent_ref agent;
+  std::uint64_t id = 0;
+};
+
+/// A consistent snapshot of one agent's slot (one atomic load).
+struct agent_view {
+  agent_ref ref;
+  std::uint64_t tag = 0;       ///< the caller's own key, given at insert
+  std::uint32_t capacity = 0;
+  std::uint32_t leased = 0;    ///< slots held by leases from acquire()
+  std::uint32_t reported = 0;  ///< load set by set_load() (the agent's own report)
+  agent_status status = agent_status::offline;
+  [[nodiscard]] std::uint32_t load() const { return leased + reported; }
+};
+
+/// A value or an error code; `operator bool` is true on success.
+template <class T>
+struct result {
+  errc error = errc::ok;
+  T value{};
+  explicit operator bool() const { return error == errc::ok; }
+  const T& operator*() const { return value; }
+  const T* operator->() const { return &value; }
+};
+
+/// The lock-free priority index: per agent type, which agent is the least
+/// loaded, and a one-step "pick and reserve a slot" (`acquire`).
+///
+/// ## Structure, and why
+///
+/// Each agent's whole state (leased load, reported load, capacity, status,
+/// generation) is one 64-bit word, so every change to an agent is a single
+/// CAS: capacity can never be exceeded and load never goes below zero,
+/// whatever the interleaving.
+///
+/// Selection is a *bucket queue over a hierarchical bitmap*, as O(1)
+/// schedulers do: an eligible agent (online, load < capacity) sits in the
+/// bucket of its rank `floor(load * 65536 / capacity)`; a 65 536-bit
+/// bitmap of non-empty ranks finds the lowest rank in three `countr_zero`
+/// steps; each bucket is a bitmap over slots, searched from a rotating
+/// cursor so that ties spread round-robin. The rank is monotone in
+/// load/capacity, and exact (distinct ratios get distinct ranks) for every
+/// capacity up to 256; above that, ratios closer than 1/65536 count as a tie.
+///
+/// Bucket membership is a hint that never misses: after a CAS moves an agent
+/// from rank a to rank b, the writer sets bit b, clears bit a, then re-reads
+/// the word and sets a again if the agent went back there meanwhile. Readers
+/// validate a candidate against its word before using it and clear stale
+/// bits they meet. So under contention a pick is an agent that was least
+/// loaded at some moment during the call, and at quiescence it is the exact
+/// minimum.
+///
+/// ## Cost as agents grow
+///
+/// acquire/release/least_loaded: O(1): three levels of rank bitmap, three of
+/// slot bitmap, one CAS on the agent word, a lease-table push/pop; none
+/// depends on the number of agents except through cache misses. Memory per
+/// agent: a 24-byte slot, plus one bit per (used rank, slot) in 512-byte
+/// blocks allocated on first use; ~4 KiB per used rank and ~10 KiB per type.
+/// Nothing is reclaimed while the index lives, so no hazard pointers or
+/// epochs are needed on any path.
+///
+/// ## Load accounting
+///
+/// `current_load = leased + reported`: `acquire`/`release` move `leased`;
+/// `set_load(n)` sets `reported` (the agent's own report, the seed's
+/// `update_load`). Both together never exceed capacity.
+class priority_index {
+ public:
+  static constexpr std::uint32_t max_capacity = 4095;
+  static constexpr std::uint32_t max_agents_per_type = 1u << 20;
+  static constexpr std::uint32_t max_types = 4096;
+  static constexpr std::uint32_t max_leases = 1u << 24;
+
+  priority_index();
+  ~priority_index();
+  priority_index(const priority_index&) = delete;
+  priority_index& operator=(const priority_index&) = delete;
+
+  /// The pool of an agent type, created on first use. Thread-safe; creating
+  /// takes a mutex (types are few), finding an existing one does not.
+  result<std::uint32_t> pool(std::string_view agent_type);
+
+  /// The pool of an agent type if it exists. Thread-safe, lock-free.
+  [[nodiscard]] std::optional<std::uint32_t> find_pool(std::string_view agent_type) const;
+
+  /// Name of a pool. Thread-safe.
+  [[nodiscard]] std::string_view pool_name(std::uint32_t pool) const;
+
+  /// Adds an agent with `capacity` slots and the caller's `tag`.
+  /// Errors: invalid_capacity, too_many_agents, unknown_type. Thread-safe.
+  result<agent_ref> insert(std::uint32_t pool, std::uint32_t capacity, std::uint64_t tag,
+                           agent_status status = agent_status::online);
+
+  /// Removes an agent; its handle and outstanding leases stop counting.
+  /// Errors: unknown_agent. Thread-safe.
+  errc remove(agent_ref agent);
+
+  /// Changes capacity. Errors: unknown_agent, invalid_capacity,
+  /// capacity_below_load. Thread-safe.
+  errc set_capacity(agent_ref agent, std::uint32_t capacity);
+
+  /// Sets online, offline or paused. Errors: unknown_agent, invalid_status
+  /// (busy is derived). Thread-safe.
+  errc set_status(agent_ref agent, agent_status status);
+
+  /// Sets the agent's reported load `n` (leased slots stay).
+  /// Errors: unknown_agent, load_out_of_range (n < 0 or leased + n > capacity).
+  /// Thread-safe.
+  errc set_load(agent_ref agent, std::int64_t n);
+
+  /// The eligible agent with the smallest load/capacity; ties rotate.
+  /// Errors: unknown_type, no_capacity. Thread-safe, lock-free; reserves nothing.
+  result<agent_view> least_loaded(std::uint32_t pool) const;
+
+  /// Picks as least_loaded and reserves one slot in the same CAS. A non-zero
+  /// `expires_at` (any monotonic unit the caller also gives to
+  /// reclaim_expired) makes the lease reclaimable after that time.
+  /// Errors: unknown_type, no_capacity, too_many_leases. Thread-safe, lock-free.
+  result<lease> acquire(std::uint32_t pool, std::int64_t expires_at = 0);
+
+  /// Frees a lease's slot. Releasing twice, or after the lease expired and was
+  /// reclaimed, changes nothing and answers lease_not_held. If the agent was
+  /// removed meanwhile the lease is dropped and unknown_agent is answered.
+  /// Thread-safe, lock-free.
+  errc release(const lease& l);
+
+  /// Frees every lease whose expires_at <= now; returns how many. Thread-safe;
+  /// O(leases ever held at once).
+  std::size_t reclaim_expired(std::int64_t now);
+
+  /// Snapshot of one agent. Errors: unknown_agent. Thread-safe.
+  [[nodiscard]] result<agent_view> view(agent_ref agent) const;
+
+  /// Leases currently held. Thread-safe (a moment's count).
+  [[nodiscard]] std::size_t leases_held() const;
+
+  /// Bytes held by the index (pools, slots, bitmaps, lease table).
+  [[nodiscard]] std::size_t memory_bytes() const;
+
+ private:
+  struct pool_state;
+  struct lease_table;
+
+  pool_state* pool_at(std::uint32_t pool) const;
+  template <class Change>
+  errc modify(agent_ref agent, Change&& change);
+  errc free_lease(std::uint32_t record, std::uint64_t held_state);
+
+  std::unique_ptr<std::atomic<pool_state*>[]> pools_;
+  std::unique_ptr<std::atomic<std::uint32_t>[]> names_;  // open addressing: pool id + 1
+  std::atomic<std::uint32_t> pool_count_{0};
+  std::mutex create_mutex_;  // pool creation only; never on acquire/release
+  std::unique_ptr<lease_table> leases_;
+};
+
+}  // namespace agentreg::index

@@ -1,0 +1,89 @@
+#include <boost/test/unit_test.hpp>
+
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "index/atomic_bitmap.hpp"
+
+using agentreg::index::atomic_bitmap;
+
+BOOST_AUTO_TEST_SUITE(bitmap_unit)
+
+BOOST_AUTO_TEST_CASE(an_empty_bitmap_finds_nothing) {
+  atomic_bitmap bm{1u << 20};
+  BOOST_TEST(bm.empty());
+  BOOST_TEST(!bm.find_first().has_value());
+  BOOST_TEST(!bm.find_from(12345).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(find_first_returns_the_lowest_set_bit_across_blocks) {
+  atomic_bitmap bm{1u << 20};
+  for (std::uint32_t i : {900000u, 70000u, 4097u, 4096u + 64u})
+    bm.set(i);
+  BOOST_TEST(*bm.find_first() == 4097u);
+  bm.clear(4097);
+  BOOST_TEST(*bm.find_first() == 4096u + 64u);
+  bm.clear(4096 + 64);
+  BOOST_TEST(*bm.find_first() == 70000u);
+  bm.clear(70000);
+  bm.clear(900000);
+  BOOST_TEST(bm.empty());
+}
+
+BOOST_AUTO_TEST_CASE(find_from_returns_the_next_set_bit_and_wraps_around) {
+  atomic_bitmap bm{1u << 16};
+  for (std::uint32_t i : {3u, 64u, 5000u, 65535u})
+    bm.set(i);
+  BOOST_TEST(*bm.find_from(0) == 3u);
+  BOOST_TEST(*bm.find_from(4) == 64u);
+  BOOST_TEST(*bm.find_from(65) == 5000u);
+  BOOST_TEST(*bm.find_from(5001) == 65535u);
+  BOOST_TEST(*bm.find_from(65535) == 65535u);
+  bm.clear(65535);
+  BOOST_TEST(*bm.find_from(5001) == 3u);  // wrapped
+}
+
+BOOST_AUTO_TEST_CASE(clearing_a_bit_that_is_not_set_changes_nothing) {
+  atomic_bitmap bm{4096};
+  bm.set(10);
+  bm.clear(11);
+  bm.clear(4000);
+  BOOST_TEST(bm.test(10));
+  BOOST_TEST(*bm.find_first() == 10u);
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_set_and_clear_leave_exactly_the_surviving_bits_reachable) {
+  // Each thread owns the bits i with i % threads == t and toggles them; the
+  // bits it leaves set must all be reachable through the summaries.
+  constexpr std::uint32_t bits = 1u << 16, threads = 4;
+  atomic_bitmap bm{bits};
+  std::vector<std::set<std::uint32_t>> kept(threads);
+  std::vector<std::thread> pool;
+  for (std::uint32_t t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      std::uint64_t x = 88172645463325252ull + t;
+      for (int op = 0; op < 200000; ++op) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        // Concentrate on a few words so that summary bits flip constantly.
+        const std::uint32_t i = static_cast<std::uint32_t>(x % 512) * threads + t;
+        if (kept[t].count(i)) {
+          bm.clear(i);
+          kept[t].erase(i);
+        } else {
+          bm.set(i);
+          kept[t].insert(i);
+        }
+      }
+    });
+  for (auto& th : pool)
+    th.join();
+  std::set<std::uint32_t> expected, found;
+  for (auto& k : kept)
+    expected.insert(k.begin(), k.end());
+  for (auto i = bm.find_first(); i && !found.count(*i); i = bm.find_from(*i + 1))
+    found.insert(*i);
+  BOOST_TEST(found == expected);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,210 @@
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <map>
+#include <thread>
+#include <vector>
+
+#include "index/priority_index.hpp"
+
+using namespace agentreg::index;
+
+namespace {
+
+constexpr int threads = 8;
+constexpr int ops_per_thread = 150'000;  // 1.2 M operations in all
+constexpr std::uint32_t agent_entries = 300;
+constexpr std::uint64_t empty_entry = ~std::uint64_t{0};
+
+std::uint64_t pack(agent_ref a) { return std::uint64_t{a.slot} << 32 | a.generation; }
+agent_ref unpack(std::uint32_t pool, std::uint64_t e) {
+  return {pool, static_cast<std::uint32_t>(e >> 32), static_cast<std::uint32_t>(e)};
+}
+
+enum class operation { acquire, release, set_load, set_status, remove, insert };
+
+// The mix, in percent: 45 acquire, 40 release, 6 set_load, 5 set_status,
+// 2 remove, 2 insert.
+operation pick_operation(std::uint64_t percent) {
+  if (percent < 45) return operation::acquire;
+  if (percent < 85) return operation::release;
+  if (percent < 91) return operation::set_load;
+  if (percent < 96) return operation::set_status;
+  if (percent < 98) return operation::remove;
+  return operation::insert;
+}
+
+struct xorshift {
+  std::uint64_t x;
+  std::uint64_t operator()() {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    return x;
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(index_stress)
+
+BOOST_AUTO_TEST_CASE(eight_threads_of_random_operations_never_break_capacity_and_leave_exact_loads) {
+  priority_index idx;
+  const std::uint32_t pool = idx.pool("worker").value;
+  std::vector<std::atomic<std::uint64_t>> entries(agent_entries);
+  for (std::uint32_t i = 0; i < agent_entries; ++i)
+    entries[i] = pack(idx.insert(pool, 1 + i % 6, i).value);
+
+  std::atomic<std::uint64_t> violations{0}, acquired{0}, checks{0};
+  std::vector<std::vector<lease>> held(threads);
+
+  auto check = [&](agent_ref a) {
+    if (auto v = idx.view(a)) {
+      checks.fetch_add(1, std::memory_order_relaxed);
+      // Negative loads would wrap to large values, so this catches both.
+      if (v->load() > v->capacity || v->capacity < 1)
+        violations.fetch_add(1, std::memory_order_relaxed);
+    }
+  };
+
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t)
+    workers.emplace_back([&, t] {
+      xorshift rng{0x9E3779B97F4A7C15ull * (t + 1)};
+      auto& mine = held[t];
+      for (int op = 0; op < ops_per_thread; ++op) {
+        const std::uint64_t r = rng();
+        auto& entry = entries[r % agent_entries];
+        const std::uint64_t e = entry.load(std::memory_order_acquire);
+        switch (pick_operation((r >> 32) % 100)) {
+          case operation::acquire:
+            if (auto l = idx.acquire(pool)) {
+              mine.push_back(*l);
+              acquired.fetch_add(1, std::memory_order_relaxed);
+              check(l->agent);
+            }
+            break;
+          case operation::release:
+            if (!mine.empty()) {
+              const std::size_t k = (r >> 8) % mine.size();
+              const errc answer = idx.release(mine[k]);
+              if (answer != errc::ok && answer != errc::unknown_agent)
+                violations.fetch_add(1, std::memory_order_relaxed);
+              check(mine[k].agent);
+              mine[k] = mine.back();
+              mine.pop_back();
+            }
+            break;
+          case operation::set_load:  // success or a clean rejection
+            if (e != empty_entry) {
+              const errc answer = idx.set_load(unpack(pool, e), static_cast<std::int64_t>((r >> 8) % 5) - 1);
+              if (answer != errc::ok && answer != errc::load_out_of_range && answer != errc::unknown_agent)
+                violations.fetch_add(1, std::memory_order_relaxed);
+              check(unpack(pool, e));
+            }
+            break;
+          case operation::set_status:
+            if (e != empty_entry) {
+              static constexpr agent_status choices[] = {agent_status::online, agent_status::online,
+                                                         agent_status::paused, agent_status::offline};
+              idx.set_status(unpack(pool, e), choices[(r >> 8) % 4]);
+              check(unpack(pool, e));
+            }
+            break;
+          case operation::remove:
+            if (e != empty_entry && entry.compare_exchange_strong(const_cast<std::uint64_t&>(e), empty_entry))
+              if (idx.remove(unpack(pool, e)) != errc::ok)
+                violations.fetch_add(1, std::memory_order_relaxed);
+            break;
+          case operation::insert:  // into an empty entry
+            if (e == empty_entry) {
+              auto a = idx.insert(pool, 1 + (r >> 8) % 6, r);
+              if (!a) {
+                violations.fetch_add(1, std::memory_order_relaxed);
+                break;
+              }
+              std::uint64_t expected = empty_entry;
+              if (!entry.compare_exchange_strong(expected, pack(a.value)))
+                idx.remove(a.value);
+            }
+            break;
+        }
+      }
+    });
+  for (auto& w : workers)
+    w.join();
+
+  BOOST_TEST(violations.load() == 0u);
+  BOOST_TEST(acquired.load() > 100'000u);
+  BOOST_TEST(checks.load() > 500'000u);
+
+  // Leases still held, per live agent, must be exactly the agent's leased load.
+  std::map<std::uint64_t, std::uint32_t> expected_leased;
+  std::size_t live_leases = 0;
+  for (auto& mine : held)
+    for (auto& l : mine)
+      if (idx.view(l.agent)) {
+        ++expected_leased[pack(l.agent)];
+        ++live_leases;
+      }
+  std::size_t agents = 0;
+  double best_ratio = 2.0;
+  for (auto& entry : entries) {
+    const std::uint64_t e = entry.load();
+    if (e == empty_entry)
+      continue;
+    auto v = idx.view(unpack(pool, e));
+    BOOST_REQUIRE(v);
+    ++agents;
+    BOOST_TEST(v->leased == expected_leased[e]);
+    BOOST_TEST(v->load() <= v->capacity);
+    if (v->status == agent_status::online)
+      best_ratio = std::min(best_ratio, double(v->load()) / v->capacity);
+  }
+  BOOST_TEST(agents > 0u);
+  // At quiescence least_loaded is the exact minimum.
+  auto pick = idx.least_loaded(pool);
+  if (best_ratio < 1.0) {
+    BOOST_REQUIRE(pick);
+    BOOST_TEST(double(pick->load()) / pick->capacity == best_ratio);
+  } else {
+    BOOST_TEST((pick.error == errc::no_capacity));
+  }
+
+  // Releasing everything brings every leased load back to zero.
+  for (auto& mine : held)
+    for (auto& l : mine)
+      idx.release(l);
+  BOOST_TEST(idx.leases_held() == 0u);
+  for (auto& entry : entries)
+    if (const std::uint64_t e = entry.load(); e != empty_entry)
+      BOOST_TEST(idx.view(unpack(pool, e))->leased == 0u);
+  BOOST_TEST_MESSAGE("live leases at the end: " << live_leases << ", agents: " << agents);
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_acquirers_never_overbook_a_single_agent) {
+  priority_index idx;
+  const std::uint32_t pool = idx.pool("single").value;
+  const agent_ref a = idx.insert(pool, 3, 1).value;
+  std::atomic<int> holding{0}, max_seen{0};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t)
+    workers.emplace_back([&] {
+      for (int i = 0; i < 20'000; ++i) {
+        auto l = idx.acquire(pool);
+        if (!l)
+          continue;
+        const int now = holding.fetch_add(1) + 1;
+        int seen = max_seen.load();
+        while (now > seen && !max_seen.compare_exchange_weak(seen, now)) {
+        }
+        holding.fetch_sub(1);
+        idx.release(*l);
+      }
+    });
+  for (auto& w : workers)
+    w.join();
+  BOOST_TEST(max_seen.load() <= 3);
+  BOOST_TEST(max_seen.load() >= 1);
+  BOOST_TEST(idx.view(a)->leased == 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

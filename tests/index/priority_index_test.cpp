@@ -1,0 +1,264 @@
+#include <boost/test/unit_test.hpp>
+
+#include <map>
+#include <set>
+#include <vector>
+
+#include "index/priority_index.hpp"
+
+using namespace agentreg::index;
+
+namespace {
+
+struct fixture {
+  priority_index idx;
+  std::uint32_t pool = idx.pool("planner").value;
+
+  agent_ref add(std::uint32_t capacity, std::uint64_t tag = 0) {
+    auto r = idx.insert(pool, capacity, tag);
+    BOOST_REQUIRE(r);
+    return r.value;
+  }
+  agent_view view(agent_ref a) {
+    auto v = idx.view(a);
+    BOOST_REQUIRE(v);
+    return v.value;
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(index_unit)
+
+BOOST_FIXTURE_TEST_CASE(pools_are_found_by_type_name_and_created_once, fixture) {
+  BOOST_TEST(*idx.find_pool("planner") == pool);
+  BOOST_TEST(!idx.find_pool("coder").has_value());
+  auto coder = idx.pool("coder");
+  BOOST_TEST(bool(coder));
+  BOOST_TEST(*coder != pool);
+  BOOST_TEST(*idx.pool("coder") == *coder);
+  BOOST_TEST(idx.pool_name(*coder) == "coder");
+}
+
+BOOST_FIXTURE_TEST_CASE(insert_rejects_capacity_outside_one_to_max, fixture) {
+  BOOST_TEST((idx.insert(pool, 0, 1).error == errc::invalid_capacity));
+  BOOST_TEST((idx.insert(pool, priority_index::max_capacity + 1, 1).error == errc::invalid_capacity));
+  BOOST_TEST((idx.insert(pool + 99, 4, 1).error == errc::unknown_type));
+  BOOST_TEST((idx.least_loaded(pool).error == errc::no_capacity));
+}
+
+BOOST_FIXTURE_TEST_CASE(an_inserted_agent_is_online_with_zero_load_and_keeps_its_tag, fixture) {
+  auto a = add(5, 42);
+  auto v = view(a);
+  BOOST_TEST(v.capacity == 5u);
+  BOOST_TEST(v.load() == 0u);
+  BOOST_TEST(v.tag == 42u);
+  BOOST_TEST((v.status == agent_status::online));
+}
+
+BOOST_FIXTURE_TEST_CASE(least_loaded_picks_the_smallest_load_to_capacity_ratio, fixture) {
+  auto a = add(10, 1);  // 5/10 = 0.5
+  auto b = add(3, 2);   // 1/3 = 0.33
+  auto c = add(4, 3);   // 2/4 = 0.5
+  BOOST_TEST((idx.set_load(a, 5) == errc::ok));
+  BOOST_TEST((idx.set_load(b, 1) == errc::ok));
+  BOOST_TEST((idx.set_load(c, 2) == errc::ok));
+  for (int i = 0; i < 5; ++i)
+    BOOST_TEST(idx.least_loaded(pool)->tag == 2u);
+  BOOST_TEST((idx.set_load(b, 2) == errc::ok));  // 2/3 = 0.67: now a and c tie at 0.5
+  std::set<std::uint64_t> seen;
+  for (int i = 0; i < 4; ++i)
+    seen.insert(idx.least_loaded(pool)->tag);
+  BOOST_TEST((seen == std::set<std::uint64_t>{1, 3}));
+}
+
+BOOST_FIXTURE_TEST_CASE(ratios_that_differ_by_little_are_still_ordered_exactly, fixture) {
+  // 254/255 < 255/256: the closest distinct pair of ratios at capacity <= 256.
+  auto a = add(256, 1);
+  auto b = add(255, 2);
+  BOOST_TEST((idx.set_load(a, 255) == errc::ok));
+  BOOST_TEST((idx.set_load(b, 254) == errc::ok));
+  BOOST_TEST(idx.least_loaded(pool)->tag == 2u);
+}
+
+BOOST_FIXTURE_TEST_CASE(ties_rotate_over_all_tied_agents, fixture) {
+  for (std::uint64_t t = 0; t < 7; ++t)
+    add(4, t);
+  std::map<std::uint64_t, int> picks;
+  for (int i = 0; i < 70; ++i)
+    ++picks[idx.least_loaded(pool)->tag];
+  BOOST_TEST(picks.size() == 7u);
+  for (auto& [tag, n] : picks)
+    BOOST_TEST(n == 10);
+}
+
+BOOST_FIXTURE_TEST_CASE(acquire_reserves_a_slot_and_release_frees_it, fixture) {
+  auto a = add(2, 1);
+  auto l1 = idx.acquire(pool);
+  BOOST_REQUIRE(l1);
+  BOOST_TEST((l1->agent == a));
+  BOOST_TEST(view(a).leased == 1u);
+  auto l2 = idx.acquire(pool);
+  BOOST_REQUIRE(l2);
+  BOOST_TEST(l2->id != l1->id);
+  BOOST_TEST((view(a).status == agent_status::busy));
+  BOOST_TEST((idx.acquire(pool).error == errc::no_capacity));
+  BOOST_TEST(idx.leases_held() == 2u);
+  BOOST_TEST((idx.release(*l1) == errc::ok));
+  BOOST_TEST(view(a).leased == 1u);
+  BOOST_TEST((view(a).status == agent_status::online));
+  BOOST_TEST((idx.release(*l2) == errc::ok));
+  BOOST_TEST(view(a).load() == 0u);
+  BOOST_TEST(idx.leases_held() == 0u);
+}
+
+BOOST_FIXTURE_TEST_CASE(acquire_spreads_over_agents_by_ratio, fixture) {
+  auto big = add(8, 1);
+  auto small = add(2, 2);
+  std::vector<lease> held;
+  for (int i = 0; i < 10; ++i) {
+    auto l = idx.acquire(pool);
+    BOOST_REQUIRE(l);
+    held.push_back(*l);
+    // After every acquire the two ratios stay within one step of each other.
+    const double rb = view(big).load() / 8.0, rs = view(small).load() / 2.0;
+    BOOST_TEST(std::abs(rb - rs) <= 0.5);
+  }
+  BOOST_TEST(view(big).load() == 8u);
+  BOOST_TEST(view(small).load() == 2u);
+  BOOST_TEST((idx.acquire(pool).error == errc::no_capacity));
+}
+
+BOOST_FIXTURE_TEST_CASE(releasing_a_lease_twice_is_harmless_and_reported, fixture) {
+  auto a = add(3, 1);
+  auto l = idx.acquire(pool);
+  auto other = idx.acquire(pool);
+  BOOST_TEST((idx.release(*l) == errc::ok));
+  BOOST_TEST((idx.release(*l) == errc::lease_not_held));
+  BOOST_TEST(view(a).leased == 1u);  // the other lease still counts
+  BOOST_TEST((idx.release(lease{a, 0xdeadbeefull << 32 | 77}) == errc::lease_not_held));
+  BOOST_TEST((idx.release(*other) == errc::ok));
+}
+
+BOOST_FIXTURE_TEST_CASE(a_released_lease_id_cannot_free_a_later_lease_on_the_same_record, fixture) {
+  auto a = add(3, 1);
+  auto first = idx.acquire(pool);
+  BOOST_TEST((idx.release(*first) == errc::ok));
+  auto second = idx.acquire(pool);  // reuses the freed record
+  BOOST_TEST((idx.release(*first) == errc::lease_not_held));
+  BOOST_TEST(view(a).leased == 1u);
+  BOOST_TEST((idx.release(*second) == errc::ok));
+}
+
+BOOST_FIXTURE_TEST_CASE(expired_leases_are_reclaimed_by_the_sweep_at_the_given_time, fixture) {
+  auto a = add(4, 1);
+  auto short_lived = idx.acquire(pool, 100);
+  auto long_lived = idx.acquire(pool, 500);
+  auto forever = idx.acquire(pool);
+  BOOST_TEST(view(a).leased == 3u);
+  BOOST_TEST(idx.reclaim_expired(99) == 0u);
+  BOOST_TEST(idx.reclaim_expired(100) == 1u);
+  BOOST_TEST(view(a).leased == 2u);
+  BOOST_TEST((idx.release(*short_lived) == errc::lease_not_held));
+  BOOST_TEST(idx.reclaim_expired(1'000'000) == 1u);
+  BOOST_TEST(view(a).leased == 1u);
+  BOOST_TEST((idx.release(*long_lived) == errc::lease_not_held));
+  BOOST_TEST((idx.release(*forever) == errc::ok));
+}
+
+BOOST_FIXTURE_TEST_CASE(set_load_rejects_negative_or_above_capacity_and_changes_nothing, fixture) {
+  auto a = add(4, 1);
+  BOOST_TEST((idx.set_load(a, 3) == errc::ok));
+  BOOST_TEST((idx.set_load(a, -1) == errc::load_out_of_range));
+  BOOST_TEST((idx.set_load(a, 5) == errc::load_out_of_range));
+  BOOST_TEST(view(a).reported == 3u);
+  auto l = idx.acquire(pool);
+  BOOST_REQUIRE(l);
+  // One slot is leased: the agent may report at most 3 more.
+  BOOST_TEST((idx.set_load(a, 4) == errc::load_out_of_range));
+  BOOST_TEST((idx.set_load(a, 3) == errc::ok));
+  BOOST_TEST((view(a).status == agent_status::busy));
+  BOOST_TEST((idx.set_load(a, 0) == errc::ok));
+  BOOST_TEST((view(a).status == agent_status::online));
+}
+
+BOOST_FIXTURE_TEST_CASE(an_agent_at_capacity_shows_busy_and_is_not_selected, fixture) {
+  auto a = add(2, 1);
+  auto b = add(2, 2);
+  BOOST_TEST((idx.set_load(a, 2) == errc::ok));
+  BOOST_TEST((view(a).status == agent_status::busy));
+  for (int i = 0; i < 3; ++i)
+    BOOST_TEST(idx.least_loaded(pool)->tag == 2u);
+  BOOST_TEST((idx.set_load(b, 2) == errc::ok));
+  BOOST_TEST((idx.least_loaded(pool).error == errc::no_capacity));
+  BOOST_TEST((idx.set_load(a, 1) == errc::ok));
+  BOOST_TEST((view(a).status == agent_status::online));
+  BOOST_TEST(idx.least_loaded(pool)->tag == 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(paused_and_offline_agents_are_never_selected, fixture) {
+  auto a = add(4, 1);
+  auto b = add(4, 2);
+  BOOST_TEST((idx.set_status(a, agent_status::paused) == errc::ok));
+  BOOST_TEST((idx.set_status(b, agent_status::offline) == errc::ok));
+  BOOST_TEST((idx.least_loaded(pool).error == errc::no_capacity));
+  BOOST_TEST((idx.acquire(pool).error == errc::no_capacity));
+  BOOST_TEST((view(a).status == agent_status::paused));
+  BOOST_TEST((idx.set_status(b, agent_status::online) == errc::ok));
+  BOOST_TEST(idx.acquire(pool)->agent.slot == b.slot);
+}
+
+BOOST_FIXTURE_TEST_CASE(busy_cannot_be_set_directly, fixture) {
+  auto a = add(4, 1);
+  BOOST_TEST((idx.set_status(a, agent_status::busy) == errc::invalid_status));
+  BOOST_TEST((view(a).status == agent_status::online));
+}
+
+BOOST_FIXTURE_TEST_CASE(set_capacity_changes_the_ratio_and_refuses_to_go_below_the_load, fixture) {
+  auto a = add(4, 1);
+  auto b = add(4, 2);
+  BOOST_TEST((idx.set_load(a, 2) == errc::ok));
+  BOOST_TEST((idx.set_load(b, 1) == errc::ok));
+  BOOST_TEST(idx.least_loaded(pool)->tag == 2u);
+  BOOST_TEST((idx.set_capacity(a, 100) == errc::ok));  // 2/100 < 1/4
+  BOOST_TEST(idx.least_loaded(pool)->tag == 1u);
+  BOOST_TEST((idx.set_capacity(a, 1) == errc::capacity_below_load));
+  BOOST_TEST((idx.set_capacity(a, 0) == errc::invalid_capacity));
+  BOOST_TEST(view(a).capacity == 100u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_removed_agent_leaves_selection_and_its_handle_goes_stale, fixture) {
+  auto a = add(4, 1);
+  auto l = idx.acquire(pool);
+  BOOST_TEST((idx.remove(a) == errc::ok));
+  BOOST_TEST((idx.remove(a) == errc::unknown_agent));
+  BOOST_TEST((idx.view(a).error == errc::unknown_agent));
+  BOOST_TEST((idx.set_load(a, 1) == errc::unknown_agent));
+  BOOST_TEST((idx.set_status(a, agent_status::paused) == errc::unknown_agent));
+  BOOST_TEST((idx.set_capacity(a, 9) == errc::unknown_agent));
+  BOOST_TEST((idx.least_loaded(pool).error == errc::no_capacity));
+  // The slot is reused with a new generation; the old lease cannot touch it.
+  auto b = add(4, 2);
+  BOOST_TEST(b.slot == a.slot);
+  BOOST_TEST(b.generation != a.generation);
+  BOOST_TEST((idx.release(*l) == errc::unknown_agent));
+  BOOST_TEST(view(b).leased == 0u);
+  BOOST_TEST(idx.leases_held() == 0u);
+}
+
+BOOST_FIXTURE_TEST_CASE(pools_are_independent, fixture) {
+  const auto coder = *idx.pool("coder");
+  idx.insert(coder, 1, 9);
+  add(1, 1);
+  BOOST_TEST(idx.acquire(pool)->agent.pool == pool);
+  BOOST_TEST((idx.acquire(pool).error == errc::no_capacity));
+  BOOST_TEST(idx.acquire(coder)->agent.pool == coder);
+  BOOST_TEST((idx.acquire(99).error == errc::unknown_type));
+}
+
+BOOST_FIXTURE_TEST_CASE(errors_have_readable_names, fixture) {
+  BOOST_TEST(std::string{to_string(errc::no_capacity)} == "no_capacity");
+  BOOST_TEST(std::string{to_string(agent_status::busy)} == "busy");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
