@@ -1,0 +1,126 @@
+#include "actors/agent_actor.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "messages/errors.hpp"
+
+namespace agentreg::actors {
+
+core::error to_core(index::errc e, const std::string& agent_id) {
+  using index::errc;
+  switch (e) {
+    case errc::ok: return {core::errc::ok, ""};
+    case errc::no_capacity: return {core::errc::no_capacity, "no eligible agent has a free slot"};
+    case errc::unknown_type: return {core::errc::unknown_type, "no agent of this type is registered"};
+    case errc::unknown_agent: return {core::errc::unknown_agent, "agent " + agent_id + " is not registered"};
+    case errc::invalid_capacity: return {core::errc::invalid_capacity, "max_capacity must be within 1..4095"};
+    case errc::capacity_below_load:
+      return {core::errc::capacity_below_load, "agent " + agent_id + " has more load than the new capacity"};
+    case errc::load_out_of_range:
+      return {core::errc::load_out_of_range, "load must be within 0..max_capacity (leased slots included)"};
+    case errc::invalid_status: return {core::errc::invalid_status, "busy is derived from the load; it cannot be set"};
+    case errc::lease_not_held: return {core::errc::lease_not_held, "the lease was already released or expired"};
+    case errc::too_many_agents: return {core::errc::invalid_argument, "too many agents of this type (max 2^20)"};
+    case errc::too_many_types: return {core::errc::invalid_argument, "too many agent types (max 4096)"};
+    case errc::too_many_leases: return {core::errc::no_capacity, "too many leases held at once (max 2^24)"};
+  }
+  return {core::errc::internal, "unknown index error"};
+}
+
+namespace {
+
+struct agent_state {
+  std::shared_ptr<agent_record> rec;
+  engine_context* ctx = nullptr;
+  static inline const char* name = "agentreg.agent";
+};
+
+using agent_pointer = msg::agent_actor::stateful_pointer<agent_state>;
+
+// Rebinds the agent to a new spec: same pool (capacity change) or a new
+// pool (type change, allowed only without leases: they belong to the old pool).
+caf::result<core::agent> apply_spec(agent_state& st, core::agent_spec spec) {
+  auto& idx = st.ctx->index;
+  const auto old = st.rec->binding.load(std::memory_order_acquire);
+  index::agent_ref ref = old->ref;
+  if (spec.agent_type != old->spec.agent_type) {
+    const auto view = idx.view(ref);
+    if (view && view->leased > 0)
+      return msg::to_caf(core::errc::invalid_argument,
+                         "cannot change agent_type of " + st.rec->agent_id + " while it holds leases");
+    auto pool = idx.pool(spec.agent_type);
+    if (!pool)
+      return msg::to_caf(to_core(pool.error, st.rec->agent_id));
+    const auto capacity = static_cast<std::uint32_t>(spec.max_capacity);
+    if (view && view->reported > capacity)
+      return msg::to_caf(to_core(index::errc::capacity_below_load, st.rec->agent_id));
+    auto fresh = idx.insert(*pool, capacity, st.rec->serial, index::agent_status::online);
+    if (!fresh)
+      return msg::to_caf(to_core(fresh.error, st.rec->agent_id));
+    if (view)
+      idx.set_load(fresh.value, view->reported);
+    idx.remove(ref);
+    ref = fresh.value;
+  } else {
+    if (auto e = idx.set_capacity(ref, static_cast<std::uint32_t>(spec.max_capacity)); e != index::errc::ok)
+      return msg::to_caf(to_core(e, st.rec->agent_id));
+    idx.set_status(ref, index::agent_status::online);
+  }
+  st.rec->binding.store(std::make_shared<const agent_binding>(agent_binding{std::move(spec), ref}),
+                        std::memory_order_release);
+  st.rec->last_heartbeat.store(st.ctx->clock->now(), std::memory_order_release);
+  return snapshot(*st.rec, idx);
+}
+
+msg::agent_actor::behavior_type agent_behavior(agent_pointer self, std::shared_ptr<agent_record> rec,
+                                               engine_context* ctx) {
+  self->state.rec = std::move(rec);
+  self->state.ctx = ctx;
+  auto ref = [self] { return self->state.rec->binding.load(std::memory_order_acquire)->ref; };
+  auto answer = [self](index::errc e) -> caf::result<core::agent> {
+    if (e != index::errc::ok)
+      return msg::to_caf(to_core(e, self->state.rec->agent_id));
+    return snapshot(*self->state.rec, self->state.ctx->index);
+  };
+  return {
+      [=](msg::heartbeat_atom, bool has_load, std::int64_t load) -> caf::result<core::agent> {
+        auto& idx = self->state.ctx->index;
+        if (has_load)
+          if (auto e = idx.set_load(ref(), load); e != index::errc::ok)
+            return answer(e);
+        self->state.rec->last_heartbeat.store(self->state.ctx->clock->now(), std::memory_order_release);
+        if (auto v = idx.view(ref()); v && v->status == index::agent_status::offline)
+          idx.set_status(ref(), index::agent_status::online);
+        return answer(index::errc::ok);
+      },
+      [=](msg::status_atom, core::agent_status s) -> caf::result<core::agent> {
+        return answer(self->state.ctx->index.set_status(ref(), static_cast<index::agent_status>(s)));
+      },
+      [=](msg::load_atom, std::int64_t load) -> caf::result<core::agent> {
+        return answer(self->state.ctx->index.set_load(ref(), load));
+      },
+      [=](msg::spec_atom, core::agent_spec& spec) -> caf::result<core::agent> {
+        return apply_spec(self->state, std::move(spec));
+      },
+      [=](msg::offline_atom, core::timestamp stale_before) -> bool {
+        auto& idx = self->state.ctx->index;
+        const auto v = idx.view(ref());
+        if (!v || self->state.rec->last_heartbeat.load(std::memory_order_acquire) >= stale_before)
+          return false;
+        if (v->status != index::agent_status::online && v->status != index::agent_status::busy)
+          return false;
+        return idx.set_status(ref(), index::agent_status::offline) == index::errc::ok;
+      },
+      [=](caf::get_atom) -> core::agent { return snapshot(*self->state.rec, self->state.ctx->index); },
+  };
+}
+
+}  // namespace
+
+msg::agent_actor spawn_agent(caf::actor_system& system, std::shared_ptr<agent_record> rec, engine_context& ctx) {
+  return system.spawn(agent_behavior, std::move(rec), &ctx);
+}
+
+}  // namespace agentreg::actors

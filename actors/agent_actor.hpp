@@ -1,0 +1,17 @@
+#pragma once
+
+#include <memory>
+
+#include <caf/fwd.hpp>
+
+#include "actors/context.hpp"
+#include "messages/agent.hpp"
+
+namespace agentreg::actors {
+
+/// Spawns the actor of one agent: the single writer of the agent's spec,
+/// status, reported load and heartbeat, which it publishes in `rec` and the
+/// index. Callable from any thread.
+msg::agent_actor spawn_agent(caf::actor_system& system, std::shared_ptr<agent_record> rec, engine_context& ctx);
+
+}  // namespace agentreg::actors

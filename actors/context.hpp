@@ -1,0 +1,44 @@
+#pragma once
+
+#include <atomic>
+#include <memory>
+
+#include "actors/directory.hpp"
+#include "actors/execution_table.hpp"
+#include "actors/tool_usage_table.hpp"
+#include "core/clock.hpp"
+#include "core/config.hpp"
+#include "core/price_table.hpp"
+#include "index/priority_index.hpp"
+#include "messages/aggregator.hpp"
+#include "messages/supervisor.hpp"
+
+namespace agentreg::actors {
+
+/// The state the engine's actors publish and the callers' threads read:
+/// shared by the facade and every actor, outliving all of them.
+struct engine_context {
+  engine_context(core::registry_config cfg, std::shared_ptr<const core::clock> clk, core::price_table table)
+      : config(std::move(cfg)), clock(std::move(clk)), prices(std::move(table)), started_at(clock->now()) {}
+
+  const core::registry_config config;
+  const std::shared_ptr<const core::clock> clock;
+  const core::price_table prices;
+  index::priority_index index;
+  directory agents;
+  execution_table executions;
+  tool_usage_table tools;
+  /// Set when the registry stops: the supervisor respawns nothing after it.
+  std::atomic<bool> stopping{false};
+  const core::timestamp started_at;
+  std::atomic<std::uint64_t> next_serial{1};
+
+  // Set once at start, before any caller can use the registry.
+  msg::aggregator_actor aggregator;
+  msg::supervisor_actor supervisor;
+};
+
+/// An index error as the engine's error, with a sentence.
+core::error to_core(index::errc e, const std::string& agent_id);
+
+}  // namespace agentreg::actors

@@ -1,0 +1,81 @@
+#include "actors/directory.hpp"
+
+#include <functional>
+
+namespace agentreg::actors {
+
+core::agent snapshot(const agent_record& rec, const index::priority_index& idx) {
+  core::agent a;
+  const auto binding = rec.binding.load(std::memory_order_acquire);
+  if (binding)
+    static_cast<core::agent_spec&>(a) = binding->spec;
+  a.agent_id = rec.agent_id;
+  a.registered_at = rec.registered_at;
+  a.last_heartbeat = rec.last_heartbeat.load(std::memory_order_acquire);
+  a.status = core::agent_status::offline;
+  if (binding)
+    if (auto v = idx.view(binding->ref)) {
+      a.current_load = v->load();
+      a.status = static_cast<core::agent_status>(v->status);
+    }
+  return a;
+}
+
+directory::shard<std::string>& directory::id_shard(std::string_view id) const {
+  return by_id_[std::hash<std::string_view>{}(id) % shard_count];
+}
+
+std::shared_ptr<agent_record> directory::find(std::string_view agent_id) const {
+  auto& s = id_shard(agent_id);
+  std::shared_lock guard{s.mutex};
+  // The map is keyed by std::string; C++20 heterogeneous lookup needs a
+  // transparent hash, which is not worth a custom one here.
+  auto it = s.map.find(std::string{agent_id});
+  return it == s.map.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<agent_record> directory::find_serial(std::uint64_t serial) const {
+  auto& s = by_serial_[serial % shard_count];
+  std::shared_lock guard{s.mutex};
+  auto it = s.map.find(serial);
+  return it == s.map.end() ? nullptr : it->second;
+}
+
+std::pair<std::shared_ptr<agent_record>, bool> directory::insert(std::shared_ptr<agent_record> rec) {
+  auto& s = id_shard(rec->agent_id);
+  {
+    std::unique_lock guard{s.mutex};
+    auto [it, inserted] = s.map.try_emplace(rec->agent_id, rec);
+    if (!inserted)
+      return {it->second, false};
+  }
+  // Visible by id first: a pick that finds the serial before this line
+  // retries (the index entry exists before the record is published at all).
+  auto& t = by_serial_[rec->serial % shard_count];
+  {
+    std::unique_lock guard{t.mutex};
+    t.map.emplace(rec->serial, rec);
+  }
+  size_.fetch_add(1, std::memory_order_relaxed);
+  return {std::move(rec), true};
+}
+
+bool directory::erase(const agent_record& rec) {
+  auto& s = id_shard(rec.agent_id);
+  {
+    std::unique_lock guard{s.mutex};
+    auto it = s.map.find(rec.agent_id);
+    if (it == s.map.end() || it->second.get() != &rec)
+      return false;
+    s.map.erase(it);
+  }
+  auto& t = by_serial_[rec.serial % shard_count];
+  {
+    std::unique_lock guard{t.mutex};
+    t.map.erase(rec.serial);
+  }
+  size_.fetch_sub(1, std::memory_order_relaxed);
+  return true;
+}
+
+}  // namespace agentreg::actors

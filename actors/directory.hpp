@@ -1,0 +1,103 @@
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "core/types.hpp"
+#include "index/priority_index.hpp"
+#include "messages/agent.hpp"
+
+namespace agentreg::actors {
+
+/// An agent's spec and its handle in the index: replaced as a whole, never
+/// modified, so readers on any thread see a consistent pair.
+struct agent_binding {
+  core::agent_spec spec;
+  index::agent_ref ref;
+};
+
+/// What the engine knows of one agent, published for lock-free reads.
+/// Written by the agent's actor (binding, heartbeat), read by any thread.
+struct agent_record {
+  agent_record(std::string id, std::uint64_t serial_number, core::timestamp registered)
+      : agent_id(std::move(id)), serial(serial_number), registered_at(registered), last_heartbeat(registered) {}
+
+  const std::string agent_id;
+  const std::uint64_t serial;  ///< the tag this agent carries in the index
+  const core::timestamp registered_at;
+
+  /// Owner actor only writes; any thread reads.
+  std::atomic<std::shared_ptr<const agent_binding>> binding;
+  /// Owner actor only writes (release); the sweep reads (acquire).
+  std::atomic<core::timestamp> last_heartbeat;
+  /// Set once by unregister, before the actor is told to stop.
+  std::atomic<bool> unregistered{false};
+
+  /// The agent's actor; replaced by the supervisor when it respawns one.
+  msg::agent_actor actor() const {
+    std::lock_guard guard{actor_mutex_};
+    return actor_;
+  }
+  void set_actor(msg::agent_actor a) {
+    std::lock_guard guard{actor_mutex_};
+    actor_ = std::move(a);
+  }
+
+ private:
+  mutable std::mutex actor_mutex_;
+  msg::agent_actor actor_;
+};
+
+/// The agent as callers see it, read from the record and the index. Thread-safe.
+core::agent snapshot(const agent_record& rec, const index::priority_index& idx);
+
+/// Every registered agent, by id and by serial. Sharded: readers of
+/// different shards never meet, and readers of one shard share its lock.
+/// Thread-safe.
+class directory {
+ public:
+  std::shared_ptr<agent_record> find(std::string_view agent_id) const;
+  std::shared_ptr<agent_record> find_serial(std::uint64_t serial) const;
+
+  /// Inserts `rec` unless its id is taken; answers the record now under the
+  /// id and whether it is `rec`.
+  std::pair<std::shared_ptr<agent_record>, bool> insert(std::shared_ptr<agent_record> rec);
+
+  /// Removes `rec` if it is still the record under its id.
+  bool erase(const agent_record& rec);
+
+  /// Calls f(const std::shared_ptr<agent_record>&) for every record, one
+  /// shard at a time under its shared lock: f must not call back in.
+  template <class F>
+  void for_each(F&& f) const {
+    for (const auto& s : by_id_) {
+      std::shared_lock guard{s.mutex};
+      for (const auto& [id, rec] : s.map)
+        f(rec);
+    }
+  }
+
+  [[nodiscard]] std::size_t size() const { return size_.load(std::memory_order_relaxed); }
+
+ private:
+  static constexpr std::size_t shard_count = 64;
+  template <class Key>
+  struct alignas(64) shard {
+    mutable std::shared_mutex mutex;
+    std::unordered_map<Key, std::shared_ptr<agent_record>> map;
+  };
+  shard<std::string>& id_shard(std::string_view id) const;
+
+  mutable std::array<shard<std::string>, shard_count> by_id_;
+  mutable std::array<shard<std::uint64_t>, shard_count> by_serial_;
+  std::atomic<std::size_t> size_{0};
+};
+
+}  // namespace agentreg::actors

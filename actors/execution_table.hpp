@@ -1,0 +1,54 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/types.hpp"
+#include "core/uuid.hpp"
+
+namespace agentreg::actors {
+
+/// Running executions by id, and the ids completed lately (so that a second
+/// completion answers already_completed rather than unknown_execution).
+/// Sharded by id: callers on different threads rarely meet. Thread-safe.
+class execution_table {
+ public:
+  /// Completed ids remembered per shard; older ones answer unknown_execution.
+  static constexpr std::size_t remembered_per_shard = 16384;
+
+  void insert(const core::uuid& id, core::execution e);
+
+  /// Removes a running execution and remembers it as completed, in one step:
+  /// of two concurrent completions exactly one gets it.
+  /// Errors: unknown_execution, already_completed.
+  core::expected<core::execution> take(const core::uuid& id);
+
+  /// Removes (and remembers as completed) every execution started before `cutoff`.
+  std::vector<core::execution> take_started_before(core::timestamp cutoff);
+
+  /// A copy of every running execution (for persistence and tests).
+  std::vector<core::execution> running() const;
+
+  [[nodiscard]] std::size_t size() const;
+
+ private:
+  static constexpr std::size_t shard_count = 64;
+  struct alignas(64) shard {
+    mutable std::mutex mutex;
+    std::unordered_map<core::uuid, core::execution, core::uuid_hash> running;
+    std::unordered_set<core::uuid, core::uuid_hash> completed;
+    std::deque<core::uuid> completed_order;
+    void remember(const core::uuid& id);
+  };
+  shard& shard_of(const core::uuid& id) { return shards_[core::uuid_hash{}(id) % shard_count]; }
+
+  std::array<shard, shard_count> shards_;
+};
+
+}  // namespace agentreg::actors

@@ -1,0 +1,406 @@
+#include "agentreg/registry.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <iostream>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+
+#include "actors/agent_actor.hpp"
+#include "actors/aggregator.hpp"
+#include "actors/context.hpp"
+#include "actors/supervisor.hpp"
+#include "core/uuid.hpp"
+#include "core/validate.hpp"
+#include "messages/errors.hpp"
+
+namespace agentreg {
+
+namespace {
+
+// How long a caller waits for an actor's answer before giving up.
+constexpr auto ask_timeout = std::chrono::seconds{60};
+
+caf::actor_system_config& configure(caf::actor_system_config& cfg, const config& c) {
+  if (c.scheduler_threads > 0)
+    cfg.set("scheduler.max-threads", c.scheduler_threads);
+  return cfg;
+}
+
+core::price_table load_prices(const config& c) {
+  if (c.price_table_path.empty())
+    return core::price_table::builtin();
+  auto t = core::price_table::load(c.price_table_path);
+  if (!t) {
+    std::cerr << "agentreg: " << t.error().message << "; using the built-in price table\n";
+    return core::price_table::builtin();
+  }
+  return *t;
+}
+
+}  // namespace
+
+struct registry::impl {
+  explicit impl(config c)
+      : system(configure(system_config, c)),
+        ctx(c, c.time_source ? c.time_source : std::make_shared<core::system_clock>(), load_prices(c)) {
+    ctx.aggregator = actors::spawn_aggregator(system);
+    ctx.supervisor = actors::spawn_supervisor(system, ctx);
+    if (!c.database_url)
+      std::clog << "agentreg: no database URL configured: running in memory only\n";
+  }
+
+  ~impl() {
+    ctx.stopping.store(true, std::memory_order_release);
+    caf::anon_send_exit(ctx.supervisor, caf::exit_reason::user_shutdown);
+    ctx.agents.for_each([](const std::shared_ptr<actors::agent_record>& rec) {
+      caf::anon_send_exit(rec->actor(), caf::exit_reason::user_shutdown);
+    });
+    caf::anon_send_exit(ctx.aggregator, caf::exit_reason::user_shutdown);
+    system.await_all_actors_done();
+  }
+
+  // Asks an actor and waits for its answer (not for hot paths: a round trip
+  // from a plain thread costs tens of microseconds).
+  template <class T, class Handle, class... Ts>
+  expected<T> ask(const Handle& h, Ts&&... xs) {
+    caf::scoped_actor self{system};
+    std::optional<expected<T>> out;
+    self->request(h, ask_timeout, std::forward<Ts>(xs)...)
+        .receive([&](T& value) { out.emplace(std::move(value)); },
+                 [&](caf::error& e) { out.emplace(msg::from_caf(e)); });
+    return std::move(*out);
+  }
+
+  expected<std::shared_ptr<actors::agent_record>> find(const std::string& agent_id) const {
+    if (auto ok = core::validate_id(agent_id, "agent_id"); !ok)
+      return ok.error();
+    if (auto rec = ctx.agents.find(agent_id))
+      return rec;
+    return error{errc::unknown_agent, "agent " + agent_id + " is not registered"};
+  }
+
+  template <class... Ts>
+  expected<agent> ask_agent(const std::string& agent_id, Ts&&... xs) {
+    auto rec = find(agent_id);
+    if (!rec)
+      return rec.error();
+    return ask<agent>((*rec)->actor(), std::forward<Ts>(xs)...);
+  }
+
+  caf::actor_system_config system_config;
+  caf::actor_system system;
+  actors::engine_context ctx;
+};
+
+registry::registry(config cfg) : impl_(std::make_unique<impl>(std::move(cfg))) {}
+
+registry::~registry() = default;
+
+const config& registry::configuration() const { return impl_->ctx.config; }
+
+// ---- agents -----------------------------------------------------------------
+
+expected<agent> registry::register_agent(agent_spec spec) {
+  if (auto ok = core::validate(spec); !ok)
+    return ok.error();
+  auto& ctx = impl_->ctx;
+  if (auto existing = ctx.agents.find(spec.agent_id))
+    return impl_->ask<agent>(existing->actor(), msg::spec_atom::value, std::move(spec));
+
+  auto pool = ctx.index.pool(spec.agent_type);
+  if (!pool)
+    return actors::to_core(pool.error, spec.agent_id);
+  const auto now = ctx.clock->now();
+  auto rec = std::make_shared<actors::agent_record>(spec.agent_id, ctx.next_serial.fetch_add(1), now);
+  auto ref = ctx.index.insert(*pool, static_cast<std::uint32_t>(spec.max_capacity), rec->serial);
+  if (!ref)
+    return actors::to_core(ref.error, spec.agent_id);
+  rec->binding.store(std::make_shared<const actors::agent_binding>(actors::agent_binding{spec, ref.value}));
+  // Spawned here rather than by the supervisor so that registering needs no
+  // round trip; the supervisor monitors it from the next line on.
+  rec->set_actor(actors::spawn_agent(impl_->system, rec, ctx));
+  auto [winner, inserted] = ctx.agents.insert(rec);
+  if (!inserted) {
+    // Another thread registered the same id first: ours becomes an update.
+    ctx.index.remove(ref.value);
+    caf::anon_send_exit(rec->actor(), caf::exit_reason::user_shutdown);
+    return impl_->ask<agent>(winner->actor(), msg::spec_atom::value, std::move(spec));
+  }
+  caf::anon_send(ctx.supervisor, msg::watch_atom::value, rec->actor(), rec->agent_id);
+  return actors::snapshot(*rec, ctx.index);
+}
+
+expected<unit> registry::unregister_agent(const std::string& agent_id) {
+  auto rec = impl_->find(agent_id);
+  if (!rec)
+    return rec.error();
+  auto& ctx = impl_->ctx;
+  (*rec)->unregistered.store(true, std::memory_order_release);
+  if (!ctx.agents.erase(**rec))
+    return error{errc::unknown_agent, "agent " + agent_id + " is not registered"};
+  if (auto binding = (*rec)->binding.load(std::memory_order_acquire))
+    ctx.index.remove(binding->ref);
+  caf::anon_send_exit((*rec)->actor(), caf::exit_reason::user_shutdown);
+  return unit{};
+}
+
+expected<agent> registry::get_agent(const std::string& agent_id) const {
+  auto rec = impl_->find(agent_id);
+  if (!rec)
+    return rec.error();
+  return actors::snapshot(**rec, impl_->ctx.index);
+}
+
+std::vector<agent> registry::list_agents(const agent_filter& filter) const {
+  std::vector<agent> out;
+  auto& ctx = impl_->ctx;
+  ctx.agents.for_each([&](const std::shared_ptr<actors::agent_record>& rec) {
+    agent a = actors::snapshot(*rec, ctx.index);
+    if ((filter.agent_type && a.agent_type != *filter.agent_type) || (filter.status && a.status != *filter.status) ||
+        (filter.llm_provider && a.llm_provider != *filter.llm_provider) ||
+        (filter.model_name && a.model_name != *filter.model_name))
+      return;
+    out.push_back(std::move(a));
+  });
+  std::sort(out.begin(), out.end(), [](const agent& a, const agent& b) { return a.agent_id < b.agent_id; });
+  return out;
+}
+
+std::vector<agent> registry::list_online_agents() const {
+  auto all = list_agents();
+  std::erase_if(all, [](const agent& a) { return a.status != agent_status::online && a.status != agent_status::busy; });
+  return all;
+}
+
+expected<agent> registry::heartbeat(const std::string& agent_id, std::optional<std::int64_t> current_load) {
+  return impl_->ask_agent(agent_id, msg::heartbeat_atom::value, current_load.has_value(), current_load.value_or(0));
+}
+
+expected<agent> registry::update_status(const std::string& agent_id, agent_status status) {
+  if (status == agent_status::busy)
+    return error{errc::invalid_status, "busy is derived from the load; it cannot be set"};
+  return impl_->ask_agent(agent_id, msg::status_atom::value, status);
+}
+
+expected<agent> registry::update_status(const std::string& agent_id, std::string_view status) {
+  auto s = core::parse_agent_status(status);
+  if (!s)
+    return error{errc::invalid_status, "unknown status \"" + std::string{status} + "\" (online, offline, paused)"};
+  return update_status(agent_id, *s);
+}
+
+expected<agent> registry::update_load(const std::string& agent_id, std::int64_t current_load) {
+  return impl_->ask_agent(agent_id, msg::load_atom::value, current_load);
+}
+
+// ---- selection --------------------------------------------------------------
+
+expected<std::optional<agent>> registry::get_least_loaded_agent(const std::string& agent_type) {
+  if (auto ok = core::validate_id(agent_type, "agent_type"); !ok)
+    return ok.error();
+  auto& ctx = impl_->ctx;
+  const auto pool = ctx.index.find_pool(agent_type);
+  if (!pool)
+    return std::optional<agent>{};
+  // A pick can race an unregistration: then pick again.
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    auto pick = ctx.index.least_loaded(*pool);
+    if (!pick)
+      return std::optional<agent>{};
+    if (auto rec = ctx.agents.find_serial(pick->tag))
+      return std::optional<agent>{actors::snapshot(*rec, ctx.index)};
+  }
+  return std::optional<agent>{};
+}
+
+expected<lease> registry::acquire(const std::string& agent_type, acquire_options options) {
+  if (auto ok = core::validate_id(agent_type, "agent_type"); !ok)
+    return ok.error();
+  if (options.ttl && options.ttl->count() <= 0)
+    return error{errc::invalid_argument, "ttl must be positive"};
+  auto& ctx = impl_->ctx;
+  const auto pool = ctx.index.find_pool(agent_type);
+  if (!pool)
+    return error{errc::unknown_type, "no agent of type " + agent_type + " was ever registered"};
+  const core::timestamp expires_at = options.ttl ? ctx.clock->now() + options.ttl->count() : 0;
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    auto l = ctx.index.acquire(*pool, expires_at);
+    if (!l)
+      return actors::to_core(l.error, agent_type);
+    auto view = ctx.index.view(l->agent);
+    auto rec = view ? ctx.agents.find_serial(view->tag) : nullptr;
+    if (!rec) {  // unregistered under our feet
+      ctx.index.release(*l);
+      continue;
+    }
+    return lease{rec->agent_id, l->id, l->agent.pool, l->agent.slot, l->agent.generation, expires_at};
+  }
+  return error{errc::no_capacity, "no agent of type " + agent_type + " stayed registered long enough"};
+}
+
+expected<unit> registry::release(const lease& l) {
+  const auto e = impl_->ctx.index.release(index::lease{{l.pool, l.slot, l.generation}, l.lease_id});
+  if (e == index::errc::ok || e == index::errc::unknown_agent)  // the agent left: nothing to free
+    return unit{};
+  return actors::to_core(e, l.agent_id);
+}
+
+// ---- executions -------------------------------------------------------------
+
+expected<std::string> registry::start_execution(const std::string& agent_id, execution_request request) {
+  auto rec = impl_->find(agent_id);
+  if (!rec)
+    return rec.error();
+  for (const auto* field : {&request.task_type, &request.workflow_slug, &request.run_id})
+    if (field->size() > core::max_name_length)
+      return error{errc::invalid_argument, "task_type, workflow_slug and run_id are limited to 256 bytes"};
+  auto& ctx = impl_->ctx;
+  const auto binding = (*rec)->binding.load(std::memory_order_acquire);
+  const core::uuid id = core::make_uuid();
+  execution e;
+  e.id = core::to_string(id);
+  e.agent_id = agent_id;
+  e.agent_type = binding->spec.agent_type;
+  e.llm_provider = binding->spec.llm_provider;
+  e.model_name = binding->spec.model_name;
+  e.task_type = std::move(request.task_type);
+  e.workflow_slug = std::move(request.workflow_slug);
+  e.run_id = std::move(request.run_id);
+  e.started_at = ctx.clock->now();
+  e.price_version = ctx.prices.version();
+  std::string answer = e.id;
+  if (ctx.config.database_url)
+    caf::anon_send(ctx.aggregator, msg::started_atom::value, e);
+  ctx.executions.insert(id, std::move(e));
+  return answer;
+}
+
+expected<execution> registry::complete_execution(const std::string& execution_id, execution_status status,
+                                                  const execution_metrics& metrics) {
+  if (status == execution_status::running)
+    return error{errc::invalid_status, "an execution completes as success, failed or timeout"};
+  const auto id = core::parse_uuid(execution_id);
+  if (!id)
+    return error{errc::invalid_argument, "execution_id must be a UUID, got \"" + execution_id + "\""};
+  if (auto ok = core::validate(metrics); !ok)
+    return ok.error();
+  auto& ctx = impl_->ctx;
+  auto taken = ctx.executions.take(*id);
+  if (!taken)
+    return taken.error();
+  execution e = std::move(*taken);
+  e.status = status;
+  e.completed_at = ctx.clock->now();
+  e.duration_ms = std::max<std::int64_t>(0, (e.completed_at - e.started_at) / core::ns_per_ms);
+  e.prompt_tokens = metrics.prompt_tokens.value_or(0);
+  e.completion_tokens = metrics.completion_tokens.value_or(0);
+  e.cached_tokens = metrics.cached_tokens.value_or(0);
+  e.total_tokens = metrics.total_tokens.value_or(e.prompt_tokens + e.completion_tokens);
+  e.price_version = ctx.prices.version();
+  if (metrics.estimated_cost_usd) {
+    e.cost_micro_usd = std::llround(*metrics.estimated_cost_usd * 1e6);
+  } else if (const auto* price = ctx.prices.find(e.model_name)) {
+    e.cost_micro_usd = core::price_table::cost_micro_usd(*price, e.prompt_tokens, e.completion_tokens, e.cached_tokens);
+    e.cost_from_price_table = true;
+  }
+  e.success_score = metrics.success_score;
+  e.retry_count = metrics.retry_count;
+  e.error_message = metrics.error_message;
+  caf::anon_send(ctx.aggregator, msg::completed_atom::value, e);
+  return e;
+}
+
+expected<execution> registry::complete_execution(const std::string& execution_id, std::string_view status,
+                                                  const execution_metrics& metrics) {
+  auto s = core::parse_execution_status(status);
+  if (!s)
+    return error{errc::invalid_status, "unknown status \"" + std::string{status} + "\" (success, failed, timeout)"};
+  return complete_execution(execution_id, *s, metrics);
+}
+
+// ---- tools ------------------------------------------------------------------
+
+expected<tool_usage> registry::record_tool_usage(const std::string& agent_id, const std::string& tool_name,
+                                                 const tool_call& call) {
+  if (auto ok = core::validate_tool_call(tool_name, call); !ok)
+    return ok.error();
+  auto rec = impl_->find(agent_id);
+  if (!rec)
+    return rec.error();
+  auto& ctx = impl_->ctx;
+  core::tool_call_record r{core::to_string(core::make_uuid()), agent_id, tool_name, call, ctx.clock->now()};
+  auto usage = ctx.tools.add(r);
+  caf::anon_send(ctx.aggregator, msg::tool_atom::value, std::move(r));
+  return usage;
+}
+
+expected<std::vector<tool_usage>> registry::get_tool_usage(const std::string& agent_id) const {
+  if (auto ok = core::validate_id(agent_id, "agent_id"); !ok)
+    return ok.error();
+  auto usage = impl_->ctx.tools.of(agent_id);
+  if (usage.empty() && !impl_->ctx.agents.find(agent_id))
+    return error{errc::unknown_agent, "agent " + agent_id + " is not registered"};
+  return usage;
+}
+
+// ---- performance ------------------------------------------------------------
+
+expected<performance> registry::get_performance(const std::string& agent_id) const {
+  if (auto ok = core::validate_id(agent_id, "agent_id"); !ok)
+    return ok.error();
+  auto p = impl_->ask<performance>(impl_->ctx.aggregator, msg::perf_atom::value, group_by::agent, agent_id);
+  if (!p && p.error().code == errc::unknown_agent && impl_->ctx.agents.find(agent_id)) {
+    performance zeros;
+    zeros.key = agent_id;
+    return zeros;
+  }
+  if (!p && p.error().code == errc::unknown_agent)
+    return error{errc::unknown_agent, "agent " + agent_id + " is not registered and has no history"};
+  return p;
+}
+
+expected<std::vector<performance>> registry::get_performance_by(group_by dimension) const {
+  return impl_->ask<std::vector<performance>>(impl_->ctx.aggregator, msg::perf_by_atom::value, dimension);
+}
+
+// ---- operations -------------------------------------------------------------
+
+expected<sweep_report> registry::sweep() { return impl_->ask<sweep_report>(impl_->ctx.supervisor, msg::sweep_atom::value); }
+
+void registry::sync() const { impl_->ask<msg::aggregator_stats>(impl_->ctx.aggregator, msg::stats_atom::value); }
+
+engine_stats registry::stats() const {
+  auto& ctx = impl_->ctx;
+  engine_stats s;
+  ctx.agents.for_each([&](const std::shared_ptr<actors::agent_record>& rec) {
+    ++s.agents;
+    switch (actors::snapshot(*rec, ctx.index).status) {
+      case agent_status::online: ++s.online; break;
+      case agent_status::busy: ++s.busy; break;
+      case agent_status::offline: ++s.offline; break;
+      case agent_status::paused: ++s.paused; break;
+    }
+  });
+  s.leases_held = static_cast<std::int64_t>(ctx.index.leases_held());
+  s.running_executions = static_cast<std::int64_t>(ctx.executions.size());
+  if (auto agg = impl_->ask<msg::aggregator_stats>(ctx.aggregator, msg::stats_atom::value)) {
+    s.completed_executions = agg->executions_completed;
+    s.tool_calls = agg->tool_calls;
+  }
+  if (auto sup = impl_->ask<msg::supervisor_stats>(ctx.supervisor, msg::stats_atom::value)) {
+    s.sweeps = sup->sweeps;
+    s.evictions_total = sup->evictions_total;
+    s.last_sweep = sup->last_sweep;
+    s.degraded = sup->last_sweep.degraded;
+  }
+  const auto grace = ctx.config.start_grace.value_or(ctx.config.stale_timeout).count();
+  s.in_grace_period = ctx.clock->now() < ctx.started_at + grace;
+  s.persistence_enabled = ctx.config.database_url.has_value();
+  return s;
+}
+
+}  // namespace agentreg

@@ -1,0 +1,149 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/config.hpp"
+#include "core/error.hpp"
+#include "core/types.hpp"
+
+/// agentreg's public C++ API. Include this header, link agentreg::agentreg.
+/// It hides CAF, Beast and libpqxx: nothing here needs their headers.
+namespace agentreg {
+
+using config = core::registry_config;
+using core::agent;
+using core::agent_filter;
+using core::agent_spec;
+using core::agent_status;
+using core::backlog_policy;
+using core::engine_stats;
+using core::errc;
+using core::error;
+using core::execution;
+using core::execution_metrics;
+using core::execution_request;
+using core::execution_status;
+using core::group_by;
+using core::lease;
+using core::performance;
+using core::sweep_report;
+using core::tool_call;
+using core::tool_usage;
+using core::unit;
+template <class T>
+using expected = core::expected<T>;
+
+/// Options of acquire().
+struct acquire_options {
+  /// A lease not released within this time is reclaimed by the sweep.
+  std::optional<std::chrono::nanoseconds> ttl;
+};
+
+/// The registry: agents, selection, executions, tool usage, summaries.
+///
+/// Every member function is thread-safe and none throws for bad input: each
+/// answers a value or an error (`expected<T>`), and an error changes no
+/// state. The hot calls (acquire, release, get_least_loaded_agent,
+/// start_execution, complete_execution, record_tool_usage) never wait on an
+/// actor's mailbox; the others ask the owning actor and wait for its answer.
+/// Effects of one-way calls are visible to later queries from the same thread.
+class registry {
+ public:
+  explicit registry(config cfg = {});
+  /// Stops every actor cleanly.
+  ~registry();
+  registry(const registry&) = delete;
+  registry& operator=(const registry&) = delete;
+
+  // ---- agents ----
+  /// Registers an agent (online, heartbeat now), or updates the spec of an
+  /// existing id, keeping its load and history.
+  /// Errors: invalid_argument, invalid_capacity, capacity_below_load.
+  expected<agent> register_agent(agent_spec spec);
+  /// Removes an agent from selection and listings; its executions, costs and
+  /// tool usage stay. Errors: unknown_agent.
+  expected<unit> unregister_agent(const std::string& agent_id);
+  /// Errors: unknown_agent.
+  [[nodiscard]] expected<agent> get_agent(const std::string& agent_id) const;
+  /// Agents whose status is online or busy, ordered by id.
+  [[nodiscard]] std::vector<agent> list_online_agents() const;
+  /// Agents matching every field set in `filter`, ordered by id.
+  [[nodiscard]] std::vector<agent> list_agents(const agent_filter& filter = {}) const;
+  /// Refreshes the heartbeat, optionally sets the agent's reported load, and
+  /// brings an offline agent back online. Errors: unknown_agent, load_out_of_range.
+  expected<agent> heartbeat(const std::string& agent_id, std::optional<std::int64_t> current_load = {});
+  /// Sets online, offline or paused. Errors: unknown_agent, invalid_status.
+  expected<agent> update_status(const std::string& agent_id, agent_status status);
+  /// The same, by name ("online", "offline", "paused").
+  expected<agent> update_status(const std::string& agent_id, std::string_view status);
+  /// Sets the load the agent reports (0..max_capacity, leased slots included).
+  /// Errors: unknown_agent, load_out_of_range.
+  expected<agent> update_load(const std::string& agent_id, std::int64_t current_load);
+
+  // ---- selection ----
+  /// The eligible agent of the type with the smallest load/capacity (ties
+  /// rotate), or nothing when none has a free slot. Reserves nothing: use
+  /// acquire() to take a slot without racing other schedulers.
+  /// Errors: invalid_argument (empty type).
+  expected<std::optional<agent>> get_least_loaded_agent(const std::string& agent_type);
+  /// Picks as get_least_loaded_agent and reserves one slot, atomically.
+  /// Errors: invalid_argument, unknown_type, no_capacity.
+  expected<lease> acquire(const std::string& agent_type, acquire_options options = {});
+  /// Frees a lease's slot. Errors: lease_not_held (released twice, or expired).
+  expected<unit> release(const lease& l);
+
+  // ---- executions ----
+  /// Starts an execution on an agent; answers its id (a UUID).
+  /// Errors: invalid_argument, unknown_agent.
+  expected<std::string> start_execution(const std::string& agent_id, execution_request request = {});
+  /// Completes a running execution with success, failed or timeout. Tokens
+  /// total is prompt + completion when absent, cost comes from the price table
+  /// when absent, duration is measured. Errors: invalid_argument,
+  /// invalid_status, invalid_tokens, invalid_cost, invalid_score,
+  /// unknown_execution, already_completed.
+  expected<execution> complete_execution(const std::string& execution_id, execution_status status,
+                                         const execution_metrics& metrics = {});
+  /// The same, with the status by name.
+  expected<execution> complete_execution(const std::string& execution_id, std::string_view status,
+                                         const execution_metrics& metrics = {});
+
+  // ---- tools ----
+  /// Records tool calls of an agent; answers the (agent, tool) totals.
+  /// Errors: invalid_argument, unknown_agent.
+  expected<tool_usage> record_tool_usage(const std::string& agent_id, const std::string& tool_name,
+                                         const tool_call& call);
+  /// Every tool the agent used, ordered by name. Errors: unknown_agent.
+  [[nodiscard]] expected<std::vector<tool_usage>> get_tool_usage(const std::string& agent_id) const;
+
+  // ---- performance ----
+  /// The agent's summary (zeros before its first execution; kept after it
+  /// is unregistered). Errors: unknown_agent.
+  [[nodiscard]] expected<performance> get_performance(const std::string& agent_id) const;
+  /// Every summary of one dimension (agent, agent_type, model, task_type,
+  /// workflow), ordered by key.
+  [[nodiscard]] expected<std::vector<performance>> get_performance_by(group_by dimension) const;
+
+  // ---- operations ----
+  /// Runs one stale sweep now (it also runs every heartbeat_interval when
+  /// config.auto_sweep): stale agents offline with the guards, expired
+  /// leases reclaimed, old executions timed out.
+  expected<sweep_report> sweep();
+  /// Counters for operators.
+  [[nodiscard]] engine_stats stats() const;
+  /// Waits until every one-way message sent before is processed.
+  void sync() const;
+  /// The configuration in use.
+  [[nodiscard]] const config& configuration() const;
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace agentreg

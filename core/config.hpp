@@ -1,0 +1,65 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/clock.hpp"
+
+namespace agentreg::core {
+
+/// What happens when the write-behind buffer is full.
+enum class backlog_policy : std::uint8_t {
+  block,   ///< the producer waits until the buffer has room
+  refuse,  ///< the call fails with errc::persistence_backlog
+};
+
+/// Everything a registry can be configured with; every field has a default.
+struct registry_config {
+  /// An agent whose last heartbeat is older than this goes offline.
+  std::chrono::nanoseconds stale_timeout = std::chrono::seconds{300};
+  /// How often the stale sweep runs (when auto_sweep is on).
+  std::chrono::nanoseconds heartbeat_interval = std::chrono::seconds{5};
+  /// How often summaries are written to the database.
+  std::chrono::nanoseconds performance_update_interval = std::chrono::seconds{60};
+  /// A `running` execution older than this becomes `timeout`.
+  std::chrono::nanoseconds execution_timeout = std::chrono::minutes{30};
+
+  // Eviction guards (as Eureka's self-preservation and Kubernetes' node
+  // lifecycle controller have them).
+  /// No evictions this long after start or recovery. Default: stale_timeout.
+  std::optional<std::chrono::nanoseconds> start_grace;
+  /// At most this fraction of the online agents goes offline per sweep (at least one).
+  double max_eviction_fraction = 0.10;
+  /// When more than this fraction of the online agents is stale at once, the
+  /// sweep evicts nobody and the registry reports itself degraded.
+  double degraded_threshold = 0.5;
+
+  /// Run the sweep on a timer every heartbeat_interval. Tests turn it off and
+  /// call registry::sweep() on simulated time.
+  bool auto_sweep = true;
+
+  /// The clock; null means the system clock.
+  std::shared_ptr<const clock> time_source;
+
+  /// A JSON price table file; empty means the table shipped with agentreg.
+  std::string price_table_path;
+
+  /// CAF scheduler threads (0: CAF's default).
+  std::size_t scheduler_threads = 2;
+
+  // Persistence.
+  /// PostgreSQL URL; absent means memory only.
+  std::optional<std::string> database_url;
+  /// Rows per COPY batch: a batch is flushed when it has this many records...
+  std::size_t batch_size = 5000;
+  /// ... or when this long has passed since its first record.
+  std::chrono::milliseconds flush_interval{50};
+  /// Records waiting for the database at most (then backlog_policy applies).
+  std::size_t buffer_limit = 1'000'000;
+  backlog_policy on_full = backlog_policy::block;
+};
+
+}  // namespace agentreg::core

@@ -1,0 +1,96 @@
+#include "core/summary.hpp"
+
+namespace agentreg::core {
+
+void performance_accumulator::add(const execution& e) {
+  ++total_;
+  switch (e.status) {
+    case execution_status::success: ++success_; break;
+    case execution_status::failed: ++failed_; break;
+    case execution_status::timeout: ++timeout_; break;
+    case execution_status::running: break;
+  }
+  duration_sum_ms_ += e.duration_ms;
+  tokens_ += e.total_tokens;
+  cost_micro_ += e.cost_micro_usd;
+  retries_ += e.retry_count;
+  if (e.completed_at > last_)
+    last_ = e.completed_at;
+  durations_.add(static_cast<double>(e.duration_ms));
+}
+
+performance performance_accumulator::snapshot(group_by dimension, const std::string& key) const {
+  performance p;
+  p.dimension = dimension;
+  p.key = key;
+  p.total_executions = total_;
+  p.successful_executions = success_;
+  p.failed_executions = failed_;
+  p.timeout_executions = timeout_;
+  p.total_tokens_used = tokens_;
+  p.total_cost_micro_usd = cost_micro_;
+  p.total_cost_usd = static_cast<double>(cost_micro_) / 1e6;
+  p.total_retries = retries_;
+  p.last_execution_at = last_;
+  if (total_ > 0) {
+    p.success_rate = static_cast<double>(success_) / static_cast<double>(total_);
+    p.avg_duration_ms = static_cast<double>(duration_sum_ms_) / static_cast<double>(total_);
+    p.avg_cost_per_execution = p.total_cost_usd / static_cast<double>(total_);
+    p.p50_duration_ms = durations_.quantile(0.50);
+    p.p95_duration_ms = durations_.quantile(0.95);
+    p.p99_duration_ms = durations_.quantile(0.99);
+  }
+  return p;
+}
+
+void performance_accumulator::restore(const performance& p, log_histogram durations) {
+  total_ = p.total_executions;
+  success_ = p.successful_executions;
+  failed_ = p.failed_executions;
+  timeout_ = p.timeout_executions;
+  duration_sum_ms_ = static_cast<std::int64_t>(p.avg_duration_ms * static_cast<double>(p.total_executions) + 0.5);
+  tokens_ = p.total_tokens_used;
+  cost_micro_ = p.total_cost_micro_usd;
+  retries_ = p.total_retries;
+  last_ = p.last_execution_at;
+  durations_ = std::move(durations);
+}
+
+void tool_accumulator::add(const tool_call_record& r) {
+  const std::int64_t n = r.call.success_count + r.call.failure_count;
+  invocations_ += n;
+  success_ += r.call.success_count;
+  failure_ += r.call.failure_count;
+  duration_sum_ms_ += r.call.duration_ms * static_cast<double>(n);
+  durations_.add(r.call.duration_ms, static_cast<std::uint64_t>(n));
+  if (r.at > last_)
+    last_ = r.at;
+}
+
+tool_usage tool_accumulator::snapshot(const std::string& agent_id, const std::string& tool) const {
+  tool_usage u;
+  u.agent_id = agent_id;
+  u.tool_name = tool;
+  u.invocation_count = invocations_;
+  u.success_count = success_;
+  u.failure_count = failure_;
+  u.last_used_at = last_;
+  if (invocations_ > 0) {
+    u.avg_duration_ms = duration_sum_ms_ / static_cast<double>(invocations_);
+    u.p50_duration_ms = durations_.quantile(0.50);
+    u.p95_duration_ms = durations_.quantile(0.95);
+    u.p99_duration_ms = durations_.quantile(0.99);
+  }
+  return u;
+}
+
+void tool_accumulator::restore(const tool_usage& u, log_histogram durations) {
+  invocations_ = u.invocation_count;
+  success_ = u.success_count;
+  failure_ = u.failure_count;
+  duration_sum_ms_ = u.avg_duration_ms * static_cast<double>(u.invocation_count);
+  last_ = u.last_used_at;
+  durations_ = std::move(durations);
+}
+
+}  // namespace agentreg::core

@@ -1,0 +1,29 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace agentreg::core {
+
+/// A 128-bit id, as text "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx".
+struct uuid {
+  std::uint64_t hi = 0, lo = 0;
+  friend bool operator==(const uuid&, const uuid&) = default;
+};
+
+/// A random (version 4) UUID. Thread-safe: each thread has its own generator,
+/// seeded from std::random_device, so callers make ids without coordination.
+uuid make_uuid();
+
+std::string to_string(const uuid& u);
+
+/// Parses the 36-character text form (either case); nullopt if malformed.
+std::optional<uuid> parse_uuid(std::string_view text);
+
+struct uuid_hash {
+  std::size_t operator()(const uuid& u) const noexcept { return u.hi ^ (u.lo * 0x9E3779B97F4A7C15ull); }
+};
+
+}  // namespace agentreg::core

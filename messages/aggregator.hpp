@@ -1,0 +1,42 @@
+#pragma once
+
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include <string>
+#include <vector>
+
+#include "core/types.hpp"
+#include "messages/atoms.hpp"
+#include "messages/inspect.hpp"
+
+namespace agentreg::msg {
+
+/// Totals the aggregator reports to the engine's stats.
+struct aggregator_stats {
+  std::int64_t executions_completed = 0;
+  std::int64_t tool_calls = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, aggregator_stats& x) {
+  return f(caf::meta::type_name("aggregator_stats"), x.executions_completed, x.tool_calls);
+}
+
+/// The protocol of the aggregator: owner of every performance summary (per
+/// agent, type, model, task type, workflow).
+using aggregator_actor = caf::typed_actor<
+    /// A started execution (forwarded to persistence). One-way.
+    caf::reacts_to<started_atom, core::execution>,
+    /// A completed execution: counted once in every summary it belongs to. One-way.
+    caf::reacts_to<completed_atom, core::execution>,
+    /// Tool calls of an agent (counted; forwarded to persistence). One-way.
+    caf::reacts_to<tool_atom, core::tool_call_record>,
+    /// One summary. Errors: unknown_agent (agent dimension, nothing recorded).
+    caf::replies_to<perf_atom, core::group_by, std::string>::with<core::performance>,
+    /// Every summary of a dimension, ordered by key.
+    caf::replies_to<perf_by_atom, core::group_by>::with<std::vector<core::performance>>,
+    /// Counters; also a barrier: answered after everything sent before it.
+    caf::replies_to<stats_atom>::with<aggregator_stats>>;
+
+}  // namespace agentreg::msg

@@ -1,0 +1,26 @@
+#pragma once
+
+#include <caf/atom.hpp>
+
+// Every atom of agentreg's protocols, once. CAF 0.17 atoms: at most 10
+// characters. CAF itself provides get_atom, ok_atom, tick_atom.
+namespace agentreg::msg {
+
+using heartbeat_atom = caf::atom_constant<caf::atom("heartbeat")>;
+using status_atom = caf::atom_constant<caf::atom("status")>;
+using load_atom = caf::atom_constant<caf::atom("load")>;
+using spec_atom = caf::atom_constant<caf::atom("spec")>;
+using offline_atom = caf::atom_constant<caf::atom("offline")>;
+using watch_atom = caf::atom_constant<caf::atom("watch")>;
+using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
+using stats_atom = caf::atom_constant<caf::atom("stats")>;
+using started_atom = caf::atom_constant<caf::atom("started")>;
+using completed_atom = caf::atom_constant<caf::atom("completed")>;
+using tool_atom = caf::atom_constant<caf::atom("tool")>;
+using perf_atom = caf::atom_constant<caf::atom("perf")>;
+using perf_by_atom = caf::atom_constant<caf::atom("perf_by")>;
+using agent_atom = caf::atom_constant<caf::atom("agent")>;
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using restore_atom = caf::atom_constant<caf::atom("restore")>;
+
+}  // namespace agentreg::msg

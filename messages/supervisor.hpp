@@ -1,0 +1,38 @@
+#pragma once
+
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "core/types.hpp"
+#include "messages/agent.hpp"
+#include "messages/atoms.hpp"
+#include "messages/inspect.hpp"
+
+namespace agentreg::msg {
+
+/// The supervisor's own counters.
+struct supervisor_stats {
+  std::int64_t sweeps = 0;
+  std::int64_t evictions_total = 0;
+  std::int64_t restarts = 0;  ///< agent actors respawned after a crash
+  core::sweep_report last_sweep;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, supervisor_stats& x) {
+  return f(caf::meta::type_name("supervisor_stats"), x.sweeps, x.evictions_total, x.restarts, x.last_sweep);
+}
+
+/// The protocol of the supervisor: monitors agent actors (respawning one that
+/// crashes), runs the stale sweep on a timer or on request.
+using supervisor_actor = caf::typed_actor<
+    /// Start monitoring this agent actor. One-way; safe to repeat.
+    caf::reacts_to<watch_atom, agent_actor, std::string /*agent_id*/>,
+    /// Runs one sweep now: stale agents, expired leases, timed-out executions.
+    caf::replies_to<sweep_atom>::with<core::sweep_report>,
+    /// The timer's sweep. One-way.
+    caf::reacts_to<caf::tick_atom>,
+    /// Counters.
+    caf::replies_to<stats_atom>::with<supervisor_stats>>;
+
+}  // namespace agentreg::msg

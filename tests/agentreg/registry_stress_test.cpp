@@ -1,0 +1,106 @@
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "agentreg/registry.hpp"
+
+using namespace agentreg;
+
+BOOST_AUTO_TEST_SUITE(registry_stress)
+
+BOOST_AUTO_TEST_CASE(hammering_threads_leave_exact_totals_and_never_overbook) {
+  config c;
+  c.auto_sweep = false;
+  registry reg{c};
+  constexpr int stable_agents = 40, workers = 6, tasks_per_worker = 4000;
+  for (int i = 0; i < stable_agents; ++i) {
+    agent_spec s{"w" + std::to_string(i), "worker", "openai", "gpt-4o-mini"};
+    s.max_capacity = 1 + i % 3;
+    BOOST_REQUIRE(bool(reg.register_agent(s)));
+  }
+  std::atomic<bool> done{false};
+  std::atomic<std::int64_t> completed{0}, tokens{0}, micro_usd{0}, overbooked{0}, errors{0};
+
+  // Churn: agents of the same type come and go, heartbeat and change load.
+  std::thread churn([&] {
+    std::mt19937 rng{7};
+    for (int round = 0; !done.load(); ++round) {
+      const std::string id = "churn" + std::to_string(round % 10);
+      agent_spec s{id, "worker", "openai", "gpt-4o-mini"};
+      s.max_capacity = 2;
+      reg.register_agent(s);
+      reg.heartbeat(id);
+      reg.heartbeat("w" + std::to_string(rng() % stable_agents));
+      if (round % 3 == 0)
+        reg.unregister_agent(id);
+    }
+  });
+
+  std::vector<std::thread> pool;
+  for (int t = 0; t < workers; ++t)
+    pool.emplace_back([&, t] {
+      std::mt19937_64 rng{static_cast<std::uint64_t>(t) + 1};
+      for (int i = 0; i < tasks_per_worker; ++i) {
+        auto l = reg.acquire("worker");
+        if (!l) {
+          if (l.code() != errc::no_capacity)
+            ++errors;
+          continue;
+        }
+        if (auto a = reg.get_agent(l->agent_id); a && a->current_load > a->max_capacity)
+          ++overbooked;
+        auto id = reg.start_execution(l->agent_id, {.task_type = "t" + std::to_string(i % 3)});
+        if (id) {
+          execution_metrics m;
+          m.prompt_tokens = static_cast<std::int64_t>(rng() % 5000);
+          m.completion_tokens = static_cast<std::int64_t>(rng() % 2000);
+          m.estimated_cost_usd = static_cast<double>(rng() % 100000) / 1e6;  // whole micro-dollars
+          auto e = reg.complete_execution(*id, i % 7 ? execution_status::success : execution_status::failed, m);
+          if (e) {
+            ++completed;
+            tokens += e->total_tokens;
+            micro_usd += e->cost_micro_usd;
+          } else {
+            ++errors;
+          }
+        } else if (id.code() != errc::unknown_agent) {  // a churn agent may have just left
+          ++errors;
+        }
+        reg.record_tool_usage("w0", "bash", {.success_count = 1, .duration_ms = 1});
+        if (!reg.release(*l))
+          ++errors;
+      }
+    });
+  for (auto& th : pool)
+    th.join();
+  done = true;
+  churn.join();
+  reg.sync();
+
+  BOOST_TEST(errors.load() == 0);
+  BOOST_TEST(overbooked.load() == 0);
+  BOOST_TEST(completed.load() > workers * tasks_per_worker / 2);
+  std::int64_t total = 0, sum_tokens = 0, sum_micro = 0;
+  const auto by_model = reg.get_performance_by(group_by::model);
+  BOOST_REQUIRE(bool(by_model));
+  for (const auto& p : *by_model) {
+    total += p.total_executions;
+    sum_tokens += p.total_tokens_used;
+    sum_micro += p.total_cost_micro_usd;
+  }
+  BOOST_TEST(total == completed.load());
+  BOOST_TEST(sum_tokens == tokens.load());
+  BOOST_TEST(sum_micro == micro_usd.load());
+  BOOST_TEST(reg.get_tool_usage("w0")->at(0).invocation_count == workers * tasks_per_worker);
+  for (const auto& a : reg.list_agents()) {
+    BOOST_TEST(a.current_load == 0);
+    BOOST_TEST(a.current_load <= a.max_capacity);
+  }
+  BOOST_TEST(reg.stats().leases_held == 0);
+  BOOST_TEST(reg.stats().completed_executions == completed.load());
+}
+
+BOOST_AUTO_TEST_SUITE_END()

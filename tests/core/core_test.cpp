@@ -1,0 +1,131 @@
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <set>
+
+#include "core/histogram.hpp"
+#include "core/price_table.hpp"
+#include "core/uuid.hpp"
+#include "core/validate.hpp"
+
+using namespace agentreg::core;
+
+BOOST_AUTO_TEST_SUITE(core_unit)
+
+BOOST_AUTO_TEST_CASE(histogram_percentiles_are_within_the_stated_error_of_exact_percentiles) {
+  std::mt19937_64 rng{42};
+  std::lognormal_distribution<double> dist{5.0, 1.5};  // ms: a long tail, as LLM calls have
+  std::vector<double> values;
+  log_histogram h;
+  for (int i = 0; i < 100'000; ++i) {
+    const double v = dist(rng);
+    values.push_back(v);
+    h.add(v);
+  }
+  std::sort(values.begin(), values.end());
+  for (double q : {0.01, 0.25, 0.5, 0.9, 0.95, 0.99, 0.999}) {
+    const double exact = values[static_cast<std::size_t>(q * static_cast<double>(values.size() - 1))];
+    const double estimate = h.quantile(q);
+    BOOST_TEST(std::abs(estimate - exact) / exact <= log_histogram::relative_error + 1e-9,
+               "q=" << q << " exact=" << exact << " estimate=" << estimate);
+  }
+  BOOST_TEST(h.count() == 100'000u);
+}
+
+BOOST_AUTO_TEST_CASE(histogram_counts_zeros_exactly_and_survives_a_bucket_round_trip) {
+  log_histogram h;
+  h.add(0, 50);
+  h.add(100, 50);
+  BOOST_TEST(h.quantile(0.25) == 0.0);
+  BOOST_TEST(std::abs(h.quantile(0.99) - 100) / 100 <= log_histogram::relative_error);
+  auto copy = log_histogram::from_buckets(h.buckets());
+  BOOST_TEST(copy.count() == 100u);
+  BOOST_TEST(copy.quantile(0.99) == h.quantile(0.99));
+  log_histogram empty;
+  BOOST_TEST(empty.quantile(0.5) == 0.0);
+}
+
+BOOST_AUTO_TEST_CASE(uuids_are_version_4_unique_and_round_trip_through_text) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 10'000; ++i) {
+    const uuid u = make_uuid();
+    const std::string text = to_string(u);
+    BOOST_TEST(text.size() == 36u);
+    BOOST_TEST(text[14] == '4');
+    BOOST_TEST((*parse_uuid(text) == u));
+    seen.insert(text);
+  }
+  BOOST_TEST(seen.size() == 10'000u);
+  BOOST_TEST(!parse_uuid("not-a-uuid").has_value());
+  BOOST_TEST(!parse_uuid("0123456789abcdef0123456789abcdef0123").has_value());
+  BOOST_TEST(parse_uuid("0123ABCD-0123-4567-89ab-0123456789ab").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(the_builtin_price_table_prices_by_exact_or_longest_prefix_match) {
+  const auto t = price_table::builtin();
+  BOOST_TEST(t.size() > 0u);
+  BOOST_TEST(t.version() == "2026-11-01");
+  const auto* sonnet = t.find("claude-3-5-sonnet-20241022");
+  BOOST_REQUIRE(sonnet != nullptr);
+  BOOST_TEST(sonnet->input == 3'000'000);
+  const auto* mini = t.find("gpt-4o-mini-2024-07-18");
+  BOOST_REQUIRE(mini != nullptr);
+  BOOST_TEST(mini->input == 150'000);  // not gpt-4o's price: the longer key wins
+  BOOST_TEST(t.find("unknown-model") == nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(cost_is_exact_integer_micro_dollars_with_cached_tokens_at_their_rate) {
+  const model_price p{3'000'000, 15'000'000, 300'000};  // USD 3 / 15 / 0.30 per million
+  // 1500 prompt (500 cached), 800 completion:
+  // 1000 * 3 + 500 * 0.3 + 800 * 15 = 3000 + 150 + 12000 = 15150 micro-dollars.
+  BOOST_TEST(price_table::cost_micro_usd(p, 1500, 800, 500) == 15150);
+  BOOST_TEST(price_table::cost_micro_usd(p, 1, 0, 0) == 3);
+  BOOST_TEST(price_table::cost_micro_usd(p, 1'000'000'000, 1'000'000'000, 0) == 18'000'000'000);
+}
+
+BOOST_AUTO_TEST_CASE(a_malformed_price_table_is_rejected_with_the_field_named) {
+  auto bad = price_table::parse(R"({"version": "x", "models": {"m": {"input_per_million_usd": "3"}}})", "t.json");
+  BOOST_TEST(!bad);
+  BOOST_TEST(bad.error().message.find("input_per_million_usd") != std::string::npos);
+  BOOST_TEST(!price_table::parse("{not json", "t.json"));
+  BOOST_TEST(!price_table::parse(R"({"models": {}})", "t.json"));
+  BOOST_TEST(!price_table::load("/nonexistent/prices.json"));
+  auto good = price_table::parse(
+      R"({"version": "v2", "models": {"m": {"input_per_million_usd": 1, "output_per_million_usd": 2.5}}})", "t.json");
+  BOOST_REQUIRE(good);
+  BOOST_TEST(good->find("m")->cached_input == 1'000'000);  // defaults to the input price
+}
+
+BOOST_AUTO_TEST_CASE(validation_names_each_kind_of_bad_input) {
+  agent_spec s{"a", "planner"};
+  BOOST_TEST(bool(validate(s)));
+  s.max_capacity = 0;
+  BOOST_TEST((validate(s).error().code == errc::invalid_capacity));
+  s.max_capacity = 1;
+  s.agent_id = "";
+  BOOST_TEST((validate(s).error().code == errc::invalid_argument));
+  execution_metrics m;
+  m.prompt_tokens = -1;
+  BOOST_TEST((validate(m).error().code == errc::invalid_tokens));
+  m.prompt_tokens = 2'000'000'000;
+  BOOST_TEST((validate(m).error().code == errc::invalid_tokens));
+  m.prompt_tokens = 10;
+  m.estimated_cost_usd = std::nan("");
+  BOOST_TEST((validate(m).error().code == errc::invalid_cost));
+  m.estimated_cost_usd = -0.5;
+  BOOST_TEST((validate(m).error().code == errc::invalid_cost));
+  m.estimated_cost_usd = INFINITY;
+  BOOST_TEST((validate(m).error().code == errc::invalid_cost));
+  m.estimated_cost_usd = 0.01;
+  m.success_score = 1.5;
+  BOOST_TEST((validate(m).error().code == errc::invalid_score));
+  m.success_score = 1.0;
+  BOOST_TEST(bool(validate(m)));
+  BOOST_TEST((validate_tool_call("bash", tool_call{"", 0, 0, 1}).error().code == errc::invalid_argument));
+  BOOST_TEST((validate_tool_call("", tool_call{"", 1, 0, 1}).error().code == errc::invalid_argument));
+  BOOST_TEST(bool(validate_tool_call("bash", tool_call{"", 1, 0, 1})));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
