@@ -21,7 +21,7 @@ function(agentreg_test_suite exe)
            COMMAND ${exe} --run_test=${T_SUITE} --log_level=test_suite --report_level=short)
   set_tests_properties(${exe}.${T_SUITE} PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT}
                        ENVIRONMENT "BOOST_TEST_COLOR_OUTPUT=no;${T_ENV}")
-  if("stress" IN_LIST T_LABELS)
+  if("tsan" IN_LIST T_LABELS)
     add_dependencies(agentreg_stress_tests ${exe})
   endif()
 endfunction()

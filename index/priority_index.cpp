@@ -189,6 +189,23 @@ struct lease_record {
 
 constexpr std::uint32_t buckets_per_page = 256;
 
+// Hot shared words (lease free-lists, pick cursors) are striped by thread, a
+// cache line each, so that two threads acquiring and releasing do not bounce
+// one line between their CPUs on every call.
+constexpr std::uint32_t stripes = 16;
+
+std::uint32_t my_stripe() {
+  static std::atomic<std::uint32_t> next{0};
+  // relaxed: only spreads threads over stripes.
+  thread_local const std::uint32_t stripe = next.fetch_add(1, std::memory_order_relaxed) % stripes;
+  return stripe;
+}
+
+template <class T>
+struct alignas(64) padded {
+  std::atomic<T> value{0};
+};
+
 }  // namespace
 
 // ---- per-type pool ------------------------------------------------------------
@@ -287,7 +304,7 @@ struct priority_index::pool_state {
         return std::nullopt;
       atomic_bitmap* b = bucket(*rank);
       // relaxed: the cursor only spreads ties; any value is correct.
-      const auto s = b ? b->find_from(cursor.load(std::memory_order_relaxed)) : std::nullopt;
+      const auto s = b ? b->find_from(cursors[my_stripe()].value.load(std::memory_order_relaxed)) : std::nullopt;
       if (!s) {
         ranks.clear(*rank);
         if (b && !b->empty())
@@ -311,15 +328,27 @@ struct priority_index::pool_state {
   std::atomic<std::uint64_t> free_head{0};
   atomic_bitmap ranks;
   std::unique_ptr<std::atomic<bucket_page*>[]> pages;
-  std::atomic<std::uint32_t> cursor{0};
+  padded<std::uint32_t> cursors[stripes];  // where the next pick of a thread starts
 };
 
 struct priority_index::lease_table {
   lease_table() : records(max_leases) {}
+
+  // A record from this thread's free-list, else a fresh one, else one from
+  // another stripe. Returns max_leases when the table is full.
+  std::uint32_t allocate() {
+    const std::uint32_t mine = my_stripe();
+    std::atomic<std::uint32_t> no_growth{max_leases};
+    std::uint32_t r = pop_or_grow(free_heads[mine].value, high_water, records, max_leases);
+    for (std::uint32_t k = 1; r == max_leases && k < stripes; ++k)
+      r = pop_or_grow(free_heads[(mine + k) % stripes].value, no_growth, records, max_leases);
+    return r;
+  }
+  void free(std::uint32_t r) { push_free(free_heads[my_stripe()].value, records, r); }
+
   chunked_array<lease_record> records;
   std::atomic<std::uint32_t> high_water{0};
-  std::atomic<std::uint64_t> free_head{0};
-  std::atomic<std::int64_t> held{0};
+  padded<std::uint64_t> free_heads[stripes];
 };
 
 // ---- priority_index --------------------------------------------------------------
@@ -506,8 +535,8 @@ result<agent_view> priority_index::least_loaded(std::uint32_t pool) const {
   if (!hit)
     return {errc::no_capacity, {}};
   const auto [s, w] = *hit;
-  // relaxed: see pick(); the next call starts after this agent.
-  p->cursor.store(s + 1, std::memory_order_relaxed);
+  // relaxed: see pick(); this thread's next call starts after this agent.
+  p->cursors[my_stripe()].value.store(s + 1, std::memory_order_relaxed);
   const auto f = decode(w);
   return {errc::ok,
           {{pool, s, f.generation}, p->slots.at(s).tag.load(std::memory_order_relaxed), f.capacity,
@@ -531,10 +560,10 @@ result<lease> priority_index::acquire(std::uint32_t pool, std::int64_t expires_a
     if (!sl.word.compare_exchange_strong(w, next, std::memory_order_seq_cst))
       continue;  // someone changed this agent first: pick again
     p->publish(s, w, next);
-    p->cursor.store(s + 1, std::memory_order_relaxed);
+    p->cursors[my_stripe()].value.store(s + 1, std::memory_order_relaxed);
 
     auto& table = *leases_;
-    const std::uint32_t r = pop_or_grow(table.free_head, table.high_water, table.records, max_leases);
+    const std::uint32_t r = table.allocate();
     if (r == max_leases) {
       modify({pool, s, f.generation}, [](std::uint64_t cur, std::uint64_t& after) {
         auto g = decode(cur);
@@ -553,7 +582,6 @@ result<lease> priority_index::acquire(std::uint32_t pool, std::int64_t expires_a
     // release: publishes the fields above to reclaim_expired, which reads
     // them after its acquire load of state.
     rec.state.store(seq << 1 | 1, std::memory_order_release);
-    table.held.fetch_add(1, std::memory_order_relaxed);
     return {errc::ok, {{pool, s, f.generation}, seq << 32 | r}};
   }
 }
@@ -570,8 +598,7 @@ errc priority_index::free_lease(std::uint32_t r, std::uint64_t held_state) {
     return errc::lease_not_held;
   const agent_ref agent{rec.pool.load(std::memory_order_relaxed), rec.slot.load(std::memory_order_relaxed),
                         rec.generation.load(std::memory_order_relaxed)};
-  table.held.fetch_sub(1, std::memory_order_relaxed);
-  push_free(table.free_head, table.records, r);
+  table.free(r);
   return modify(agent, [](std::uint64_t w, std::uint64_t& next) {
     auto f = decode(w);
     if (f.leased == 0)
@@ -613,8 +640,13 @@ std::size_t priority_index::reclaim_expired(std::int64_t now) {
 }
 
 std::size_t priority_index::leases_held() const {
-  const auto n = leases_->held.load(std::memory_order_relaxed);
-  return n > 0 ? static_cast<std::size_t>(n) : 0;
+  // A scan rather than a shared counter: a counter would be one more cache
+  // line written by every acquire and release.
+  const std::uint32_t end = leases_->high_water.load(std::memory_order_acquire);
+  std::size_t held = 0;
+  for (std::uint32_t r = 0; r < end; ++r)
+    held += leases_->records.at(r).state.load(std::memory_order_relaxed) & 1;
+  return held;
 }
 
 std::size_t priority_index::memory_bytes() const {

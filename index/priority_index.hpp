@@ -183,7 +183,7 @@ class priority_index {
   /// Snapshot of one agent. Errors: unknown_agent. Thread-safe.
   [[nodiscard]] result<agent_view> view(agent_ref agent) const;
 
-  /// Leases currently held. Thread-safe (a moment's count).
+  /// Leases currently held. Thread-safe (a moment's count); O(lease records).
   [[nodiscard]] std::size_t leases_held() const;
 
   /// Bytes held by the index (pools, slots, bitmaps, lease table).
