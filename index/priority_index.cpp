@@ -273,11 +273,9 @@ struct priority_index::pool_state {
     if (b == nullptr)
       return;
     b->clear(s);
-    if (b->empty()) {
-      ranks.clear(rank);
-      if (!b->empty())
-        ranks.set(rank);
-    }
+    // The rank's bit in `ranks` stays set even if the bucket is now empty:
+    // pick() drops it lazily when it meets it as the lowest rank. Clearing it
+    // here would write the shared rank summary on every acquire and release.
     // seq_cst: pairs with the seq_cst CAS of a writer that moved s back into
     // `rank`; either it lists s after our clear, or we see its word here.
     if (rank_of(slots.at(s).word.load(std::memory_order_seq_cst)) == rank)
