@@ -1,0 +1,68 @@
+#pragma once
+// Internal to persistence/: included by its .cpp files only, never by a
+// public header, because it includes libpqxx (heavy, and nobody outside this
+// folder may depend on it).
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <pqxx/connection>
+
+#include "core/clock.hpp"
+#include "core/error.hpp"
+
+namespace agentreg::db::detail {
+
+/// A failure caught from libpqxx, as a value.
+struct failure {
+  core::error error;
+  bool broken = false;  ///< the connection is unusable: reconnect
+};
+
+/// Describes the exception being handled; call it inside a `catch` block.
+/// `doing` says what failed ("write batch"). `c` (may be null) is asked
+/// whether it is still open, because libpqxx reports some losses (a server
+/// killed mid-statement) as a plain sql_error.
+failure current_failure(std::string_view doing, const pqxx::connection_base* c) noexcept;
+
+/// A new connection to `url`, with automatic reconnection switched off: a
+/// silent reconnect would lose the session's staging tables and hide an
+/// outage the caller must see. Throws what pqxx::connection throws.
+std::unique_ptr<pqxx::connection> open_connection(const std::string& url);
+
+/// Nanoseconds (the engine's timestamps) to microseconds (timestamptz's
+/// precision), rounding down; 0 ("never") becomes NULL.
+inline std::optional<std::int64_t> to_micros(core::timestamp ns) {
+  if (ns == 0)
+    return std::nullopt;
+  return ns / 1000 - (ns % 1000 < 0 ? 1 : 0);
+}
+
+/// Microseconds back to nanoseconds.
+inline core::timestamp from_micros(std::int64_t us) { return us * 1000; }
+
+/// SQL turning a bigint microsecond expression into a timestamptz, exactly.
+/// (Nanoseconds as double seconds, to_timestamp(ns / 1e9), lands on the
+/// wrong microsecond: a nanosecond count above 2^53 is already rounded as a
+/// double, and to_timestamp rounds to the nearest microsecond where the
+/// engine truncates. Microseconds times an interval stay exact: 1.7e15 is
+/// exact in the double the interval product uses, and an interval holding
+/// only microseconds has no day or month part, so time zones play no role.)
+inline std::string sql_timestamp(std::string_view micros) {
+  return "(timestamptz 'epoch' + (" + std::string{micros} + ") * interval '1 microsecond')";
+}
+
+/// SQL turning a timestamptz expression into bigint microseconds (NULL: 0).
+/// extract() returns numeric since PostgreSQL 14: exact.
+inline std::string sql_micros(std::string_view ts) {
+  return "coalesce((extract(epoch from " + std::string{ts} + ") * 1000000)::bigint, 0)";
+}
+
+/// Key of the transaction-scoped advisory lock that serialises migrations:
+/// "agentreg" in ASCII.
+constexpr std::int64_t migration_lock_key = 0x6167656e74726567;
+
+}  // namespace agentreg::db::detail

@@ -1,0 +1,91 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "core/types.hpp"
+
+namespace agentreg::db {
+
+/// A duration histogram as `core::log_histogram::buckets()` gives it:
+/// (bucket index, count) pairs; `log_histogram::from_buckets` rebuilds it.
+using histogram_buckets = std::vector<std::pair<std::int32_t, std::uint64_t>>;
+
+/// An agent's latest state, as the engine knows it.
+struct agent_record {
+  core::agent agent;
+  /// The agent was unregistered: its row stays (with its executions and
+  /// costs) and is marked with `unregistered_at`; the loader skips it.
+  /// Registering the id again later clears the mark.
+  bool unregistered = false;
+  /// When it was unregistered; 0 means "the time of the first write that
+  /// marks it" (a replayed write keeps the first time).
+  core::timestamp unregistered_at = 0;
+};
+
+/// The aggregated usage of one tool by one agent, as absolute totals.
+struct tool_usage_snapshot {
+  core::tool_usage usage;
+  histogram_buckets durations;
+  /// When the snapshot was taken (stored as `updated_at`); 0: the time of the write.
+  core::timestamp taken_at = 0;
+};
+
+/// One performance summary (per agent or per group), as absolute totals.
+struct performance_snapshot {
+  core::performance summary;
+  histogram_buckets durations;
+  /// When the snapshot was taken (stored as `updated_at`); 0: the time of the write.
+  core::timestamp taken_at = 0;
+};
+
+/// Everything one flush writes, in one transaction.
+///
+/// Records may repeat within a batch: executions keep their most advanced
+/// state (a completed record wins over a running one; between two completed
+/// records the first wins, as in the database), snapshots keep the last one
+/// of each key, and tool calls are unique by id.
+struct batch {
+  std::vector<agent_record> agents;
+  std::vector<core::execution> executions;  ///< running and completed
+  std::vector<core::tool_call_record> tool_calls;
+  std::vector<tool_usage_snapshot> tool_usage;
+  std::vector<performance_snapshot> performance;
+
+  [[nodiscard]] std::size_t size() const {
+    return agents.size() + executions.size() + tool_calls.size() + tool_usage.size() + performance.size();
+  }
+  [[nodiscard]] bool empty() const { return size() == 0; }
+  void clear() {
+    agents.clear();
+    executions.clear();
+    tool_calls.clear();
+    tool_usage.clear();
+    performance.clear();
+  }
+};
+
+/// What one committed write changed.
+struct write_report {
+  std::int64_t agents = 0;       ///< rows inserted or updated
+  std::int64_t executions = 0;   ///< rows inserted, or running rows completed
+  std::int64_t tool_calls = 0;   ///< rows inserted
+  std::int64_t tool_usage = 0;   ///< rows inserted or updated
+  std::int64_t performance = 0;  ///< rows inserted or updated
+  /// Execution and tool call records that changed nothing: repeated in the
+  /// batch, already stored (a replay), or a running record for an execution
+  /// already completed.
+  std::int64_t unchanged = 0;
+  /// Text fields that were not valid UTF-8 or held NUL bytes (PostgreSQL
+  /// stores neither): each bad sequence was stored as U+FFFD. Counted so the
+  /// change is visible, never silent.
+  std::int64_t sanitized_fields = 0;
+
+  [[nodiscard]] std::int64_t rows_written() const {
+    return agents + executions + tool_calls + tool_usage + performance;
+  }
+};
+
+}  // namespace agentreg::db
