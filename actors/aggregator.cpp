@@ -1,6 +1,7 @@
 #include "actors/aggregator.hpp"
 
 #include <array>
+#include <chrono>
 #include <map>
 #include <unordered_map>
 
@@ -18,6 +19,7 @@ namespace {
 constexpr std::size_t dimensions = 5;
 
 struct aggregator_state {
+  engine_context* ctx = nullptr;
   std::array<std::unordered_map<std::string, core::performance_accumulator>, dimensions> summaries;
   msg::aggregator_stats stats;
   static inline const char* name = "agentreg.aggregator";
@@ -29,18 +31,36 @@ struct aggregator_state {
       summaries[d][*keys[d]].add(e);
     ++stats.executions_completed;
   }
+
+  void absorb(const msg::record_batch& b) {
+    for (const auto& e : b.completed)
+      add(e);
+    stats.tool_calls += static_cast<std::int64_t>(b.tool_calls.size());
+  }
+
+  // Takes in everything callers left in the outbox, so that an answer counts
+  // every record put there before the question was asked.
+  void catch_up() { absorb(ctx->records.drain()); }
 };
 
 using aggregator_pointer = msg::aggregator_actor::stateful_pointer<aggregator_state>;
 
-msg::aggregator_actor::behavior_type aggregator_behavior(aggregator_pointer self) {
+// How often the aggregator drains partial outbox lanes by itself: bounds how
+// long a record waits when its caller's lane does not fill.
+constexpr auto drain_interval = std::chrono::milliseconds{10};
+
+msg::aggregator_actor::behavior_type aggregator_behavior(aggregator_pointer self, engine_context* ctx) {
+  self->state.ctx = ctx;
+  self->delayed_send(self, drain_interval, caf::tick_atom::value);
   return {
-      [=](msg::started_atom, core::execution&) {
-        // Running executions matter to persistence only; summaries count completions.
+      [=](msg::batch_atom, const msg::record_batch& b) { self->state.absorb(b); },
+      [=](caf::tick_atom) {
+        self->state.catch_up();
+        if (!self->state.ctx->stopping.load(std::memory_order_acquire))
+          self->delayed_send(self, drain_interval, caf::tick_atom::value);
       },
-      [=](msg::completed_atom, core::execution& e) { self->state.add(e); },
-      [=](msg::tool_atom, core::tool_call_record&) { ++self->state.stats.tool_calls; },
       [=](msg::perf_atom, core::group_by dim, const std::string& key) -> caf::result<core::performance> {
+        self->state.catch_up();
         const auto d = static_cast<std::size_t>(dim);
         if (d >= dimensions)
           return msg::to_caf(core::errc::invalid_argument, "unknown group_by dimension");
@@ -51,6 +71,7 @@ msg::aggregator_actor::behavior_type aggregator_behavior(aggregator_pointer self
         return it->second.snapshot(dim, key);
       },
       [=](msg::perf_by_atom, core::group_by dim) {
+        self->state.catch_up();
         std::vector<core::performance> out;
         const auto d = static_cast<std::size_t>(dim);
         if (d < dimensions) {
@@ -62,12 +83,17 @@ msg::aggregator_actor::behavior_type aggregator_behavior(aggregator_pointer self
         }
         return out;
       },
-      [=](msg::stats_atom) { return self->state.stats; },
+      [=](msg::stats_atom) {
+        self->state.catch_up();
+        return self->state.stats;
+      },
   };
 }
 
 }  // namespace
 
-msg::aggregator_actor spawn_aggregator(caf::actor_system& system) { return system.spawn(aggregator_behavior); }
+msg::aggregator_actor spawn_aggregator(caf::actor_system& system, engine_context& ctx) {
+  return system.spawn(aggregator_behavior, &ctx);
+}
 
 }  // namespace agentreg::actors

@@ -5,6 +5,7 @@
 
 #include "actors/directory.hpp"
 #include "actors/execution_table.hpp"
+#include "actors/outbox.hpp"
 #include "actors/tool_usage_table.hpp"
 #include "core/clock.hpp"
 #include "core/config.hpp"
@@ -28,6 +29,7 @@ struct engine_context {
   directory agents;
   execution_table executions;
   tool_usage_table tools;
+  outbox records;
   /// Set when the registry stops: the supervisor respawns nothing after it.
   std::atomic<bool> stopping{false};
   const core::timestamp started_at;

@@ -2,15 +2,6 @@
 
 namespace agentreg::actors {
 
-void execution_table::shard::remember(const core::uuid& id) {
-  if (completed.insert(id).second)
-    completed_order.push_back(id);
-  if (completed_order.size() > remembered_per_shard) {
-    completed.erase(completed_order.front());
-    completed_order.pop_front();
-  }
-}
-
 void execution_table::insert(const core::uuid& id, core::execution e) {
   auto& s = shard_of(id);
   std::lock_guard guard{s.mutex};
@@ -22,7 +13,7 @@ core::expected<core::execution> execution_table::take(const core::uuid& id) {
   std::lock_guard guard{s.mutex};
   auto it = s.running.find(id);
   if (it == s.running.end()) {
-    if (s.completed.count(id))
+    if (s.was_completed(id))
       return core::error{core::errc::already_completed, "execution " + core::to_string(id) + " is already completed"};
     return core::error{core::errc::unknown_execution, "no running execution " + core::to_string(id)};
   }

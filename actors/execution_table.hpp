@@ -2,10 +2,8 @@
 
 #include <array>
 #include <cstdint>
-#include <deque>
 #include <mutex>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "core/error.hpp"
@@ -19,8 +17,11 @@ namespace agentreg::actors {
 /// Sharded by id: callers on different threads rarely meet. Thread-safe.
 class execution_table {
  public:
-  /// Completed ids remembered per shard; older ones answer unknown_execution.
-  static constexpr std::size_t remembered_per_shard = 16384;
+  /// Completed ids remembered per shard, direct-mapped by hash: an id whose
+  /// slot was since taken by a newer one answers unknown_execution instead of
+  /// already_completed (still an error that changes nothing). 64 shards x
+  /// 4096 = 262 144 recent ids in 4 MiB.
+  static constexpr std::size_t remembered_per_shard = 4096;
 
   void insert(const core::uuid& id, core::execution e);
 
@@ -42,9 +43,10 @@ class execution_table {
   struct alignas(64) shard {
     mutable std::mutex mutex;
     std::unordered_map<core::uuid, core::execution, core::uuid_hash> running;
-    std::unordered_set<core::uuid, core::uuid_hash> completed;
-    std::deque<core::uuid> completed_order;
-    void remember(const core::uuid& id);
+    std::vector<core::uuid> completed = std::vector<core::uuid>(remembered_per_shard);
+    static std::size_t slot_of(const core::uuid& id) { return (id.lo ^ (id.hi >> 17)) % remembered_per_shard; }
+    void remember(const core::uuid& id) { completed[slot_of(id)] = id; }
+    bool was_completed(const core::uuid& id) const { return completed[slot_of(id)] == id; }
   };
   shard& shard_of(const core::uuid& id) { return shards_[core::uuid_hash{}(id) % shard_count]; }
 

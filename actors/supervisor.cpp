@@ -28,15 +28,18 @@ using supervisor_pointer = msg::supervisor_actor::stateful_pointer<supervisor_st
 // Turns running executions older than the timeout into `timeout` completions.
 std::int64_t time_out_executions(engine_context& ctx, core::timestamp now) {
   const auto cutoff = now - ctx.config.execution_timeout.count();
-  auto expired = ctx.executions.take_started_before(cutoff);
-  for (auto& e : expired) {
+  msg::record_batch timed_out;
+  timed_out.completed = ctx.executions.take_started_before(cutoff);
+  for (auto& e : timed_out.completed) {
     e.status = core::execution_status::timeout;
     e.completed_at = now;
     e.duration_ms = (now - e.started_at) / core::ns_per_ms;
     e.error_message = "execution_timeout exceeded";
-    caf::anon_send(ctx.aggregator, msg::completed_atom::value, std::move(e));
   }
-  return static_cast<std::int64_t>(expired.size());
+  const auto n = static_cast<std::int64_t>(timed_out.completed.size());
+  if (n > 0)
+    caf::anon_send(ctx.aggregator, msg::batch_atom::value, std::move(timed_out));
+  return n;
 }
 
 // One sweep; `done` receives the report once every eviction is applied.

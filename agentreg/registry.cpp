@@ -47,7 +47,7 @@ struct registry::impl {
   explicit impl(config c)
       : system(configure(system_config, c)),
         ctx(c, c.time_source ? c.time_source : std::make_shared<core::system_clock>(), load_prices(c)) {
-    ctx.aggregator = actors::spawn_aggregator(system);
+    ctx.aggregator = actors::spawn_aggregator(system, ctx);
     ctx.supervisor = actors::spawn_supervisor(system, ctx);
     if (!c.database_url)
       std::clog << "agentreg: no database URL configured: running in memory only\n";
@@ -73,6 +73,12 @@ struct registry::impl {
         .receive([&](T& value) { out.emplace(std::move(value)); },
                  [&](caf::error& e) { out.emplace(msg::from_caf(e)); });
     return std::move(*out);
+  }
+
+  // Sends a full outbox lane to the aggregator, one message for the batch.
+  void send_if_full(std::optional<msg::record_batch> full) {
+    if (full)
+      caf::anon_send(ctx.aggregator, msg::batch_atom::value, std::move(*full));
   }
 
   expected<std::shared_ptr<actors::agent_record>> find(const std::string& agent_id) const {
@@ -273,8 +279,8 @@ expected<std::string> registry::start_execution(const std::string& agent_id, exe
   e.started_at = ctx.clock->now();
   e.price_version = ctx.prices.version();
   std::string answer = e.id;
-  if (ctx.config.database_url)
-    caf::anon_send(ctx.aggregator, msg::started_atom::value, e);
+  if (ctx.config.database_url)  // running rows matter to persistence only
+    impl_->send_if_full(ctx.records.put_started(e));
   ctx.executions.insert(id, std::move(e));
   return answer;
 }
@@ -310,7 +316,7 @@ expected<execution> registry::complete_execution(const std::string& execution_id
   e.success_score = metrics.success_score;
   e.retry_count = metrics.retry_count;
   e.error_message = metrics.error_message;
-  caf::anon_send(ctx.aggregator, msg::completed_atom::value, e);
+  impl_->send_if_full(ctx.records.put_completed(e));
   return e;
 }
 
@@ -334,7 +340,7 @@ expected<tool_usage> registry::record_tool_usage(const std::string& agent_id, co
   auto& ctx = impl_->ctx;
   core::tool_call_record r{core::to_string(core::make_uuid()), agent_id, tool_name, call, ctx.clock->now()};
   auto usage = ctx.tools.add(r);
-  caf::anon_send(ctx.aggregator, msg::tool_atom::value, std::move(r));
+  impl_->send_if_full(ctx.records.put_tool_call(std::move(r)));
   return usage;
 }
 

@@ -23,15 +23,27 @@ typename Inspector::result_type inspect(Inspector& f, aggregator_stats& x) {
   return f(caf::meta::type_name("aggregator_stats"), x.executions_completed, x.tool_calls);
 }
 
+/// Records the hot calls batched up (see actors::outbox).
+struct record_batch {
+  std::vector<core::execution> started;
+  std::vector<core::execution> completed;
+  std::vector<core::tool_call_record> tool_calls;
+  [[nodiscard]] bool empty() const { return started.empty() && completed.empty() && tool_calls.empty(); }
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, record_batch& x) {
+  return f(caf::meta::type_name("record_batch"), x.started, x.completed, x.tool_calls);
+}
+
 /// The protocol of the aggregator: owner of every performance summary (per
 /// agent, type, model, task type, workflow).
 using aggregator_actor = caf::typed_actor<
-    /// A started execution (forwarded to persistence). One-way.
-    caf::reacts_to<started_atom, core::execution>,
-    /// A completed execution: counted once in every summary it belongs to. One-way.
-    caf::reacts_to<completed_atom, core::execution>,
-    /// Tool calls of an agent (counted; forwarded to persistence). One-way.
-    caf::reacts_to<tool_atom, core::tool_call_record>,
+    /// Records from the hot calls: each completed execution is counted once in
+    /// every summary it belongs to; all are forwarded to persistence. One-way.
+    caf::reacts_to<batch_atom, record_batch>,
+    /// The timer: drains the outbox. One-way.
+    caf::reacts_to<caf::tick_atom>,
     /// One summary. Errors: unknown_agent (agent dimension, nothing recorded).
     caf::replies_to<perf_atom, core::group_by, std::string>::with<core::performance>,
     /// Every summary of a dimension, ordered by key.
