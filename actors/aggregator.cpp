@@ -32,15 +32,45 @@ struct aggregator_state {
     ++stats.executions_completed;
   }
 
-  void absorb(const msg::record_batch& b) {
+  // Counts a batch, then hands it on to persistence (if any).
+  void absorb(msg::record_batch b) {
     for (const auto& e : b.completed)
       add(e);
     stats.tool_calls += static_cast<std::int64_t>(b.tool_calls.size());
+    if (ctx->persistence && !b.empty())
+      caf::anon_send(ctx->persistence, msg::batch_atom::value, std::move(b));
   }
 
   // Takes in everything callers left in the outbox, so that an answer counts
   // every record put there before the question was asked.
-  void catch_up() { absorb(ctx->records.drain()); }
+  void catch_up() {
+    auto b = ctx->records.drain();
+    if (!b.empty())
+      absorb(std::move(b));
+  }
+
+  // Every summary, tool usage and agent, as absolute values, to persistence.
+  void send_snapshots() {
+    if (!ctx->persistence)
+      return;
+    msg::snapshots s;
+    const auto now = ctx->clock->now();
+    for (std::size_t d = 0; d < dimensions; ++d)
+      for (const auto& [key, acc] : summaries[d])
+        s.performance.push_back({acc.snapshot(static_cast<core::group_by>(d), key), acc.durations().buckets(), now});
+    for (auto& [usage, durations] : ctx->tools.all())
+      s.tool_usage.push_back({std::move(usage), durations.buckets(), now});
+    s.agents = agent_snapshots(*ctx);
+    caf::anon_send(ctx->persistence, msg::snapshot_atom::value, std::move(s));
+  }
+
+  void restore(const std::vector<core::performance_snapshot>& snaps) {
+    for (const auto& p : snaps) {
+      const auto d = static_cast<std::size_t>(p.summary.dimension);
+      if (d < dimensions)
+        summaries[d][p.summary.key].restore(p.summary, core::log_histogram::from_buckets(p.durations));
+    }
+  }
 };
 
 using aggregator_pointer = msg::aggregator_actor::stateful_pointer<aggregator_state>;
@@ -52,11 +82,19 @@ constexpr auto drain_interval = std::chrono::milliseconds{10};
 msg::aggregator_actor::behavior_type aggregator_behavior(aggregator_pointer self, engine_context* ctx) {
   self->state.ctx = ctx;
   self->delayed_send(self, drain_interval, caf::tick_atom::value);
+  auto last_snapshot = std::make_shared<core::timestamp>(ctx->clock->now());
   return {
-      [=](msg::batch_atom, const msg::record_batch& b) { self->state.absorb(b); },
+      [=](msg::batch_atom, msg::record_batch& b) { self->state.absorb(std::move(b)); },
       [=](caf::tick_atom) {
-        self->state.catch_up();
-        if (!self->state.ctx->stopping.load(std::memory_order_acquire))
+        auto& st = self->state;
+        st.catch_up();
+        // Summaries go to the database every performance_update_interval.
+        const auto now = st.ctx->clock->now();
+        if (st.ctx->persistence && now - *last_snapshot >= st.ctx->config.performance_update_interval.count()) {
+          *last_snapshot = now;
+          st.send_snapshots();
+        }
+        if (!st.ctx->stopping.load(std::memory_order_acquire))
           self->delayed_send(self, drain_interval, caf::tick_atom::value);
       },
       [=](msg::perf_atom, core::group_by dim, const std::string& key) -> caf::result<core::performance> {
@@ -82,6 +120,12 @@ msg::aggregator_actor::behavior_type aggregator_behavior(aggregator_pointer self
             out.push_back(acc->snapshot(dim, key));
         }
         return out;
+      },
+      [=](msg::restore_atom, const std::vector<core::performance_snapshot>& snaps) { self->state.restore(snaps); },
+      [=](msg::snapshot_atom) {
+        self->state.catch_up();
+        self->state.send_snapshots();
+        return true;
       },
       [=](msg::stats_atom) {
         self->state.catch_up();

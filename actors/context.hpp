@@ -8,10 +8,12 @@
 #include "actors/outbox.hpp"
 #include "actors/tool_usage_table.hpp"
 #include "core/clock.hpp"
+#include "core/backlog_gate.hpp"
 #include "core/config.hpp"
 #include "core/price_table.hpp"
 #include "index/priority_index.hpp"
 #include "messages/aggregator.hpp"
+#include "messages/persistence.hpp"
 #include "messages/supervisor.hpp"
 
 namespace agentreg::actors {
@@ -38,7 +40,14 @@ struct engine_context {
   // Set once at start, before any caller can use the registry.
   msg::aggregator_actor aggregator;
   msg::supervisor_actor supervisor;
+  /// The write-behind writer; invalid when running in memory only.
+  msg::persistence_actor persistence;
+  /// Room for records not yet committed (null in memory only).
+  std::shared_ptr<core::backlog_gate> gate;
 };
+
+/// Every agent as persistence stores it (absolute values).
+std::vector<core::agent_record> agent_snapshots(const engine_context& ctx);
 
 /// An index error as the engine's error, with a sentence.
 core::error to_core(index::errc e, const std::string& agent_id);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <iostream>
+#include <thread>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -16,6 +17,9 @@
 #include "core/uuid.hpp"
 #include "core/validate.hpp"
 #include "messages/errors.hpp"
+#include "persistence/loader.hpp"
+#include "persistence/migrations.hpp"
+#include "persistence/persistence_writer.hpp"
 
 namespace agentreg {
 
@@ -49,11 +53,110 @@ struct registry::impl {
         ctx(c, c.time_source ? c.time_source : std::make_shared<core::system_clock>(), load_prices(c)) {
     ctx.aggregator = actors::spawn_aggregator(system, ctx);
     ctx.supervisor = actors::spawn_supervisor(system, ctx);
-    if (!c.database_url)
+    if (!c.database_url) {
       std::clog << "agentreg: no database URL configured: running in memory only\n";
+      return;
+    }
+    ctx.gate = std::make_shared<core::backlog_gate>(c.buffer_limit, c.on_full);
+    recover(*c.database_url);
+    ctx.persistence = db::spawn_persistence_writer(
+        system, db::writer_config{*c.database_url, c.batch_size, c.flush_interval}, ctx.gate);
+  }
+
+  // Loads what a previous registry wrote: agents (offline until they
+  // heartbeat; the start grace period covers them), tool usage, summaries,
+  // and executions still running. A database that cannot be reached now is
+  // reported and skipped: the writer keeps trying to reach it.
+  void recover(const std::string& url) {
+    auto migrated = db::migrate(url);
+    auto loaded = migrated ? db::loader::connect(url) : core::expected<db::loader>{migrated.error()};
+    auto state = loaded ? loaded->load() : core::expected<db::recovered_state>{loaded.error()};
+    if (!state) {
+      std::clog << "agentreg: could not recover from the database (" << state.error().message
+                << "); starting empty, writes will be retried\n";
+      return;
+    }
+    for (const auto& a : state->agents)
+      if (auto added = add_agent(a, index::agent_status::offline, a.registered_at); !added)
+        std::clog << "agentreg: could not recover agent " << a.agent_id << ": " << added.error().message << "\n";
+    for (const auto& t : state->tool_usage)
+      ctx.tools.restore(t.usage, core::log_histogram::from_buckets(t.durations));
+    caf::anon_send(ctx.aggregator, msg::restore_atom::value, std::move(state->performance));
+    for (auto& e : state->running_executions)
+      if (auto id = core::parse_uuid(e.id))
+        ctx.executions.insert(*id, std::move(e));
+    std::clog << "agentreg: recovered " << state->agents.size() << " agents, " << state->tool_usage.size()
+              << " tool usage rows, " << state->running_executions.size() << " running executions\n";
+  }
+
+  // Makes a new agent: index slot, record, actor, directory entry, watch.
+  struct added_agent {
+    std::shared_ptr<actors::agent_record> rec;  ///< the record now under the id
+    bool inserted = false;                       ///< false: another thread's won
+  };
+  expected<added_agent> add_agent(const core::agent_spec& spec, index::agent_status status,
+                                  core::timestamp registered_at) {
+    auto pool = ctx.index.pool(spec.agent_type);
+    if (!pool)
+      return actors::to_core(pool.error, spec.agent_id);
+    auto rec = std::make_shared<actors::agent_record>(spec.agent_id, ctx.next_serial.fetch_add(1), registered_at);
+    rec->last_heartbeat.store(ctx.clock->now(), std::memory_order_relaxed);
+    auto ref = ctx.index.insert(*pool, static_cast<std::uint32_t>(spec.max_capacity), rec->serial, status);
+    if (!ref)
+      return actors::to_core(ref.error, spec.agent_id);
+    rec->binding.store(std::make_shared<const actors::agent_binding>(actors::agent_binding{spec, ref.value}));
+    // Spawned here rather than by the supervisor so that registering needs no
+    // round trip; the supervisor monitors it from the watch message on.
+    rec->set_actor(actors::spawn_agent(system, rec, ctx));
+    auto [winner, inserted] = ctx.agents.insert(rec);
+    if (!inserted) {
+      ctx.index.remove(ref.value);
+      caf::anon_send_exit(rec->actor(), caf::exit_reason::user_shutdown);
+      return added_agent{winner, false};
+    }
+    caf::anon_send(ctx.supervisor, msg::watch_atom::value, rec->actor(), rec->agent_id);
+    return added_agent{rec, true};
+  }
+
+  // Tells persistence about one agent now (registration, unregistration).
+  void persist_agent(const actors::agent_record& rec, bool unregistered) {
+    if (!ctx.persistence)
+      return;
+    msg::snapshots s;
+    s.agents.push_back({actors::snapshot(rec, ctx.index), unregistered, unregistered ? ctx.clock->now() : 0});
+    caf::anon_send(ctx.persistence, msg::snapshot_atom::value, std::move(s));
+  }
+
+  // Room in the persistence backlog for one record (always, in memory only).
+  expected<unit> admit() {
+    if (!ctx.gate || ctx.gate->admit(1))
+      return unit{};
+    return error{errc::persistence_backlog,
+                 "the database is behind: " + std::to_string(ctx.gate->limit()) +
+                     " records wait to be written (buffer_limit); retry later"};
   }
 
   ~impl() {
+    if (ctx.persistence) {
+      // Clean shutdown: every summary, tool usage and agent, then everything
+      // buffered, reach the database before the actors stop (a database that
+      // stays unreachable for flush_timeout leaves them unwritten: reported).
+      ask<bool>(ctx.aggregator, msg::snapshot_atom::value);
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{30};
+      auto flush = [this] {
+        auto done = ask<bool>(ctx.persistence, msg::flush_atom::value);
+        return done && *done;
+      };
+      bool flushed = flush();
+      while (!flushed && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds{100});
+        flushed = flush();
+      }
+      if (!flushed)
+        std::clog << "agentreg: the database stayed unreachable; unwritten records were lost at shutdown\n";
+      ctx.gate->close();
+      caf::anon_send_exit(ctx.persistence, caf::exit_reason::user_shutdown);
+    }
     ctx.stopping.store(true, std::memory_order_release);
     caf::anon_send_exit(ctx.supervisor, caf::exit_reason::user_shutdown);
     ctx.agents.for_each([](const std::shared_ptr<actors::agent_record>& rec) {
@@ -114,30 +217,21 @@ expected<agent> registry::register_agent(agent_spec spec) {
   if (auto ok = core::validate(spec); !ok)
     return ok.error();
   auto& ctx = impl_->ctx;
-  if (auto existing = ctx.agents.find(spec.agent_id))
-    return impl_->ask<agent>(existing->actor(), msg::spec_atom::value, std::move(spec));
-
-  auto pool = ctx.index.pool(spec.agent_type);
-  if (!pool)
-    return actors::to_core(pool.error, spec.agent_id);
-  const auto now = ctx.clock->now();
-  auto rec = std::make_shared<actors::agent_record>(spec.agent_id, ctx.next_serial.fetch_add(1), now);
-  auto ref = ctx.index.insert(*pool, static_cast<std::uint32_t>(spec.max_capacity), rec->serial);
-  if (!ref)
-    return actors::to_core(ref.error, spec.agent_id);
-  rec->binding.store(std::make_shared<const actors::agent_binding>(actors::agent_binding{spec, ref.value}));
-  // Spawned here rather than by the supervisor so that registering needs no
-  // round trip; the supervisor monitors it from the next line on.
-  rec->set_actor(actors::spawn_agent(impl_->system, rec, ctx));
-  auto [winner, inserted] = ctx.agents.insert(rec);
-  if (!inserted) {
-    // Another thread registered the same id first: ours becomes an update.
-    ctx.index.remove(ref.value);
-    caf::anon_send_exit(rec->actor(), caf::exit_reason::user_shutdown);
-    return impl_->ask<agent>(winner->actor(), msg::spec_atom::value, std::move(spec));
+  auto rec = ctx.agents.find(spec.agent_id);
+  if (!rec) {
+    auto added = impl_->add_agent(spec, index::agent_status::online, ctx.clock->now());
+    if (!added)
+      return added.error();
+    if (added->inserted) {
+      impl_->persist_agent(*added->rec, false);
+      return actors::snapshot(*added->rec, ctx.index);
+    }
+    rec = added->rec;  // another thread registered this id first: ours updates it
   }
-  caf::anon_send(ctx.supervisor, msg::watch_atom::value, rec->actor(), rec->agent_id);
-  return actors::snapshot(*rec, ctx.index);
+  auto updated = impl_->ask<agent>(rec->actor(), msg::spec_atom::value, std::move(spec));
+  if (updated)
+    impl_->persist_agent(*rec, false);
+  return updated;
 }
 
 expected<unit> registry::unregister_agent(const std::string& agent_id) {
@@ -151,6 +245,7 @@ expected<unit> registry::unregister_agent(const std::string& agent_id) {
   if (auto binding = (*rec)->binding.load(std::memory_order_acquire))
     ctx.index.remove(binding->ref);
   caf::anon_send_exit((*rec)->actor(), caf::exit_reason::user_shutdown);
+  impl_->persist_agent(**rec, true);
   return unit{};
 }
 
@@ -265,6 +360,9 @@ expected<std::string> registry::start_execution(const std::string& agent_id, exe
     if (field->size() > core::max_name_length)
       return error{errc::invalid_argument, "task_type, workflow_slug and run_id are limited to 256 bytes"};
   auto& ctx = impl_->ctx;
+  if (ctx.persistence)
+    if (auto room = impl_->admit(); !room)
+      return room.error();
   const auto binding = (*rec)->binding.load(std::memory_order_acquire);
   const core::uuid id = core::make_uuid();
   execution e;
@@ -295,9 +393,14 @@ expected<execution> registry::complete_execution(const std::string& execution_id
   if (auto ok = core::validate(metrics); !ok)
     return ok.error();
   auto& ctx = impl_->ctx;
+  if (auto room = impl_->admit(); !room)
+    return room.error();
   auto taken = ctx.executions.take(*id);
-  if (!taken)
+  if (!taken) {
+    if (ctx.gate)
+      ctx.gate->release(1);
     return taken.error();
+  }
   execution e = std::move(*taken);
   e.status = status;
   e.completed_at = ctx.clock->now();
@@ -338,6 +441,8 @@ expected<tool_usage> registry::record_tool_usage(const std::string& agent_id, co
   if (!rec)
     return rec.error();
   auto& ctx = impl_->ctx;
+  if (auto room = impl_->admit(); !room)
+    return room.error();
   core::tool_call_record r{core::to_string(core::make_uuid()), agent_id, tool_name, call, ctx.clock->now()};
   auto usage = ctx.tools.add(r);
   impl_->send_if_full(ctx.records.put_tool_call(std::move(r)));
@@ -406,6 +511,15 @@ engine_stats registry::stats() const {
   const auto grace = ctx.config.start_grace.value_or(ctx.config.stale_timeout).count();
   s.in_grace_period = ctx.clock->now() < ctx.started_at + grace;
   s.persistence_enabled = ctx.config.database_url.has_value();
+  if (ctx.gate)
+    s.persistence_backlog = ctx.gate->backlog();
+  if (ctx.persistence)
+    if (auto p = impl_->ask<msg::persistence_stats>(ctx.persistence, msg::stats_atom::value)) {
+      s.persistence_batches = p->batches;
+      s.persistence_rows = p->rows;
+      s.persistence_retries = p->retries;
+      s.persistence_last_error = p->last_error;
+    }
   return s;
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/records.hpp"
 #include "core/types.hpp"
 #include "messages/atoms.hpp"
 #include "messages/inspect.hpp"
@@ -48,6 +49,11 @@ using aggregator_actor = caf::typed_actor<
     caf::replies_to<perf_atom, core::group_by, std::string>::with<core::performance>,
     /// Every summary of a dimension, ordered by key.
     caf::replies_to<perf_by_atom, core::group_by>::with<std::vector<core::performance>>,
+    /// Puts back persisted summaries (recovery at start). One-way.
+    caf::reacts_to<restore_atom, std::vector<core::performance_snapshot>>,
+    /// Sends every summary, tool usage and agent to persistence now and
+    /// answers once they are on their way (used at shutdown and by tests).
+    caf::replies_to<snapshot_atom>::with<bool>,
     /// Counters; also a barrier: answered after everything sent before it.
     caf::replies_to<stats_atom>::with<aggregator_stats>>;
 

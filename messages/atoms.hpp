@@ -20,5 +20,6 @@ using perf_by_atom = caf::atom_constant<caf::atom("perf_by")>;
 using agent_atom = caf::atom_constant<caf::atom("agent")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using restore_atom = caf::atom_constant<caf::atom("restore")>;
+using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;
 
 }  // namespace agentreg::msg

@@ -2,6 +2,7 @@
 
 #include <caf/meta/type_name.hpp>
 
+#include "core/records.hpp"
 #include "core/types.hpp"
 
 // inspect() for every core value type that travels in a message (CAF 0.17
@@ -60,6 +61,21 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, sweep_report& x) {
   return f(caf::meta::type_name("sweep_report"), x.at, x.agents_checked, x.stale, x.evicted, x.held_back,
            x.in_grace_period, x.degraded, x.leases_reclaimed, x.executions_timed_out, x.sweep_ns);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, agent_record& x) {
+  return f(caf::meta::type_name("agent_record"), x.agent, x.unregistered, x.unregistered_at);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, tool_usage_snapshot& x) {
+  return f(caf::meta::type_name("tool_usage_snapshot"), x.usage, x.durations, x.taken_at);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, performance_snapshot& x) {
+  return f(caf::meta::type_name("performance_snapshot"), x.summary, x.durations, x.taken_at);
 }
 
 }  // namespace agentreg::core

@@ -1,0 +1,60 @@
+#pragma once
+
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include <string>
+#include <vector>
+
+#include "core/records.hpp"
+#include "messages/aggregator.hpp"
+#include "messages/atoms.hpp"
+#include "messages/inspect.hpp"
+
+
+namespace agentreg::msg {
+
+/// Absolute snapshots, written as upserts (a replay changes nothing).
+struct snapshots {
+  std::vector<core::agent_record> agents;
+  std::vector<core::tool_usage_snapshot> tool_usage;
+  std::vector<core::performance_snapshot> performance;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, snapshots& x) {
+  return f(caf::meta::type_name("snapshots"), x.agents, x.tool_usage, x.performance);
+}
+
+/// What the persistence writer reports to the engine's stats.
+struct persistence_stats {
+  std::int64_t buffered = 0;  ///< records received, not yet committed
+  std::int64_t batches = 0;   ///< transactions committed
+  std::int64_t rows = 0;      ///< rows written
+  std::int64_t retries = 0;   ///< failed attempts (connect or write)
+  bool connected = false;
+  std::string last_error;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, persistence_stats& x) {
+  return f(caf::meta::type_name("persistence_stats"), x.buffered, x.batches, x.rows, x.retries, x.connected,
+           x.last_error);
+}
+
+/// The protocol of the write-behind persistence writer (a detached actor that
+/// owns its database connection).
+using persistence_actor = caf::typed_actor<
+    /// Executions (running and completed) and tool calls. One-way.
+    caf::reacts_to<batch_atom, record_batch>,
+    /// Agents, tool usage and summaries as absolute values. One-way.
+    caf::reacts_to<snapshot_atom, snapshots>,
+    /// The timer: writes what waits, retries after a failure. One-way.
+    caf::reacts_to<caf::tick_atom>,
+    /// Writes everything received before; answers true once committed, false
+    /// if the database could not be reached (the records stay buffered).
+    caf::replies_to<flush_atom>::with<bool>,
+    /// Counters.
+    caf::replies_to<stats_atom>::with<persistence_stats>>;
+
+}  // namespace agentreg::msg

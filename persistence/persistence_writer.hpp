@@ -1,0 +1,37 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include <caf/fwd.hpp>
+
+#include "core/backlog_gate.hpp"
+#include "messages/persistence.hpp"
+
+namespace agentreg::db {
+
+/// How the write-behind writer batches and retries.
+struct writer_config {
+  std::string url;
+  /// Flush when this many records wait...
+  std::size_t batch_size = 5000;
+  /// ...or when the oldest has waited this long.
+  std::chrono::milliseconds flush_interval{50};
+  /// After a failure, wait this long, doubling per failure up to max_backoff.
+  std::chrono::milliseconds min_backoff{50};
+  std::chrono::milliseconds max_backoff{2000};
+};
+
+/// Spawns the write-behind persistence writer, detached (it blocks on
+/// PostgreSQL), owning its connection. It collects records, writes them in
+/// one transaction per flush (COPY into staging, INSERT ... ON CONFLICT, see
+/// batch_writer), and releases what it committed from `gate`. When the
+/// database is down it keeps everything, reconnects with exponential
+/// backoff and writes it all once it is back; a batch whose commit was not
+/// acknowledged is written again, which the idempotent writes make harmless.
+msg::persistence_actor spawn_persistence_writer(caf::actor_system& system, writer_config cfg,
+                                                std::shared_ptr<core::backlog_gate> gate);
+
+}  // namespace agentreg::db

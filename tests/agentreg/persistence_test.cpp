@@ -1,0 +1,231 @@
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "agentreg/registry.hpp"
+#include "test_cluster.hpp"
+
+using namespace agentreg;
+using namespace std::chrono_literals;
+
+namespace {
+
+config db_config(const std::string& url) {
+  config c;
+  c.database_url = url;
+  c.auto_sweep = false;
+  c.flush_interval = 20ms;
+  return c;
+}
+
+agent_spec spec(const std::string& id, std::int64_t capacity = 100) {
+  agent_spec s{id, "planner", "openai", "gpt-4o-mini"};
+  s.max_capacity = capacity;
+  return s;
+}
+
+// Runs start+complete pairs on `threads` threads until `stop`; counts what
+// the registry accepted (and sums it) and what it refused.
+struct load {
+  registry& reg;
+  std::atomic<bool> stop{false};
+  std::atomic<std::int64_t> completed{0}, tokens{0}, micro{0}, refused{0}, other_errors{0};
+  std::vector<std::thread> threads;
+
+  load(registry& r, int n) : reg(r) {
+    for (int t = 0; t < n; ++t)
+      threads.emplace_back([this, t] {
+        for (int i = 0; !stop.load(); ++i) {
+          auto id = reg.start_execution("a" + std::to_string(t));
+          if (!id) {
+            (id.code() == errc::persistence_backlog ? refused : other_errors)++;
+            std::this_thread::sleep_for(1ms);
+            continue;
+          }
+          execution_metrics m;
+          m.prompt_tokens = 10 + i % 7;
+          m.completion_tokens = 5;
+          m.estimated_cost_usd = 0.000123;
+          for (;;) {  // a refused completion changes nothing: retry it
+            auto e = reg.complete_execution(*id, "success", m);
+            if (e) {
+              ++completed;
+              tokens += e->total_tokens;
+              micro += e->cost_micro_usd;
+              break;
+            }
+            if (e.code() != errc::persistence_backlog) {
+              ++other_errors;
+              break;
+            }
+            ++refused;
+            std::this_thread::sleep_for(1ms);
+          }
+        }
+      });
+  }
+  void finish() {
+    stop = true;
+    for (auto& t : threads)
+      t.join();
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(registry_persistence)
+
+BOOST_AUTO_TEST_CASE(everything_recorded_reaches_postgres_field_by_field) {
+  test::fresh_database db;
+  std::string exec_id;
+  {
+    registry reg{db_config(db.url)};
+    BOOST_REQUIRE(bool(reg.register_agent(spec("a1"))));
+    BOOST_REQUIRE(bool(reg.register_agent(spec("a2"))));
+    auto id = reg.start_execution("a1", {"plan", "wf-1", "run-9"});
+    exec_id = *id;
+    execution_metrics m;
+    m.prompt_tokens = 1500;
+    m.completion_tokens = 800;
+    m.cached_tokens = 500;
+    m.success_score = 0.5;
+    m.error_message = "tab\there, newline\nthere, quote ' \" backslash \\ and ünïcødé";
+    BOOST_REQUIRE(bool(reg.complete_execution(*id, "failed", m)));
+    reg.start_execution("a2", {.task_type = "still running"});
+    reg.record_tool_usage("a1", "bash", {.success_count = 2, .failure_count = 1, .duration_ms = 30});
+  }  // the destructor flushes everything
+  BOOST_TEST(db.count("agent_instances") == 2);
+  BOOST_TEST(db.count("agent_executions") == 2);
+  auto row = db.query("SELECT status, prompt_tokens, completion_tokens, cached_tokens, total_tokens, "
+                      "cost_micro_usd, error_message, workflow_slug, run_id, task_type, model_name "
+                      "FROM agent_executions WHERE id = '" + exec_id + "'")[0];
+  BOOST_TEST(row[0].as<std::string>() == "failed");
+  BOOST_TEST(row[1].as<long>() == 1500);
+  BOOST_TEST(row[2].as<long>() == 800);
+  BOOST_TEST(row[3].as<long>() == 500);
+  BOOST_TEST(row[4].as<long>() == 2300);
+  BOOST_TEST(row[5].as<long>() == 668);  // gpt-4o-mini: 1000*0.15 + 500*0.075 + 800*0.6 = 667.5, rounded half up
+  BOOST_TEST(row[6].as<std::string>() == "tab\there, newline\nthere, quote ' \" backslash \\ and ünïcødé");
+  BOOST_TEST(row[7].as<std::string>() == "wf-1");
+  BOOST_TEST(row[8].as<std::string>() == "run-9");
+  BOOST_TEST(row[10].as<std::string>() == "gpt-4o-mini");
+  BOOST_TEST(db.scalar("SELECT count(*) FROM agent_executions WHERE status = 'running'") == "1");
+  BOOST_TEST(db.scalar("SELECT invocation_count FROM agent_tool_usage WHERE agent_id = 'a1' AND tool_name = 'bash'") ==
+             "3");
+  BOOST_TEST(db.scalar("SELECT total_executions FROM agent_performance_summary WHERE dimension = 'agent' AND "
+                       "key = 'a1'") == "1");
+}
+
+BOOST_AUTO_TEST_CASE(a_new_registry_on_the_same_database_gets_agents_tools_totals_and_running_executions_back) {
+  test::fresh_database db;
+  std::string running;
+  {
+    registry reg{db_config(db.url)};
+    reg.register_agent(spec("a1"));
+    for (int i = 0; i < 5; ++i) {
+      auto id = reg.start_execution("a1", {.task_type = "plan"});
+      reg.complete_execution(*id, "success", {.prompt_tokens = 100, .completion_tokens = 50, .estimated_cost_usd = 0.01});
+    }
+    reg.record_tool_usage("a1", "code_search", {.success_count = 4, .duration_ms = 250});
+    running = *reg.start_execution("a1");
+  }
+  registry again{db_config(db.url)};
+  auto a = again.get_agent("a1");
+  BOOST_REQUIRE(bool(a));
+  BOOST_TEST((a->status == agent_status::offline));  // until it heartbeats
+  BOOST_TEST(a->model_name == "gpt-4o-mini");
+  BOOST_TEST((again.heartbeat("a1")->status == agent_status::online));
+  auto p = again.get_performance("a1");
+  BOOST_TEST(p->total_executions == 5);
+  BOOST_TEST(p->total_tokens_used == 750);
+  BOOST_TEST(p->total_cost_micro_usd == 50'000);
+  BOOST_TEST(again.get_tool_usage("a1")->at(0).invocation_count == 4);
+  BOOST_TEST(again.get_performance_by(group_by::task_type)->at(0).total_executions == 5);
+  // The execution that was running before the restart can be completed.
+  BOOST_TEST(bool(again.complete_execution(running, "success", {.prompt_tokens = 1})));
+  BOOST_TEST(again.get_performance("a1")->total_executions == 6);
+}
+
+BOOST_AUTO_TEST_CASE(a_database_killed_under_load_loses_nothing_and_duplicates_nothing) {
+  test::fresh_database db;
+  std::int64_t completed = 0, tokens = 0, micro = 0;
+  {
+    registry reg{db_config(db.url)};
+    for (int t = 0; t < 3; ++t)
+      reg.register_agent(spec("a" + std::to_string(t)));
+    load l{reg, 3};
+    std::this_thread::sleep_for(500ms);
+    test::test_cluster::get().kill();  // kill -9 the postmaster
+    std::this_thread::sleep_for(1500ms);
+    BOOST_TEST(reg.stats().persistence_backlog > 0);
+    test::test_cluster::get().restart();
+    std::this_thread::sleep_for(500ms);
+    l.finish();
+    BOOST_TEST(l.other_errors.load() == 0);
+    completed = l.completed;
+    tokens = l.tokens;
+    micro = l.micro;
+    BOOST_TEST(reg.stats().persistence_retries > 0);
+  }
+  BOOST_TEST(completed > 100);
+  BOOST_TEST(std::stol(db.scalar("SELECT count(*) FROM agent_executions WHERE status = 'success'")) == completed);
+  BOOST_TEST(std::stol(db.scalar("SELECT count(DISTINCT id) FROM agent_executions")) == completed);
+  BOOST_TEST(std::stol(db.scalar("SELECT coalesce(sum(total_tokens), 0) FROM agent_executions")) == tokens);
+  BOOST_TEST(std::stol(db.scalar("SELECT coalesce(sum(cost_micro_usd), 0) FROM agent_executions")) == micro);
+}
+
+BOOST_AUTO_TEST_CASE(a_full_buffer_refuses_with_persistence_backlog_and_keeps_everything_accepted) {
+  test::fresh_database db;
+  std::int64_t completed = 0, refused = 0;
+  {
+    config c = db_config(db.url);
+    c.buffer_limit = 300;
+    c.on_full = backlog_policy::refuse;
+    registry reg{c};
+    for (int t = 0; t < 2; ++t)
+      reg.register_agent(spec("a" + std::to_string(t)));
+    test::test_cluster::get().kill();
+    load l{reg, 2};
+    std::this_thread::sleep_for(1500ms);
+    BOOST_TEST(l.refused.load() > 0);
+    BOOST_TEST(reg.stats().persistence_backlog <= 300);
+    test::test_cluster::get().restart();
+    std::this_thread::sleep_for(500ms);
+    l.finish();
+    BOOST_TEST(l.other_errors.load() == 0);
+    completed = l.completed;
+    refused = l.refused;
+  }
+  BOOST_TEST(refused > 0);
+  BOOST_TEST(std::stol(db.scalar("SELECT count(*) FROM agent_executions WHERE status = 'success'")) == completed);
+}
+
+BOOST_AUTO_TEST_CASE(a_full_buffer_blocks_the_producer_until_the_database_is_back) {
+  test::fresh_database db;
+  std::int64_t completed = 0;
+  {
+    config c = db_config(db.url);
+    c.buffer_limit = 100;
+    c.on_full = backlog_policy::block;
+    registry reg{c};
+    reg.register_agent(spec("a0"));
+    test::test_cluster::get().kill();
+    load l{reg, 1};
+    std::this_thread::sleep_for(1000ms);
+    const auto stuck_at = l.completed.load();
+    std::this_thread::sleep_for(500ms);
+    BOOST_TEST(l.completed.load() == stuck_at);  // blocked: no progress while the database is down
+    BOOST_TEST(l.refused.load() == 0);
+    test::test_cluster::get().restart();
+    for (int i = 0; i < 200 && l.completed.load() <= stuck_at; ++i)
+      std::this_thread::sleep_for(50ms);
+    BOOST_TEST(l.completed.load() > stuck_at);  // it resumed once the database came back
+    l.finish();
+    completed = l.completed;
+  }
+  BOOST_TEST(std::stol(db.scalar("SELECT count(*) FROM agent_executions WHERE status = 'success'")) == completed);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
