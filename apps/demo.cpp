@@ -12,6 +12,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -78,7 +79,10 @@ int main(int argc, char** argv) {
   agentreg::config cfg;
   cfg.time_source = std::make_shared<dilated_clock>();
   cfg.auto_sweep = false;  // simulated time runs 1000x fast: no stale sweeps in the demo
-  agentreg::registry reg{cfg};
+  if (const char* url = std::getenv("AGENTREG_DATABASE_URL"); url && *url)
+    cfg.database_url = url;
+  std::optional<agentreg::registry> reg_storage{std::in_place, cfg};
+  agentreg::registry& reg = *reg_storage;
   std::printf("agentreg demo: simulated time (1 us of real time counts as 1 ms)\n");
   const auto began = std::chrono::steady_clock::now();
   for (long i = 0; i < agents; ++i) {
@@ -156,5 +160,13 @@ int main(int argc, char** argv) {
                     static_cast<long long>(u.invocation_count), static_cast<long long>(u.success_count),
                     u.avg_duration_ms, u.p95_duration_ms);
     }
+  const auto before = reg.stats();
+  reg_storage.reset();  // stops the registry: everything is flushed to the database
+  if (cfg.database_url)
+    std::printf("\npersistence: %lld rows in %lld batches written before shutdown, the rest (%lld records) "
+                "at shutdown; %lld retries\n",
+                static_cast<long long>(before.persistence_rows), static_cast<long long>(before.persistence_batches),
+                static_cast<long long>(before.persistence_backlog),
+                static_cast<long long>(before.persistence_retries));
   return 0;
 }
