@@ -29,6 +29,12 @@ core::error to_core(index::errc e, const std::string& agent_id) {
   return {core::errc::internal, "unknown index error"};
 }
 
+void touch(agent_record& rec, index::agent_ref ref, engine_context& ctx) {
+  const auto now = ctx.clock->now();
+  rec.last_heartbeat.store(now, std::memory_order_release);
+  ctx.index.set_stamp(ref, now);
+}
+
 namespace {
 
 struct agent_state {
@@ -70,7 +76,7 @@ caf::result<core::agent> apply_spec(agent_state& st, core::agent_spec spec) {
   }
   st.rec->binding.store(std::make_shared<const agent_binding>(agent_binding{std::move(spec), ref}),
                         std::memory_order_release);
-  st.rec->last_heartbeat.store(st.ctx->clock->now(), std::memory_order_release);
+  touch(*st.rec, ref, *st.ctx);
   return snapshot(*st.rec, idx);
 }
 
@@ -90,7 +96,7 @@ msg::agent_actor::behavior_type agent_behavior(agent_pointer self, std::shared_p
         if (has_load)
           if (auto e = idx.set_load(ref(), load); e != index::errc::ok)
             return answer(e);
-        self->state.rec->last_heartbeat.store(self->state.ctx->clock->now(), std::memory_order_release);
+        touch(*self->state.rec, ref(), *self->state.ctx);
         if (auto v = idx.view(ref()); v && v->status == index::agent_status::offline)
           idx.set_status(ref(), index::agent_status::online);
         return answer(index::errc::ok);

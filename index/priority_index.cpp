@@ -173,6 +173,7 @@ void push_free(std::atomic<std::uint64_t>& head, Array& nodes, std::uint32_t ind
 struct slot {
   std::atomic<std::uint64_t> word{vacant_bit};
   std::atomic<std::uint64_t> tag{0};
+  std::atomic<std::int64_t> stamp{0};
   std::atomic<std::uint32_t> next_free{0};
 };
 
@@ -434,6 +435,7 @@ result<agent_ref> priority_index::insert(std::uint32_t pool, std::uint32_t capac
   const auto old = decode(sl.word.load(std::memory_order_relaxed));
   const std::uint32_t generation = (old.generation + 1) & generation_mask;
   sl.tag.store(tag, std::memory_order_relaxed);
+  sl.stamp.store(0, std::memory_order_relaxed);
   const std::uint64_t w = encode({0, 0, capacity, generation, status, false});
   // seq_cst: publishes the agent (and its tag, ordered before) to readers,
   // and takes part in the Dekker pair of publish().
@@ -521,8 +523,38 @@ result<agent_view> priority_index::view(agent_ref agent) const {
     return {errc::unknown_agent, {}};
   const auto f = decode(w);
   return {errc::ok,
-          {agent, sl.tag.load(std::memory_order_relaxed), f.capacity, f.leased, f.reported,
-           shown_status(f)}};
+          {agent, sl.tag.load(std::memory_order_relaxed), sl.stamp.load(std::memory_order_relaxed), f.capacity,
+           f.leased, f.reported, shown_status(f)}};
+}
+
+errc priority_index::set_stamp(agent_ref agent, std::int64_t stamp) {
+  pool_state* p = pool_at(agent.pool);
+  if (p == nullptr || agent.slot >= p->high_water.load(std::memory_order_acquire))
+    return errc::unknown_agent;
+  slot& sl = p->slots.at(agent.slot);
+  if (!matches(sl.word.load(std::memory_order_acquire), agent))
+    return errc::unknown_agent;
+  // relaxed: a stamp is advisory (the sweep re-checks with the owner actor).
+  sl.stamp.store(stamp, std::memory_order_relaxed);
+  return errc::ok;
+}
+
+void priority_index::scan(std::uint32_t pool, const std::function<void(const agent_view&)>& f) const {
+  const pool_state* p = pool_at(pool);
+  if (p == nullptr)
+    return;
+  const std::uint32_t end = p->high_water.load(std::memory_order_acquire);
+  for (std::uint32_t s = 0; s < end; ++s) {
+    const slot& sl = p->slots.at(s);
+    // acquire: pairs with the seq_cst store of insert(), so tag and stamp
+    // written before it are this agent's.
+    const std::uint64_t w = sl.word.load(std::memory_order_acquire);
+    if (w & vacant_bit)
+      continue;
+    const auto fl = decode(w);
+    f(agent_view{{pool, s, fl.generation}, sl.tag.load(std::memory_order_relaxed),
+                 sl.stamp.load(std::memory_order_relaxed), fl.capacity, fl.leased, fl.reported, shown_status(fl)});
+  }
 }
 
 result<agent_view> priority_index::least_loaded(std::uint32_t pool) const {
@@ -536,9 +568,10 @@ result<agent_view> priority_index::least_loaded(std::uint32_t pool) const {
   // relaxed: see pick(); this thread's next call starts after this agent.
   p->cursors[my_stripe()].value.store(s + 1, std::memory_order_relaxed);
   const auto f = decode(w);
+  const slot& sl = p->slots.at(s);
   return {errc::ok,
-          {{pool, s, f.generation}, p->slots.at(s).tag.load(std::memory_order_relaxed), f.capacity,
-           f.leased, f.reported, shown_status(f)}};
+          {{pool, s, f.generation}, sl.tag.load(std::memory_order_relaxed), sl.stamp.load(std::memory_order_relaxed),
+           f.capacity, f.leased, f.reported, shown_status(f)}};
 }
 
 result<lease> priority_index::acquire(std::uint32_t pool, std::int64_t expires_at) {

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -57,6 +58,7 @@ struct lease {
 struct agent_view {
   agent_ref ref;
   std::uint64_t tag = 0;       ///< the caller's own key, given at insert
+  std::int64_t stamp = 0;      ///< the caller's own time stamp (set_stamp), e.g. a heartbeat
   std::uint32_t capacity = 0;
   std::uint32_t leased = 0;    ///< slots held by leases from acquire()
   std::uint32_t reported = 0;  ///< load set by set_load() (the agent's own report)
@@ -106,7 +108,7 @@ struct result {
 /// acquire/release/least_loaded: O(1): three levels of rank bitmap, three of
 /// slot bitmap, one CAS on the agent word, a lease-table push/pop; none
 /// depends on the number of agents except through cache misses. Memory per
-/// agent: a 24-byte slot, plus one bit per (used rank, slot) in 512-byte
+/// agent: a 32-byte slot, plus one bit per (used rank, slot) in 512-byte
 /// blocks allocated on first use; ~4 KiB per used rank and ~10 KiB per type.
 /// Nothing is reclaimed while the index lives, so no hazard pointers or
 /// epochs are needed on any path.
@@ -179,6 +181,19 @@ class priority_index {
   /// Frees every lease whose expires_at <= now; returns how many. Thread-safe;
   /// O(leases ever held at once).
   std::size_t reclaim_expired(std::int64_t now);
+
+  /// Sets the caller's stamp of an agent (the engine keeps the last
+  /// heartbeat here, so the stale sweep scans slots, not records).
+  /// Errors: unknown_agent. Thread-safe.
+  errc set_stamp(agent_ref agent, std::int64_t stamp);
+
+  /// Calls f(view) for every agent of a pool, slot by slot (a sequential scan:
+  /// ~10 ns an agent). Thread-safe; agents changing meanwhile are seen in
+  /// some state they had during the scan.
+  void scan(std::uint32_t pool, const std::function<void(const agent_view&)>& f) const;
+
+  /// Number of pools (agent types) ever created. Thread-safe.
+  [[nodiscard]] std::uint32_t pool_count() const { return pool_count_.load(std::memory_order_acquire); }
 
   /// Snapshot of one agent. Errors: unknown_agent. Thread-safe.
   [[nodiscard]] result<agent_view> view(agent_ref agent) const;

@@ -256,6 +256,31 @@ BOOST_FIXTURE_TEST_CASE(pools_are_independent, fixture) {
   BOOST_TEST((idx.acquire(99).error == errc::unknown_type));
 }
 
+BOOST_FIXTURE_TEST_CASE(scan_visits_every_live_agent_with_its_tag_and_stamp, fixture) {
+  auto a = add(4, 1);
+  auto b = add(4, 2);
+  auto c = add(4, 3);
+  BOOST_TEST((idx.set_stamp(a, 100) == errc::ok));
+  BOOST_TEST((idx.set_stamp(b, 200) == errc::ok));
+  BOOST_TEST((idx.remove(c) == errc::ok));
+  BOOST_TEST((idx.set_stamp(c, 300) == errc::unknown_agent));
+  BOOST_TEST((idx.set_status(b, agent_status::paused) == errc::ok));
+  std::map<std::uint64_t, std::int64_t> seen;
+  std::map<std::uint64_t, agent_status> status;
+  idx.scan(pool, [&](const agent_view& v) {
+    seen[v.tag] = v.stamp;
+    status[v.tag] = v.status;
+  });
+  BOOST_TEST((seen == std::map<std::uint64_t, std::int64_t>{{1, 100}, {2, 200}}));
+  BOOST_TEST((status[2] == agent_status::paused));
+  BOOST_TEST(view(a).stamp == 100);
+  BOOST_TEST(idx.pool_count() == 1u);
+  // A reused slot starts with a fresh stamp.
+  auto d = add(4, 4);
+  BOOST_TEST(d.slot == c.slot);
+  BOOST_TEST(view(d).stamp == 0);
+}
+
 BOOST_FIXTURE_TEST_CASE(errors_have_readable_names, fixture) {
   BOOST_TEST(std::string{to_string(errc::no_capacity)} == "no_capacity");
   BOOST_TEST(std::string{to_string(agent_status::busy)} == "busy");
