@@ -49,6 +49,9 @@ struct registry_config {
 
   /// CAF scheduler threads (0: CAF's default).
   std::size_t scheduler_threads = 2;
+  /// CAF scheduler policy: "sharing" (idle workers block; best on few cores)
+  /// or "stealing" (idle workers poll; can win with many cores).
+  std::string scheduler_policy = "sharing";
 
   // Persistence.
   /// PostgreSQL URL; absent means memory only.

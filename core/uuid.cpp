@@ -1,5 +1,6 @@
 #include "core/uuid.hpp"
 
+#include <array>
 #include <random>
 
 namespace agentreg::core {
@@ -25,12 +26,19 @@ xoshiro256 seeded() {
   return g;
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+// Hex digit values by character; 0xFF for anything else. parse_uuid runs on
+// every completion, so it reads a table rather than branching per character.
+constexpr auto hex_table = [] {
+  std::array<std::uint8_t, 256> t{};
+  t.fill(0xFF);
+  for (int c = 0; c < 10; ++c)
+    t['0' + c] = static_cast<std::uint8_t>(c);
+  for (int c = 0; c < 6; ++c) {
+    t['a' + c] = static_cast<std::uint8_t>(10 + c);
+    t['A' + c] = static_cast<std::uint8_t>(10 + c);
+  }
+  return t;
+}();
 
 }  // namespace
 
@@ -61,22 +69,21 @@ std::string to_string(const uuid& u) {
 std::optional<uuid> parse_uuid(std::string_view text) {
   if (text.size() != 36)
     return std::nullopt;
-  uuid u;
-  int nibble = 0;
-  for (std::size_t i = 0; i < 36; ++i) {
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (text[i] != '-')
-        return std::nullopt;
-      continue;
-    }
-    const int v = hex_value(text[i]);
-    if (v < 0)
-      return std::nullopt;
-    auto& word = nibble < 16 ? u.hi : u.lo;
-    word = (word << 4) | static_cast<std::uint64_t>(v);
-    ++nibble;
+  if (text[8] != '-' || text[13] != '-' || text[18] != '-' || text[23] != '-')
+    return std::nullopt;
+  // Positions of the 32 hex digits in the 36-character form.
+  static constexpr std::uint8_t digits[32] = {0,  1,  2,  3,  4,  5,  6,  7,  9,  10, 11, 12, 14, 15, 16, 17,
+                                              19, 20, 21, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35};
+  std::uint64_t words[2] = {0, 0};
+  std::uint8_t bad = 0;
+  for (int k = 0; k < 32; ++k) {
+    const std::uint8_t v = hex_table[static_cast<unsigned char>(text[digits[k]])];
+    bad |= v;  // 0xFF sets the high bit, which no digit value has
+    words[k / 16] = (words[k / 16] << 4) | (v & 0xF);
   }
-  return u;
+  if (bad & 0x80)
+    return std::nullopt;
+  return uuid{words[0], words[1]};
 }
 
 }  // namespace agentreg::core
