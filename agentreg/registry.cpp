@@ -361,8 +361,9 @@ expected<std::string> registry::start_execution(const std::string& agent_id, exe
   if (!rec)
     return rec.error();
   for (const auto* field : {&request.task_type, &request.workflow_slug, &request.run_id})
-    if (field->size() > core::max_name_length)
-      return error{errc::invalid_argument, "task_type, workflow_slug and run_id are limited to 256 bytes"};
+    if (field->size() > core::max_name_length || !core::is_clean_text(*field))
+      return error{errc::invalid_argument,
+                   "task_type, workflow_slug and run_id are limited to 256 bytes of UTF-8 without NUL"};
   auto& ctx = impl_->ctx;
   if (ctx.persistence)
     if (auto room = impl_->admit(); !room)

@@ -16,12 +16,53 @@ expected<unit> check_tokens(const std::optional<std::int64_t>& v, const char* fi
 
 }  // namespace
 
+bool is_clean_text(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      if (c == 0)
+        return false;
+      ++i;
+      continue;
+    }
+    // Lead byte: the sequence length and the smallest code point it may encode
+    // (overlong forms are invalid), as RFC 3629 has it.
+    std::size_t n;
+    std::uint32_t cp, min;
+    if ((c & 0xE0) == 0xC0) n = 2, cp = c & 0x1F, min = 0x80;
+    else if ((c & 0xF0) == 0xE0) n = 3, cp = c & 0x0F, min = 0x800;
+    else if ((c & 0xF8) == 0xF0) n = 4, cp = c & 0x07, min = 0x10000;
+    else return false;
+    if (i + n > s.size())
+      return false;
+    for (std::size_t k = 1; k < n; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80)
+        return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    i += n;
+  }
+  return true;
+}
+
+namespace {
+expected<unit> check_text(std::string_view s, const char* what) {
+  if (!is_clean_text(s))
+    return error{errc::invalid_argument, std::string{what} + " must be valid UTF-8 without NUL bytes"};
+  return unit{};
+}
+}  // namespace
+
 expected<unit> validate_id(const std::string& id, const char* what) {
   if (id.empty())
     return error{errc::invalid_argument, std::string{what} + " must not be empty"};
   if (id.size() > max_name_length)
     return error{errc::invalid_argument, std::string{what} + " is longer than 256 bytes"};
-  return unit{};
+  return check_text(id, what);
 }
 
 expected<unit> validate(const agent_spec& spec) {
@@ -38,6 +79,14 @@ expected<unit> validate(const agent_spec& spec) {
     return error{errc::invalid_argument, "max_tokens must be within 0..10^9"};
   if (spec.llm_provider.size() > max_name_length || spec.model_name.size() > max_name_length)
     return error{errc::invalid_argument, "llm_provider and model_name are limited to 256 bytes"};
+  if (auto ok = check_text(spec.llm_provider, "llm_provider"); !ok)
+    return ok;
+  if (auto ok = check_text(spec.model_name, "model_name"); !ok)
+    return ok;
+  for (const auto& [key, value] : spec.metadata)
+    if (!is_clean_text(key) || !is_clean_text(value) || key.size() > max_name_length || value.size() > 64 * 1024)
+      return error{errc::invalid_argument,
+                   "metadata keys (<= 256 bytes) and values (<= 64 KiB) must be valid UTF-8 without NUL bytes"};
   return unit{};
 }
 
@@ -63,7 +112,7 @@ expected<unit> validate(const execution_metrics& m) {
     return error{errc::invalid_argument, "retry_count must be within 0..10^6"};
   if (m.error_message.size() > 64 * 1024)
     return error{errc::invalid_argument, "error_message is limited to 64 KiB"};
-  return unit{};
+  return check_text(m.error_message, "error_message");
 }
 
 expected<unit> validate_tool_call(const std::string& tool_name, const tool_call& call) {

@@ -103,6 +103,9 @@ BOOST_FIXTURE_TEST_CASE(bad_specs_are_refused_and_change_nothing, fixture) {
   s.max_capacity = 1;
   s.temperature = std::numeric_limits<double>::quiet_NaN();
   BOOST_TEST((reg.register_agent(s).code() == errc::invalid_argument));
+  s.temperature = 0.5;
+  s.agent_id = "not utf-8 \xFF";
+  BOOST_TEST((reg.register_agent(s).code() == errc::invalid_argument));
   BOOST_TEST(reg.list_agents().empty());
 }
 

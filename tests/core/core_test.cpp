@@ -128,4 +128,22 @@ BOOST_AUTO_TEST_CASE(validation_names_each_kind_of_bad_input) {
   BOOST_TEST(bool(validate_tool_call("bash", tool_call{"", 1, 0, 1})));
 }
 
+BOOST_AUTO_TEST_CASE(text_must_be_valid_utf8_without_nul) {
+  BOOST_TEST(is_clean_text("plain ascii, tabs\t and newlines\n"));
+  BOOST_TEST(is_clean_text("ünïcødé ✓ 𝄞"));
+  BOOST_TEST(!is_clean_text(std::string_view{"nul\0inside", 11}));
+  BOOST_TEST(!is_clean_text("\xC3"));          // truncated sequence
+  BOOST_TEST(!is_clean_text("\xC0\xAF"));      // overlong '/'
+  BOOST_TEST(!is_clean_text("\xED\xA0\x80"));  // a UTF-16 surrogate
+  BOOST_TEST(!is_clean_text("\xFF"));
+  agent_spec s{"a\xFF", "planner"};
+  BOOST_TEST((validate(s).error().code == errc::invalid_argument));
+  s.agent_id = "a";
+  s.metadata["k"] = std::string{"v\0", 2};
+  BOOST_TEST((validate(s).error().code == errc::invalid_argument));
+  execution_metrics m;
+  m.error_message = "bad \xC3";
+  BOOST_TEST((validate(m).error().code == errc::invalid_argument));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
