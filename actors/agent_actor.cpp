@@ -49,7 +49,7 @@ using agent_pointer = msg::agent_actor::stateful_pointer<agent_state>;
 // pool (type change, allowed only without leases: they belong to the old pool).
 caf::result<core::agent> apply_spec(agent_state& st, core::agent_spec spec) {
   auto& idx = st.ctx->index;
-  const auto old = st.rec->binding.load(std::memory_order_acquire);
+  const auto old = st.rec->binding();
   index::agent_ref ref = old->ref;
   if (spec.agent_type != old->spec.agent_type) {
     const auto view = idx.view(ref);
@@ -74,8 +74,7 @@ caf::result<core::agent> apply_spec(agent_state& st, core::agent_spec spec) {
       return msg::to_caf(to_core(e, st.rec->agent_id));
     idx.set_status(ref, index::agent_status::online);
   }
-  st.rec->binding.store(std::make_shared<const agent_binding>(agent_binding{std::move(spec), ref}),
-                        std::memory_order_release);
+  st.rec->set_binding(std::make_shared<const agent_binding>(agent_binding{std::move(spec), ref}));
   touch(*st.rec, ref, *st.ctx);
   return snapshot(*st.rec, idx);
 }
@@ -84,7 +83,7 @@ msg::agent_actor::behavior_type agent_behavior(agent_pointer self, std::shared_p
                                                engine_context* ctx) {
   self->state.rec = std::move(rec);
   self->state.ctx = ctx;
-  auto ref = [self] { return self->state.rec->binding.load(std::memory_order_acquire)->ref; };
+  auto ref = [self] { return self->state.rec->binding()->ref; };
   auto answer = [self](index::errc e) -> caf::result<core::agent> {
     if (e != index::errc::ok)
       return msg::to_caf(to_core(e, self->state.rec->agent_id));

@@ -8,7 +8,7 @@ namespace agentreg::actors {
 
 core::agent snapshot(const agent_record& rec, const index::priority_index& idx) {
   core::agent a;
-  const auto binding = rec.binding.load(std::memory_order_acquire);
+  const auto binding = rec.binding();
   if (binding)
     static_cast<core::agent_spec&>(a) = binding->spec;
   a.agent_id = rec.agent_id;

@@ -33,8 +33,15 @@ struct agent_record {
   const std::uint64_t serial;  ///< the tag this agent carries in the index
   const core::timestamp registered_at;
 
-  /// Owner actor only writes; any thread reads.
-  std::atomic<std::shared_ptr<const agent_binding>> binding;
+  /// The spec and index handle. Owner actor only writes; any thread reads.
+  std::shared_ptr<const agent_binding> binding() const {
+    std::lock_guard guard{mutex_};
+    return binding_;
+  }
+  void set_binding(std::shared_ptr<const agent_binding> b) {
+    std::lock_guard guard{mutex_};
+    binding_ = std::move(b);
+  }
   /// Owner actor only writes (release); the sweep reads (acquire).
   std::atomic<core::timestamp> last_heartbeat;
   /// Set once by unregister, before the actor is told to stop.
@@ -42,16 +49,19 @@ struct agent_record {
 
   /// The agent's actor; replaced by the supervisor when it respawns one.
   msg::agent_actor actor() const {
-    std::lock_guard guard{actor_mutex_};
+    std::lock_guard guard{mutex_};
     return actor_;
   }
   void set_actor(msg::agent_actor a) {
-    std::lock_guard guard{actor_mutex_};
+    std::lock_guard guard{mutex_};
     actor_ = std::move(a);
   }
 
  private:
-  mutable std::mutex actor_mutex_;
+  // Guards binding_ and actor_: both change rarely, and a plain mutex is
+  // cheaper here than libstdc++'s atomic<shared_ptr> (and visible to TSan).
+  mutable std::mutex mutex_;
+  std::shared_ptr<const agent_binding> binding_;
   msg::agent_actor actor_;
 };
 

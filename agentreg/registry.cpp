@@ -107,7 +107,7 @@ struct registry::impl {
     auto ref = ctx.index.insert(*pool, static_cast<std::uint32_t>(spec.max_capacity), rec->serial, status);
     if (!ref)
       return actors::to_core(ref.error, spec.agent_id);
-    rec->binding.store(std::make_shared<const actors::agent_binding>(actors::agent_binding{spec, ref.value}));
+    rec->set_binding(std::make_shared<const actors::agent_binding>(actors::agent_binding{spec, ref.value}));
     actors::touch(*rec, ref.value, ctx);
     // Spawned here rather than by the supervisor so that registering needs no
     // round trip; the supervisor monitors it from the watch message on.
@@ -246,7 +246,7 @@ expected<unit> registry::unregister_agent(const std::string& agent_id) {
   (*rec)->unregistered.store(true, std::memory_order_release);
   if (!ctx.agents.erase(**rec))
     return error{errc::unknown_agent, "agent " + agent_id + " is not registered"};
-  if (auto binding = (*rec)->binding.load(std::memory_order_acquire))
+  if (auto binding = (*rec)->binding())
     ctx.index.remove(binding->ref);
   caf::anon_send_exit((*rec)->actor(), caf::exit_reason::user_shutdown);
   impl_->persist_agent(**rec, true);
@@ -368,7 +368,7 @@ expected<std::string> registry::start_execution(const std::string& agent_id, exe
   if (ctx.persistence)
     if (auto room = impl_->admit(); !room)
       return room.error();
-  const auto binding = (*rec)->binding.load(std::memory_order_acquire);
+  const auto binding = (*rec)->binding();
   const core::uuid id = core::make_uuid();
   execution e;
   e.id = core::to_string(id);

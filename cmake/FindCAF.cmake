@@ -1,5 +1,14 @@
 # Finds Debian's libcaf-dev (CAF 0.17.x), which ships no CMake config.
 # Provides CAF::core and CAF::io, and CAF_VERSION (e.g. 1706).
+# CAF_ROOT points at another build first (scripts/caf-tsan's, for TSan).
+if(CAF_ROOT)
+  # Found afresh at every configure, so that a tree configured before
+  # CAF_ROOT was given does not keep the system's CAF from its cache.
+  unset(CAF_INCLUDE_DIR CACHE)
+  unset(CAF_CORE_LIBRARY CACHE)
+  find_path(CAF_INCLUDE_DIR caf/all.hpp PATHS ${CAF_ROOT}/include NO_DEFAULT_PATH)
+  find_library(CAF_CORE_LIBRARY caf_core PATHS ${CAF_ROOT}/lib NO_DEFAULT_PATH)
+endif()
 find_path(CAF_INCLUDE_DIR caf/all.hpp)
 find_library(CAF_CORE_LIBRARY caf_core)
 find_library(CAF_IO_LIBRARY caf_io)
