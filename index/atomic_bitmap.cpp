@@ -69,26 +69,14 @@ void atomic_bitmap::set(std::uint32_t i) {
 }
 
 void atomic_bitmap::clear(std::uint32_t i) {
-  const std::uint32_t b = i / block_bits, w = (i / 64) % words_per_block;
-  word* leaf = block(b);
+  word* leaf = block(i / block_bits);
   if (leaf == nullptr)
     return;
-  const std::uint64_t before = leaf[w].fetch_and(~bit(i), std::memory_order_seq_cst);
-  if (before != bit(i))
-    return;  // the word still has other bits (or never had this one)
-  // The word looks empty: drop its summary bit, then re-read the word. A
-  // set() that raced us either sees the summary bit cleared (and raises it)
-  // or wrote the word before our re-read (and we raise it back).
-  mid_[b].fetch_and(~bit(w), std::memory_order_seq_cst);
-  if (leaf[w].load(std::memory_order_seq_cst) != 0) {
-    raise_summaries(b, w);
-    return;
-  }
-  if (mid_[b].load(std::memory_order_seq_cst) != 0)
-    return;
-  top_[b / 64].fetch_and(~bit(b), std::memory_order_seq_cst);
-  if (mid_[b].load(std::memory_order_seq_cst) != 0)
-    top_[b / 64].fetch_or(bit(b), std::memory_order_seq_cst);
+  // Only the bit: summaries are left set and dropped lazily by the first
+  // reader that finds them stale (scan_block, scan_top). Clearing them here
+  // would write two more shared words on every clear that empties a word,
+  // and a set soon after would write them back.
+  leaf[(i / 64) % words_per_block].fetch_and(~bit(i), std::memory_order_seq_cst);
 }
 
 bool atomic_bitmap::test(std::uint32_t i) const {
@@ -99,9 +87,8 @@ bool atomic_bitmap::test(std::uint32_t i) const {
          (leaf[(i / 64) % words_per_block].load(std::memory_order_acquire) & bit(i)) != 0;
 }
 
-std::optional<std::uint32_t> atomic_bitmap::scan_block(std::uint32_t b,
-                                                       std::uint64_t word_mask) const {
-  const word* leaf = block(b);
+std::optional<std::uint32_t> atomic_bitmap::scan_block(std::uint32_t b, std::uint64_t word_mask) const {
+  word* leaf = block(b);
   if (leaf == nullptr)
     return std::nullopt;
   // seq_cst loads keep find_* consistent with the seq_cst writers: a reader
@@ -109,9 +96,19 @@ std::optional<std::uint32_t> atomic_bitmap::scan_block(std::uint32_t b,
   std::uint64_t words = mid_[b].load(std::memory_order_seq_cst) & word_mask;
   while (words != 0) {
     const auto w = static_cast<std::uint32_t>(std::countr_zero(words));
-    if (std::uint64_t bits = leaf[w].load(std::memory_order_seq_cst))
+    std::uint64_t bits = leaf[w].load(std::memory_order_seq_cst);
+    if (bits == 0) {
+      // A stale summary bit: drop it, then re-read the word. A set() that
+      // raced us either sees the bit dropped (and raises it again) or wrote
+      // the word before our re-read (and we see its bit).
+      mid_[b].fetch_and(~bit(w), std::memory_order_seq_cst);
+      bits = leaf[w].load(std::memory_order_seq_cst);
+      if (bits != 0)
+        const_cast<atomic_bitmap*>(this)->raise_summaries(b, w);
+    }
+    if (bits != 0)
       return b * block_bits + w * 64 + static_cast<std::uint32_t>(std::countr_zero(bits));
-    words &= words - 1;  // stale summary bit: skip it
+    words &= words - 1;
   }
   return std::nullopt;
 }
@@ -125,6 +122,16 @@ std::optional<std::uint32_t> atomic_bitmap::scan_top(std::uint32_t first_block) 
       const std::uint32_t b = t * 64 + static_cast<std::uint32_t>(std::countr_zero(blocks));
       if (auto hit = scan_block(b, ~std::uint64_t{0}))
         return hit;
+      // The block looked empty: drop its top bit unless a word is (again)
+      // summarized in it, with the same clear-then-re-read as above.
+      if (mid_[b].load(std::memory_order_seq_cst) == 0) {
+        top_[t].fetch_and(~bit(b), std::memory_order_seq_cst);
+        if (mid_[b].load(std::memory_order_seq_cst) != 0) {
+          top_[t].fetch_or(bit(b), std::memory_order_seq_cst);
+          if (auto hit = scan_block(b, ~std::uint64_t{0}))
+            return hit;
+        }
+      }
       blocks &= blocks - 1;
     }
   }

@@ -17,12 +17,13 @@ namespace agentreg::index {
 /// Level 0 holds the bits; a level-1 word per block says which level-0 words
 /// of the block may be non-empty; level 2 says which blocks may be non-empty.
 /// Summary bits are *hints that never miss*: `set` raises them bottom-up
-/// after the leaf, `clear` drops a summary bit only when the level below
-/// looks empty and then re-reads that level and raises the bit again if a
-/// concurrent `set` slipped in (the Dekker pattern, hence `seq_cst` on the
-/// summary operations). So a summary bit may be stale-set (readers skip such
-/// a word), but once all writers are quiescent every set leaf bit is
-/// reachable from the top. Memory: 1 bit per position plus ~1/64 of that for
+/// after the leaf; `clear` touches only the leaf, and a reader that meets a
+/// summary bit over an empty level drops it, then re-reads that level and
+/// raises the bit again if a concurrent `set` slipped in (the Dekker
+/// pattern, hence `seq_cst` on the summary operations). So a summary bit may
+/// be stale-set until a reader passes, but every set leaf bit is always
+/// reachable from the top. Clearing lazily keeps the shared summary words
+/// out of the set/clear cycle of a word that keeps emptying and refilling. Memory: 1 bit per position plus ~1/64 of that for
 /// summaries, in blocks allocated on first `set` and kept for the bitmap's
 /// lifetime (no reclamation is needed on any path).
 class atomic_bitmap {

@@ -302,8 +302,14 @@ struct priority_index::pool_state {
       if (!rank)
         return std::nullopt;
       atomic_bitmap* b = bucket(*rank);
-      // relaxed: the cursor only spreads ties; any value is correct.
-      const auto s = b ? b->find_from(cursors[my_stripe()].value.load(std::memory_order_relaxed)) : std::nullopt;
+      // relaxed: the cursor only spreads ties; any value is correct. Each
+      // stripe starts at its own offset so that two threads do not work on
+      // neighbouring slots (and bitmap words) and bounce their cache lines.
+      const std::uint32_t hw = high_water.load(std::memory_order_relaxed);
+      const std::uint32_t stripe = my_stripe();
+      const std::uint32_t start =
+          hw == 0 ? 0 : (cursors[stripe].value.load(std::memory_order_relaxed) + stripe * (hw / stripes + 1)) % hw;
+      const auto s = b ? b->find_from(start) : std::nullopt;
       if (!s) {
         ranks.clear(*rank);
         if (b && !b->empty())
@@ -318,6 +324,15 @@ struct priority_index::pool_state {
       }
       return std::pair{*s, w};
     }
+  }
+
+  // The calling thread's next pick starts after slot s (see pick()).
+  void advance_cursor(std::uint32_t s) {
+    const std::uint32_t hw = high_water.load(std::memory_order_relaxed);
+    const std::uint32_t stripe = my_stripe();
+    const std::uint32_t offset = hw == 0 ? 0 : stripe * (hw / stripes + 1) % hw;
+    // relaxed: the cursor only spreads ties.
+    cursors[stripe].value.store(hw == 0 ? 0 : (s + 1 + hw - offset) % hw, std::memory_order_relaxed);
   }
 
   std::string name;
@@ -565,8 +580,7 @@ result<agent_view> priority_index::least_loaded(std::uint32_t pool) const {
   if (!hit)
     return {errc::no_capacity, {}};
   const auto [s, w] = *hit;
-  // relaxed: see pick(); this thread's next call starts after this agent.
-  p->cursors[my_stripe()].value.store(s + 1, std::memory_order_relaxed);
+  p->advance_cursor(s);
   const auto f = decode(w);
   const slot& sl = p->slots.at(s);
   return {errc::ok,
@@ -591,7 +605,7 @@ result<lease> priority_index::acquire(std::uint32_t pool, std::int64_t expires_a
     if (!sl.word.compare_exchange_strong(w, next, std::memory_order_seq_cst))
       continue;  // someone changed this agent first: pick again
     p->publish(s, w, next);
-    p->cursors[my_stripe()].value.store(s + 1, std::memory_order_relaxed);
+    p->advance_cursor(s);
 
     auto& table = *leases_;
     const std::uint32_t r = table.allocate();
