@@ -1,10 +1,11 @@
-// agentreg-bench <suite> [--json] [--quick]
+// agentreg-bench <suite> [--json] [--quick] [--url URL]
 //
 // One program, one sub-command per suite. Each suite lives in its own source
 // file and adds itself to the table with register_suite(), so adding a suite
 // touches only bench/CMakeLists.txt and the new file.
 
 #include <cstdio>
+#include <string>
 #include <string_view>
 
 #include "bench/suite.hpp"
@@ -12,14 +13,15 @@
 namespace {
 
 void usage(std::FILE* out) {
-  std::fprintf(out, "usage: agentreg-bench <suite> [--json] [--quick]\n\nsuites:\n");
+  std::fprintf(out, "usage: agentreg-bench <suite> [--json] [--quick] [--url URL]\n\nsuites:\n");
   for (const auto& s : agentreg::bench::suites())
     std::fprintf(out, "  %-10.*s %.*s\n", static_cast<int>(s.name.size()), s.name.data(),
                  static_cast<int>(s.summary.size()), s.summary.data());
   std::fprintf(out,
                "\noptions:\n"
                "  --json   end the output with one line holding one JSON object\n"
-               "  --quick  fewer, shorter rounds (smoke tests)\n");
+               "  --quick  fewer, shorter rounds (smoke tests)\n"
+               "  --url U  PostgreSQL to use (suites that need one; default: start a throwaway cluster)\n");
 }
 
 }  // namespace
@@ -33,6 +35,10 @@ int main(int argc, char** argv) {
       opts.json = true;
     } else if (arg == "--quick") {
       opts.quick = true;
+    } else if (arg == "--url" && i + 1 < argc) {
+      opts.url = argv[++i];
+    } else if (arg.rfind("--url=", 0) == 0) {
+      opts.url = std::string{arg.substr(6)};
     } else if (arg == "--help" || arg == "-h") {
       usage(stdout);
       return 0;

@@ -19,6 +19,9 @@ namespace agentreg::bench {
 struct options {
   bool json = false;   ///< end the output with one line holding one JSON object
   bool quick = false;  ///< fewer, shorter rounds (smoke tests); same measurements
+  /// --url URL: a PostgreSQL server to use instead of one the suite starts
+  /// itself (only suites that need a database read it). Empty: not given.
+  std::string url;
 };
 
 /// One sub-command of agentreg-bench: its name, a one-line summary, and its

@@ -56,12 +56,19 @@ struct registry_config {
   // Persistence.
   /// PostgreSQL URL; absent means memory only.
   std::optional<std::string> database_url;
-  /// Rows per COPY batch: a batch is flushed when it has this many records...
-  std::size_t batch_size = 5000;
-  /// ... or when this long has passed since its first record.
+  /// A flush is due when this many records wait (a start and a completion
+  /// are two)... Measured with `agentreg-bench ingest`: 1000 / 5000 / 20000 /
+  /// 50000 gave 63 / 86 / 92 / 92 k rows/s, 20000 reaching 0.90 of raw COPY;
+  /// 20000 is the smallest size with the full gain.
+  std::size_t batch_size = 20000;
+  /// ... or when the oldest has waited this long. At light load a completed
+  /// row is visible after a median of 20 / 64 / 180 ms at 20 / 50 / 200 ms;
+  /// 50 ms keeps that under ~100 ms with 2.3x fewer small transactions than 20.
   std::chrono::milliseconds flush_interval{50};
-  /// Records waiting for the database at most (then backlog_policy applies).
-  std::size_t buffer_limit = 1'000'000;
+  /// Records waiting for the database at most (then on_full applies). A
+  /// waiting record costs ~1 KB of memory (measured during a 60 s outage), so
+  /// the default bounds the backlog at ~200 MB.
+  std::size_t buffer_limit = 200'000;
   backlog_policy on_full = backlog_policy::block;
 };
 
