@@ -27,10 +27,18 @@ struct writer_state {
   msg::persistence_stats stats;
   static inline const char* name = "agentreg.persistence_writer";
 
-  // One attempt to write everything pending. True when nothing is left.
+  // Writes everything pending, in transactions of at most two batches (a
+  // backlog that built up during an outage is not sent as one huge
+  // transaction). True when nothing is left; false after a failure, with the
+  // unwritten records still pending.
   bool write_pending() {
-    if (pending.empty())
-      return true;
+    while (!pending.empty())
+      if (!write_chunk())
+        return false;
+    return true;
+  }
+
+  bool write_chunk() {
     const auto now = std::chrono::steady_clock::now();
     if (now < next_attempt)
       return false;
@@ -47,17 +55,42 @@ struct writer_state {
         return failed(w.error().message);
       writer.emplace(std::move(*w));
     }
-    auto report = writer->write(pending);
+    const std::size_t limit = 2 * std::max<std::size_t>(cfg.batch_size, 1);
+    const bool whole = pending.size() <= limit;
+    batch chunk;
+    if (!whole) {  // a prefix of the executions and tool calls, every snapshot
+      const auto n_exec = std::min(limit, pending.executions.size());
+      const auto n_tools = std::min(limit - n_exec, pending.tool_calls.size());
+      chunk.executions.assign(pending.executions.begin(), pending.executions.begin() + static_cast<std::ptrdiff_t>(n_exec));
+      chunk.tool_calls.assign(pending.tool_calls.begin(), pending.tool_calls.begin() + static_cast<std::ptrdiff_t>(n_tools));
+      chunk.agents = pending.agents;
+      chunk.tool_usage = pending.tool_usage;
+      chunk.performance = pending.performance;
+    }
+    const batch& out = whole ? pending : chunk;
+    auto report = writer->write(out);
     if (!report)
       return failed(report.error().message);
     stats.connected = true;
     ++stats.batches;
     stats.rows += report->rows_written();
-    gate->release(pending_gated);
-    pending_gated = 0;
-    pending.clear();
+    // Executions and tool calls hold room in the gate; snapshots do not.
+    const auto gated = static_cast<std::int64_t>(out.executions.size() + out.tool_calls.size());
+    gate->release(gated);
+    pending_gated -= gated;
+    stats.buffered -= static_cast<std::int64_t>(out.size());
+    if (whole) {
+      pending.clear();
+    } else {
+      pending.executions.erase(pending.executions.begin(),
+                               pending.executions.begin() + static_cast<std::ptrdiff_t>(chunk.executions.size()));
+      pending.tool_calls.erase(pending.tool_calls.begin(),
+                               pending.tool_calls.begin() + static_cast<std::ptrdiff_t>(chunk.tool_calls.size()));
+      pending.agents.clear();
+      pending.tool_usage.clear();
+      pending.performance.clear();
+    }
     backoff = std::chrono::milliseconds{0};
-    stats.buffered = 0;
     return true;
   }
 

@@ -228,4 +228,32 @@ BOOST_AUTO_TEST_CASE(a_full_buffer_blocks_the_producer_until_the_database_is_bac
   BOOST_TEST(std::stol(db.scalar("SELECT count(*) FROM agent_executions WHERE status = 'success'")) == completed);
 }
 
+BOOST_AUTO_TEST_CASE(a_backlog_built_during_an_outage_is_written_in_transactions_of_two_batches) {
+  test::fresh_database db;
+  {
+    config c = db_config(db.url);
+    c.batch_size = 50;  // chunks of at most 100 records
+    registry reg{c};
+    reg.register_agent(spec("a0"));
+    reg.sync();
+    while (reg.stats().persistence_backlog > 0)
+      std::this_thread::sleep_for(10ms);
+    test::test_cluster::get().kill();
+    for (int i = 0; i < 300; ++i) {  // 600 records: a start and a completion each
+      auto id = reg.start_execution("a0");
+      BOOST_REQUIRE(bool(id));
+      BOOST_REQUIRE(bool(reg.complete_execution(*id, "success", {.prompt_tokens = 1})));
+    }
+    reg.sync();
+    const auto batches_before = reg.stats().persistence_batches;
+    test::test_cluster::get().restart();
+    for (int i = 0; i < 400 && reg.stats().persistence_backlog > 0; ++i)
+      std::this_thread::sleep_for(25ms);
+    BOOST_TEST(reg.stats().persistence_backlog == 0);
+    BOOST_TEST(reg.stats().persistence_batches - batches_before >= 6);  // 600 records, <= 100 per transaction
+  }
+  BOOST_TEST(db.count("agent_executions") == 300);
+  BOOST_TEST(db.scalar("SELECT count(*) FROM agent_executions WHERE status = 'success'") == "300");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
