@@ -80,7 +80,7 @@
 #include "agentreg/registry.hpp"
 #include "bench/copy_baseline.hpp"
 #include "bench/ingest_workload.hpp"
-#include "bench/pg_cluster.hpp"
+#include "support/scratch_cluster.hpp"
 #include "bench/seed_baseline.hpp"
 #include "bench/suite.hpp"
 #include "persistence/batch_writer.hpp"
@@ -1067,7 +1067,7 @@ struct outage_load {
   }
 };
 
-void measure_outage(const plan& p, server& srv, pg_cluster& cluster, results& out) {
+void measure_outage(const plan& p, server& srv, support::scratch_cluster& cluster, results& out) {
   auto& o = out.outage;
   o.ran = true;
   const config defaults;
@@ -1395,7 +1395,7 @@ int run_ingest_suite(const options& opts) {
     // Declared first, destroyed last: the server outlives every database and
     // registry of the parts below, and is stopped and removed also when a
     // part throws.
-    std::optional<pg_cluster> cluster;
+    std::optional<support::scratch_cluster> cluster;
     std::string admin_url = opts.url;
     if (admin_url.empty()) {
       const auto t = bench_clock::now();

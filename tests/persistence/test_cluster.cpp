@@ -1,12 +1,5 @@
 #include "test_cluster.hpp"
 
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cstdio>
-#include <cstdlib>
-#include <filesystem>
-#include <iostream>
 #include <stdexcept>
 
 #include "core/histogram.hpp"
@@ -15,36 +8,6 @@
 
 namespace agentreg::test {
 
-namespace {
-
-const std::string pg_script = std::string{AGENTREG_SOURCE_DIR} + "/scripts/pg";
-
-// `s` made safe to put between single quotes in sh: each ' becomes '"'"'.
-std::string escape_single_quotes(const std::string& s) {
-  std::string out;
-  for (char c : s)
-    out += c == '\'' ? std::string{"'\"'\"'"} : std::string(1, c);
-  return out;
-}
-
-}  // namespace
-
-std::string run(const std::string& command) {
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr)
-    throw std::runtime_error{"cannot run: " + command};
-  std::string out;
-  char buf[4096];
-  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, pipe)) > 0;)
-    out.append(buf, n);
-  const int status = ::pclose(pipe);
-  if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    throw std::runtime_error{"command failed (" + std::to_string(status) + "): " + command + "\n" + out};
-  while (!out.empty() && out.back() == '\n')
-    out.pop_back();
-  return out;
-}
-
 test_cluster& test_cluster::get() {
   // A function-local static: started on first use, destroyed at exit (also
   // after failed tests, which Boost.Test reports and survives).
@@ -52,44 +15,9 @@ test_cluster& test_cluster::get() {
   return cluster;
 }
 
-test_cluster::test_cluster() {
-  char tmpl[] = "/tmp/agentreg-pg-test.XXXXXX";
-  if (::mkdtemp(tmpl) == nullptr)
-    throw std::runtime_error{"mkdtemp failed"};
-  dir_ = tmpl;
-  try {
-    admin_url_ = run(pg_script + " start " + dir_ + " --throwaway");
-  } catch (...) {
-    std::filesystem::remove_all(dir_);
-    throw;
-  }
-  // A watchdog for the deaths that skip the destructor (SIGKILL from a CTest
-  // timeout, SIGPIPE, abort): once this process is gone (or a zombie), it
-  // stops the cluster and removes the directory. After a normal exit the
-  // destructor has done both and the watchdog's turn changes nothing. Its
-  // descriptors go to /dev/null so it never holds CTest's output pipe open.
-  const std::string pid = std::to_string(::getpid());
-  const std::string watchdog =
-      "while [ -d /proc/" + pid + " ] && [ \"$(sed 's/.*) //' /proc/" + pid +
-      "/stat 2>/dev/null | cut -c1)\" != Z ]; do sleep 1; done; " + pg_script + " stop " + dir_ +
-      " || " + pg_script + " kill " + dir_ + "; rm -rf " + dir_;
-  if (std::system(("setsid sh -c '" + escape_single_quotes(watchdog) + "' </dev/null >/dev/null 2>&1 &").c_str()) != 0)
-    std::cerr << "test_cluster: could not start the cleanup watchdog for " << dir_ << '\n';
-}
+test_cluster::test_cluster() : admin_url_(cluster_.url()) {}
 
-test_cluster::~test_cluster() {
-  try {
-    run(pg_script + " stop " + dir_);
-  } catch (const std::exception& e) {
-    std::cerr << "test_cluster: " << e.what() << '\n';
-    try {
-      run(pg_script + " kill " + dir_);  // never leave a server behind
-    } catch (...) {
-    }
-  }
-  std::error_code ec;
-  std::filesystem::remove_all(dir_, ec);
-}
+test_cluster::~test_cluster() = default;
 
 std::string test_cluster::create_database() {
   const std::string name = "t" + std::to_string(++databases_);
@@ -100,9 +28,9 @@ std::string test_cluster::create_database() {
   return admin_url_.substr(0, slash + 1) + name;
 }
 
-void test_cluster::kill() { run(pg_script + " kill " + dir_); }
+void test_cluster::kill() { cluster_.kill(); }
 
-void test_cluster::restart() { admin_url_ = run(pg_script + " start " + dir_ + " --throwaway"); }
+void test_cluster::restart() { admin_url_ = cluster_.restart(); }
 
 pqxx::connection& fresh_database::sql() {
   if (!sql_ || !sql_->is_open())

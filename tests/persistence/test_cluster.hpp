@@ -11,6 +11,7 @@
 
 #include "core/types.hpp"
 #include "persistence/records.hpp"
+#include "support/scratch_cluster.hpp"
 
 namespace agentreg::test {
 
@@ -37,13 +38,11 @@ class test_cluster {
 
  private:
   test_cluster();
-  std::string dir_;
+  support::scratch_cluster cluster_;
   std::string admin_url_;
   int databases_ = 0;
 };
 
-/// Output of a shell command, trailing newlines removed; throws when it fails.
-std::string run(const std::string& command);
 
 /// A fresh database, without the schema.
 struct fresh_database {

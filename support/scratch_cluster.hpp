@@ -1,28 +1,27 @@
 #pragma once
-// A throwaway PostgreSQL cluster for agentreg-bench ingest, driven through
-// scripts/pg (the same script and approach as tests/persistence/test_cluster):
-// a fresh mkdtemp directory, `scripts/pg start DIR --throwaway`, and at the
-// end `scripts/pg stop DIR` and the directory removed.
+// A throwaway PostgreSQL cluster for the tests and benchmarks, driven through
+// scripts/pg: a fresh mkdtemp directory, `scripts/pg start DIR --throwaway`,
+// and at the end `scripts/pg stop DIR` and the directory removed.
 
 #include <string>
 
-namespace agentreg::bench {
+namespace agentreg::support {
 
 /// Output of a shell command, trailing newlines removed; throws
 /// std::runtime_error when it cannot run or exits non-zero.
 std::string run_command(const std::string& command);
 
-class pg_cluster {
+class scratch_cluster {
  public:
   /// Starts a new cluster (initdb + start; a few seconds). Also starts a
   /// watchdog process that stops the server and removes the directory once
   /// this process is gone, for the deaths that skip the destructor (SIGKILL,
   /// Ctrl-C, abort). Throws when the cluster cannot start.
-  pg_cluster();
+  scratch_cluster();
   /// Stops the server (kill -9 if a clean stop fails) and removes the directory.
-  ~pg_cluster();
-  pg_cluster(const pg_cluster&) = delete;
-  pg_cluster& operator=(const pg_cluster&) = delete;
+  ~scratch_cluster();
+  scratch_cluster(const scratch_cluster&) = delete;
+  scratch_cluster& operator=(const scratch_cluster&) = delete;
 
   /// URL of the `postgres` database.
   [[nodiscard]] const std::string& url() const { return url_; }
@@ -40,4 +39,4 @@ class pg_cluster {
   std::string url_;
 };
 
-}  // namespace agentreg::bench
+}  // namespace agentreg::support

@@ -1,4 +1,4 @@
-#include "bench/pg_cluster.hpp"
+#include "support/scratch_cluster.hpp"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -8,11 +8,11 @@
 #include <filesystem>
 #include <stdexcept>
 
-namespace agentreg::bench {
+namespace agentreg::support {
 
 namespace {
 
-// Found through the source tree (a compile definition of bench/CMakeLists.txt),
+// Found through the source tree (a compile definition of support/CMakeLists.txt),
 // so the binary runs from any build directory.
 const std::string pg_script = std::string{AGENTREG_SOURCE_DIR} + "/scripts/pg";
 
@@ -42,8 +42,8 @@ std::string run_command(const std::string& command) {
   return out;
 }
 
-pg_cluster::pg_cluster() {
-  char tmpl[] = "/tmp/agentreg-bench-pg.XXXXXX";
+scratch_cluster::scratch_cluster() {
+  char tmpl[] = "/tmp/agentreg-pg.XXXXXX";
   if (::mkdtemp(tmpl) == nullptr)
     throw std::runtime_error{"mkdtemp failed"};
   dir_ = tmpl;
@@ -58,7 +58,7 @@ pg_cluster::pg_cluster() {
                                dir_ + " || " + pg_script + " kill " + dir_ + "; rm -rf " + dir_;
   if (std::system(("setsid sh -c '" + escape_single_quotes(watchdog) + "' </dev/null >/dev/null 2>&1 &").c_str()) !=
       0)
-    std::fprintf(stderr, "pg_cluster: could not start the cleanup watchdog for %s\n", dir_.c_str());
+    std::fprintf(stderr, "scratch_cluster: could not start the cleanup watchdog for %s\n", dir_.c_str());
   try {
     url_ = run_command(pg_script + " start " + dir_ + " --throwaway");
   } catch (...) {
@@ -72,11 +72,11 @@ pg_cluster::pg_cluster() {
   }
 }
 
-pg_cluster::~pg_cluster() {
+scratch_cluster::~scratch_cluster() {
   try {
     run_command(pg_script + " stop " + dir_);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "pg_cluster: %s\n", e.what());
+    std::fprintf(stderr, "scratch_cluster: %s\n", e.what());
     try {
       run_command(pg_script + " kill " + dir_);  // never leave a server behind
     } catch (...) {
@@ -86,8 +86,8 @@ pg_cluster::~pg_cluster() {
   std::filesystem::remove_all(dir_, ec);
 }
 
-void pg_cluster::kill() { run_command(pg_script + " kill " + dir_); }
+void scratch_cluster::kill() { run_command(pg_script + " kill " + dir_); }
 
-std::string pg_cluster::restart() { return run_command(pg_script + " start " + dir_ + " --throwaway"); }
+std::string scratch_cluster::restart() { return run_command(pg_script + " start " + dir_ + " --throwaway"); }
 
-}  // namespace agentreg::bench
+}  // namespace agentreg::support
