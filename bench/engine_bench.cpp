@@ -253,39 +253,12 @@ round_result pair_round(Side& side, unsigned threads, milliseconds length, std::
 
 // ---- alternating rounds ------------------------------------------------------------
 
-// Facade and baseline rounds alternate, and which one goes first flips every
-// round, so drift in the machine hits both alike; the ratio is taken per
-// adjacent pair of rounds.
-struct paired_throughput {
-  std::vector<double> facade_ops, baseline_ops, ratio;
-  std::uint64_t failures = 0;
-};
-
-template <class RunFacade, class RunBaseline>
-paired_throughput alternate(int rounds, RunFacade&& run_facade, RunBaseline&& run_baseline) {
-  paired_throughput p;
-  for (int r = 0; r < rounds; ++r) {
-    round_result a, b;
-    if (r % 2 == 0) {
-      a = run_facade();
-      b = run_baseline();
-    } else {
-      b = run_baseline();
-      a = run_facade();
-    }
-    p.facade_ops.push_back(a.ops_per_s());
-    p.baseline_ops.push_back(b.ops_per_s());
-    p.ratio.push_back(b.ops_per_s() > 0 ? a.ops_per_s() / b.ops_per_s() : 0);
-    p.failures += a.failures + b.failures;
-  }
-  return p;
-}
 
 // ---- results ------------------------------------------------------------------------
 
 struct results {
   struct throughput {
-    summary facade_ops, baseline_ops, ratio;
+    summary subject_ops, baseline_ops, ratio;  // subject: the facade
     summary sync_share;  // fraction of a facade round spent in the closing sync()
   };
   std::array<throughput, 2> by_threads;  // [0]: 1 thread, [1]: 2 threads
@@ -402,9 +375,9 @@ void measure_pairs(const plan& p, results& out) {
       out.problems.push_back(std::to_string(pairs.failures) + " failed start/complete at " + std::to_string(threads) +
                              " thread(s)");
     auto& t = out.by_threads[threads - 1];
-    t = {summarize(pairs.facade_ops), summarize(pairs.baseline_ops), summarize(pairs.ratio),
+    t = {summarize(pairs.subject_ops), summarize(pairs.baseline_ops), summarize(pairs.ratio),
          summarize(sync_share)};
-    print_rate_row(threads, facade_side::name, t.facade_ops);
+    print_rate_row(threads, facade_side::name, t.subject_ops);
     print_rate_row(threads, baseline_side::name, t.baseline_ops);
     print_ratio_row(t.ratio);
     std::printf("  %7s  %-10s %7.2f %%    [%5.2f .. %5.2f %%]  (of a facade round, aggregator catching up)\n", "",
@@ -581,7 +554,7 @@ boost::json::object to_json(const results& r, const options& opts, const plan& p
   for (unsigned threads = 1; threads <= 2; ++threads) {
     const auto& t = r.by_threads[threads - 1];
     throughput.push_back(boost::json::object{{"threads", threads},
-                                             {"facade_pairs_per_s", to_json(t.facade_ops, 0)},
+                                             {"facade_pairs_per_s", to_json(t.subject_ops, 0)},
                                              {"mutex_map_pairs_per_s", to_json(t.baseline_ops, 0)},
                                              {"ratio", to_json(t.ratio, 3)},
                                              {"facade_sync_share", to_json(t.sync_share, 4)}});
@@ -596,8 +569,8 @@ boost::json::object to_json(const results& r, const options& opts, const plan& p
       {"machine", to_json(machine)},
       {"ratio_vs_mutex_map_1t", rounded(r.by_threads[0].ratio.median, 3)},
       {"ratio_vs_mutex_map_2t", rounded(r.by_threads[1].ratio.median, 3)},
-      {"pairs_per_s_1t", whole(r.by_threads[0].facade_ops.median)},
-      {"pairs_per_s_2t", whole(r.by_threads[1].facade_ops.median)},
+      {"pairs_per_s_1t", whole(r.by_threads[0].subject_ops.median)},
+      {"pairs_per_s_2t", whole(r.by_threads[1].subject_ops.median)},
       {"mutex_map_pairs_per_s_1t", whole(r.by_threads[0].baseline_ops.median)},
       {"mutex_map_pairs_per_s_2t", whole(r.by_threads[1].baseline_ops.median)},
       {"pairs_completed", r.facade_pairs},
@@ -661,7 +634,7 @@ int run_engine_suite(const options& opts) {
   std::printf("summary: %.0f pairs/s at 1 thread, %.0f at 2 threads (facade/mutex+map x%.2f, x%.2f);\n"
               "         %u agents registered at %.0f/s, %.0f bytes/agent resident; sweep of %u stale agents %.1f ms,\n"
               "         5 %% stale: %.1f ms with %lld evicted\n",
-              r.by_threads[0].facade_ops.median, r.by_threads[1].facade_ops.median, r.by_threads[0].ratio.median,
+              r.by_threads[0].subject_ops.median, r.by_threads[1].subject_ops.median, r.by_threads[0].ratio.median,
               r.by_threads[1].ratio.median, r.registered,
               r.register_seconds > 0 ? r.registered / r.register_seconds : 0.0, r.bytes_per_agent, r.registered,
               r.sweep_all_ms.median, r.sweep_evict_ms, static_cast<long long>(r.evicted));

@@ -276,33 +276,6 @@ latency_round sampled_round(Side& side, unsigned threads, milliseconds length) {
 
 // ---- alternating rounds ------------------------------------------------------------
 
-// Index and baseline rounds alternate, and which one goes first flips every
-// round, so drift in the machine (frequency, neighbours on the host) hits
-// both sides alike. The ratio is taken per adjacent pair of rounds.
-struct paired_throughput {
-  std::vector<double> index_ops, baseline_ops, ratio;
-  std::uint64_t failures = 0;
-};
-
-template <class RunIndex, class RunBaseline>
-paired_throughput alternate(int rounds, RunIndex&& run_index, RunBaseline&& run_baseline) {
-  paired_throughput p;
-  for (int r = 0; r < rounds; ++r) {
-    round_result a, b;
-    if (r % 2 == 0) {
-      a = run_index();
-      b = run_baseline();
-    } else {
-      b = run_baseline();
-      a = run_index();
-    }
-    p.index_ops.push_back(a.ops_per_s());
-    p.baseline_ops.push_back(b.ops_per_s());
-    p.ratio.push_back(b.ops_per_s() > 0 ? a.ops_per_s() / b.ops_per_s() : 0);
-    p.failures += a.failures + b.failures;
-  }
-  return p;
-}
 
 std::vector<double> ns_per_op(const std::vector<double>& ops_per_s) {
   std::vector<double> ns;
@@ -333,7 +306,7 @@ void print_latency_row(const char* variant, const summary& p50, const summary& p
 // Everything one run measured, for the summary and the JSON line.
 struct results {
   struct throughput {
-    summary index_ops, baseline_ops, ratio;
+    summary subject_ops, baseline_ops, ratio;  // subject: the index
   };
   struct latency {
     summary p50, p99, p999;
@@ -391,8 +364,8 @@ void measure_throughput(const plan& p, index_side& index, baseline_side& baselin
       out.problems.push_back(std::to_string(pairs.failures) + " failed acquire/release at " +
                              std::to_string(threads) + " thread(s)");
     auto& t = out.by_threads[threads - 1];
-    t = {summarize(pairs.index_ops), summarize(pairs.baseline_ops), summarize(pairs.ratio)};
-    print_rate_row(threads, index_side::name, t.index_ops);
+    t = {summarize(pairs.subject_ops), summarize(pairs.baseline_ops), summarize(pairs.ratio)};
+    print_rate_row(threads, index_side::name, t.subject_ops);
     print_rate_row(threads, baseline_side::name, t.baseline_ops);
     print_ratio_row(t.ratio);
     std::fflush(stdout);
@@ -491,7 +464,7 @@ void measure_scaling(const plan& p, results& out) {
                              " agents");
     if (!index->idle())
       out.problems.push_back("index: agents not at load 0 after the rounds at " + std::to_string(n) + " agents");
-    row.index_ns = summarize(ns_per_op(pairs.index_ops));
+    row.index_ns = summarize(ns_per_op(pairs.subject_ops));
     row.baseline_ns = summarize(ns_per_op(pairs.baseline_ops));
     std::printf("  %9u  %7.1f [%6.1f .. %6.1f]  %7.1f [%6.1f .. %6.1f]  %8.1f  %10.1f  %10.1f  %10.1f\n", n,
                 row.index_ns.median, row.index_ns.min, row.index_ns.max, row.baseline_ns.median,
@@ -516,7 +489,7 @@ boost::json::object to_json(const results& r, const options& opts, const plan& p
   for (unsigned threads = 1; threads <= 2; ++threads) {
     const auto& t = r.by_threads[threads - 1];
     throughput.push_back(boost::json::object{{"threads", threads},
-                                             {"index_pairs_per_s", to_json(t.index_ops, 0)},
+                                             {"index_pairs_per_s", to_json(t.subject_ops, 0)},
                                              {"mutex_pairs_per_s", to_json(t.baseline_ops, 0)},
                                              {"ratio", to_json(t.ratio, 3)}});
   }
@@ -544,9 +517,9 @@ boost::json::object to_json(const results& r, const options& opts, const plan& p
       {"machine", to_json(machine)},
       {"ratio_vs_mutex_1t", rounded(r.by_threads[0].ratio.median, 3)},
       {"ratio_vs_mutex_2t", rounded(r.by_threads[1].ratio.median, 3)},
-      {"index_pairs_per_s_1t", whole(r.by_threads[0].index_ops.median)},
+      {"index_pairs_per_s_1t", whole(r.by_threads[0].subject_ops.median)},
       {"mutex_pairs_per_s_1t", whole(r.by_threads[0].baseline_ops.median)},
-      {"index_pairs_per_s_2t", whole(r.by_threads[1].index_ops.median)},
+      {"index_pairs_per_s_2t", whole(r.by_threads[1].subject_ops.median)},
       {"mutex_pairs_per_s_2t", whole(r.by_threads[1].baseline_ops.median)},
       {"acquire_p50_ns_2t", whole(li.p50.median)},
       {"acquire_p99_ns_2t", whole(li.p99.median)},

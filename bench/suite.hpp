@@ -136,6 +136,34 @@ round_result run_round(unsigned threads, std::chrono::nanoseconds length, Body&&
   return r;
 }
 
+// The subject and the baseline run in alternating rounds, and which one goes
+// first flips every round, so drift in the machine (frequency, neighbours on
+// the host) hits both alike. The ratio is taken per adjacent pair of rounds.
+struct paired_throughput {
+  std::vector<double> subject_ops, baseline_ops, ratio;
+  std::uint64_t failures = 0;
+};
+
+template <class RunSubject, class RunBaseline>
+paired_throughput alternate(int rounds, RunSubject&& run_subject, RunBaseline&& run_baseline) {
+  paired_throughput p;
+  for (int r = 0; r < rounds; ++r) {
+    round_result a, b;
+    if (r % 2 == 0) {
+      a = run_subject();
+      b = run_baseline();
+    } else {
+      b = run_baseline();
+      a = run_subject();
+    }
+    p.subject_ops.push_back(a.ops_per_s());
+    p.baseline_ops.push_back(b.ops_per_s());
+    p.ratio.push_back(b.ops_per_s() > 0 ? a.ops_per_s() / b.ops_per_s() : 0);
+    p.failures += a.failures + b.failures;
+  }
+  return p;
+}
+
 // ---- statistics -----------------------------------------------------------------
 
 /// Median and spread of one figure measured once per round.
