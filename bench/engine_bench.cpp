@@ -606,12 +606,7 @@ boost::json::object to_json(const results& r, const options& opts, const plan& p
                                        {"round_ms", p.round_length.count()},
                                        {"sweep_repeats", p.sweep_repeats}}},
   };
-  if (!r.problems.empty()) {
-    boost::json::array list;
-    for (const auto& problem : r.problems)
-      list.emplace_back(problem);
-    o["problems"] = std::move(list);
-  }
+  add_problems(o, r.problems);
   return o;
 }
 

@@ -551,12 +551,7 @@ boost::json::object to_json(const results& r, const options& opts, const plan& p
                                        {"scale_rounds", p.scale_rounds},
                                        {"scale_round_ms", p.scale_round_length.count()}}},
   };
-  if (!r.problems.empty()) {
-    boost::json::array list;
-    for (const auto& problem : r.problems)
-      list.emplace_back(problem);
-    o["problems"] = std::move(list);
-  }
+  add_problems(o, r.problems);
   return o;
 }
 

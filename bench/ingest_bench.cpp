@@ -1359,12 +1359,7 @@ boost::json::object to_json(const results& r, const options& opts, const plan& p
   }
   j["candidates"] = std::move(candidates);
   j["recommended_batch_size"] = r.recommended_batch;
-  if (!r.problems.empty()) {
-    boost::json::array list;
-    for (const auto& problem : r.problems)
-      list.emplace_back(problem);
-    j["problems"] = std::move(list);
-  }
+  add_problems(j, r.problems);
   return j;
 }
 

@@ -221,4 +221,13 @@ void emit_json_line(const boost::json::object& o) {
   std::fflush(stdout);
 }
 
+void add_problems(boost::json::object& o, const std::vector<std::string>& problems) {
+  if (problems.empty())
+    return;
+  boost::json::array list;
+  for (const auto& problem : problems)
+    list.emplace_back(problem);
+  o["problems"] = std::move(list);
+}
+
 }  // namespace agentreg::bench

@@ -216,6 +216,9 @@ double rounded(double x, int digits);
 /// form (7.69E6), so counts and nanoseconds go out as integers.
 std::int64_t whole(double x);
 
+/// Adds `problems` (what failed a suite's checks) to its JSON, if any.
+void add_problems(boost::json::object& o, const std::vector<std::string>& problems);
+
 /// Prints `o` as one line on stdout and flushes. Suites call this last, so the
 /// JSON object is the last line of their output.
 void emit_json_line(const boost::json::object& o);
