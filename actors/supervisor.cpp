@@ -38,8 +38,11 @@ std::int64_t time_out_executions(engine_context& ctx, core::timestamp now) {
     e.error_message = "execution_timeout exceeded";
   }
   const auto n = static_cast<std::int64_t>(timed_out.completed.size());
-  if (n > 0)
+  if (n > 0) {
+    if (ctx.gate)  // the writer releases every execution it commits
+      ctx.gate->force(n);
     caf::anon_send(ctx.aggregator, msg::batch_atom::value, std::move(timed_out));
+  }
   return n;
 }
 

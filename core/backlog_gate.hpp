@@ -45,6 +45,12 @@ class backlog_gate {
     }
   }
 
+  /// Takes room for `n` records unconditionally, never blocking or refusing:
+  /// for records the engine itself produces (executions the sweep times
+  /// out), which no caller could be asked to retry. They are still counted,
+  /// so their release by the writer balances.
+  void force(std::int64_t n) { count_.fetch_add(n, std::memory_order_relaxed); }
+
   /// Gives back room for `n` committed records.
   void release(std::int64_t n) {
     count_.fetch_sub(n, std::memory_order_relaxed);

@@ -228,6 +228,27 @@ BOOST_AUTO_TEST_CASE(a_full_buffer_blocks_the_producer_until_the_database_is_bac
   BOOST_TEST(std::stol(db.scalar("SELECT count(*) FROM agent_executions WHERE status = 'success'")) == completed);
 }
 
+BOOST_AUTO_TEST_CASE(executions_timed_out_by_the_sweep_are_stored_and_keep_the_backlog_balanced) {
+  test::fresh_database db;
+  auto clock = std::make_shared<core::manual_clock>();
+  {
+    config c = db_config(db.url);
+    c.time_source = clock;
+    registry reg{c};
+    reg.register_agent(spec("a0"));
+    for (int i = 0; i < 5; ++i)
+      reg.start_execution("a0");
+    clock->advance(31min);
+    BOOST_TEST(reg.sweep()->executions_timed_out == 5);
+    reg.sync();
+    for (int i = 0; i < 400 && reg.stats().persistence_backlog != 0; ++i)
+      std::this_thread::sleep_for(25ms);
+    // 5 starts admitted + 5 timeouts forced, 10 released: exactly zero, not below.
+    BOOST_TEST(reg.stats().persistence_backlog == 0);
+  }
+  BOOST_TEST(db.scalar("SELECT count(*) FROM agent_executions WHERE status = 'timeout'") == "5");
+}
+
 BOOST_AUTO_TEST_CASE(a_backlog_built_during_an_outage_is_written_in_transactions_of_two_batches) {
   test::fresh_database db;
   {
