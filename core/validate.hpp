@@ -3,6 +3,7 @@
 #include <string_view>
 
 #include "core/error.hpp"
+#include "core/text.hpp"
 #include "core/types.hpp"
 
 namespace agentreg::core {
@@ -26,10 +27,6 @@ expected<unit> validate(const execution_metrics& m);
 
 /// Checks one tool usage report. Errors: invalid_argument.
 expected<unit> validate_tool_call(const std::string& tool_name, const tool_call& call);
-
-/// True when `s` is valid UTF-8 without NUL bytes (PostgreSQL stores neither,
-/// JSON cannot carry invalid UTF-8): text that fails is refused at the door.
-bool is_clean_text(std::string_view s);
 
 /// Checks an id given by a caller. Errors: invalid_argument.
 expected<unit> validate_id(const std::string& id, const char* what);

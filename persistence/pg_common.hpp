@@ -28,9 +28,14 @@ struct failure {
 /// killed mid-statement) as a plain sql_error.
 failure current_failure(std::string_view doing, const pqxx::connection_base* c) noexcept;
 
-/// A new connection to `url`, with automatic reconnection switched off: a
-/// silent reconnect would lose the session's staging tables and hide an
-/// outage the caller must see. Throws what pqxx::connection throws.
+/// `url` with connect_timeout=10 added when it sets none (URI or
+/// keyword=value form).
+std::string with_connect_timeout(const std::string& url);
+
+/// A new connection to `url` (connect timeout 10 s unless the URL sets one),
+/// with automatic reconnection switched off: a silent reconnect would lose
+/// the session's staging tables and hide an outage the caller must see.
+/// Throws what pqxx::connection throws.
 std::unique_ptr<pqxx::connection> open_connection(const std::string& url);
 
 /// Nanoseconds (the engine's timestamps) to microseconds (timestamptz's
