@@ -122,19 +122,6 @@ config bench_config() {
   return cfg;
 }
 
-// ---- resident memory ------------------------------------------------------------
-
-// VmRSS of /proc/self/status in bytes (0 if unreadable). Resident memory,
-// not heap: the registry also maps CAF's actor memory and thread stacks,
-// which mallinfo2 would miss.
-std::size_t resident_bytes() {
-  std::ifstream status{"/proc/self/status"};
-  for (std::string line; std::getline(status, line);)
-    if (line.rfind("VmRSS:", 0) == 0)
-      return std::stoull(line.substr(6)) * 1024;  // "VmRSS:   123456 kB"
-  return 0;
-}
-
 // Resident bytes after handing free heap pages back to the kernel, so a
 // difference of two readings is memory in use, not memory glibc kept.
 std::size_t trimmed_resident_bytes() {

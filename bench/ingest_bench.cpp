@@ -135,18 +135,6 @@ double seconds_between(bench_clock::time_point a, bench_clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
 
-// ---- resident memory ------------------------------------------------------------------
-
-// VmRSS of /proc/self/status in bytes (0 if unreadable): everything the
-// engine holds, CAF mailboxes and thread stacks included.
-std::size_t resident_bytes() {
-  std::ifstream status{"/proc/self/status"};
-  for (std::string line; std::getline(status, line);)
-    if (line.rfind("VmRSS:", 0) == 0)
-      return std::stoull(line.substr(6)) * 1024;  // "VmRSS:   123456 kB"
-  return 0;
-}
-
 // ---- the server ------------------------------------------------------------------------
 
 // `url` with its database replaced by `name`. Handles URLs

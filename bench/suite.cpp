@@ -221,6 +221,14 @@ void emit_json_line(const boost::json::object& o) {
   std::fflush(stdout);
 }
 
+std::size_t resident_bytes() {
+  std::ifstream status{"/proc/self/status"};
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmRSS:", 0) == 0)
+      return std::stoull(line.substr(6)) * 1024;  // "VmRSS:   123456 kB"
+  return 0;
+}
+
 void add_problems(boost::json::object& o, const std::vector<std::string>& problems) {
   if (problems.empty())
     return;

@@ -216,6 +216,11 @@ double rounded(double x, int digits);
 /// form (7.69E6), so counts and nanoseconds go out as integers.
 std::int64_t whole(double x);
 
+/// VmRSS of /proc/self/status in bytes (0 if unreadable): everything the
+/// process holds resident, CAF's actor memory and thread stacks included,
+/// which heap statistics would miss.
+std::size_t resident_bytes();
+
 /// Adds `problems` (what failed a suite's checks) to its JSON, if any.
 void add_problems(boost::json::object& o, const std::vector<std::string>& problems);
 
