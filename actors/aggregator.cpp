@@ -1,9 +1,7 @@
 #include "actors/aggregator.hpp"
 
-#include <array>
 #include <chrono>
 #include <map>
-#include <unordered_map>
 
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
@@ -16,37 +14,25 @@ namespace agentreg::actors {
 
 namespace {
 
-constexpr std::size_t dimensions = 5;
-
 struct aggregator_state {
   engine_context* ctx = nullptr;
-  std::array<std::unordered_map<std::string, core::performance_accumulator>, dimensions> summaries;
+  core::summary_set summaries;
   msg::aggregator_stats stats;
   static inline const char* name = "agentreg.aggregator";
 
-  void add(const core::execution& e) {
-    const std::string* keys[dimensions] = {&e.agent_id, &e.agent_type, &e.model_name, &e.task_type,
-                                           &e.workflow_slug};
-    for (std::size_t d = 0; d < dimensions; ++d)
-      summaries[d][*keys[d]].add(e);
-    ++stats.executions_completed;
-  }
-
-  // Counts a batch, then hands it on to persistence (if any).
-  void absorb(msg::record_batch b) {
-    for (const auto& e : b.completed)
-      add(e);
-    stats.tool_calls += static_cast<std::int64_t>(b.tool_calls.size());
+  // Records already counted in the outbox, on their way to persistence.
+  void forward(msg::record_batch b) {
     if (ctx->persistence && !b.empty())
       caf::anon_send(ctx->persistence, msg::batch_atom::value, std::move(b));
   }
 
   // Takes in everything callers left in the outbox, so that an answer counts
-  // every record put there before the question was asked.
+  // every execution completed before the question was asked.
   void catch_up() {
-    auto b = ctx->records.drain();
-    if (!b.empty())
-      absorb(std::move(b));
+    auto drained = ctx->records.drain(summaries);
+    stats.executions_completed += drained.completed;
+    stats.tool_calls += drained.tool_calls;
+    forward(std::move(drained.records));
   }
 
   // Every summary, tool usage and agent, as absolute values, to persistence.
@@ -55,9 +41,11 @@ struct aggregator_state {
       return;
     msg::snapshots s;
     const auto now = ctx->clock->now();
-    for (std::size_t d = 0; d < dimensions; ++d)
-      for (const auto& [key, acc] : summaries[d])
-        s.performance.push_back({acc.snapshot(static_cast<core::group_by>(d), key), acc.durations().buckets(), now});
+    for (std::size_t d = 0; d < core::summary_set::dimensions; ++d) {
+      const auto dim = static_cast<core::group_by>(d);
+      for (const auto& [key, acc] : summaries.of(dim))
+        s.performance.push_back({acc.snapshot(dim, key), acc.durations().buckets(), now});
+    }
     for (auto& [usage, durations] : ctx->tools.all())
       s.tool_usage.push_back({std::move(usage), durations.buckets(), now});
     s.agents = agent_snapshots(*ctx);
@@ -65,11 +53,10 @@ struct aggregator_state {
   }
 
   void restore(const std::vector<core::performance_snapshot>& snaps) {
-    for (const auto& p : snaps) {
-      const auto d = static_cast<std::size_t>(p.summary.dimension);
-      if (d < dimensions)
-        summaries[d][p.summary.key].restore(p.summary, core::log_histogram::from_buckets(p.durations));
-    }
+    for (const auto& p : snaps)
+      if (static_cast<std::size_t>(p.summary.dimension) < core::summary_set::dimensions)
+        summaries.at(p.summary.dimension, p.summary.key)
+            .restore(p.summary, core::log_histogram::from_buckets(p.durations));
   }
 };
 
@@ -84,7 +71,7 @@ msg::aggregator_actor::behavior_type aggregator_behavior(aggregator_pointer self
   self->delayed_send(self, drain_interval, caf::tick_atom::value);
   auto last_snapshot = std::make_shared<core::timestamp>(ctx->clock->now());
   return {
-      [=](msg::batch_atom, msg::record_batch& b) { self->state.absorb(std::move(b)); },
+      [=](msg::batch_atom, msg::record_batch& b) { self->state.forward(std::move(b)); },
       [=](caf::tick_atom) {
         auto& st = self->state;
         st.catch_up();
@@ -99,10 +86,9 @@ msg::aggregator_actor::behavior_type aggregator_behavior(aggregator_pointer self
       },
       [=](msg::perf_atom, core::group_by dim, const std::string& key) -> caf::result<core::performance> {
         self->state.catch_up();
-        const auto d = static_cast<std::size_t>(dim);
-        if (d >= dimensions)
+        if (static_cast<std::size_t>(dim) >= core::summary_set::dimensions)
           return msg::to_caf(core::errc::invalid_argument, "unknown group_by dimension");
-        auto& table = self->state.summaries[d];
+        const auto& table = self->state.summaries.of(dim);
         auto it = table.find(key);
         if (it == table.end())
           return msg::to_caf(core::errc::unknown_agent, "nothing recorded for " + key);
@@ -111,14 +97,11 @@ msg::aggregator_actor::behavior_type aggregator_behavior(aggregator_pointer self
       [=](msg::perf_by_atom, core::group_by dim) {
         self->state.catch_up();
         std::vector<core::performance> out;
-        const auto d = static_cast<std::size_t>(dim);
-        if (d < dimensions) {
-          std::map<std::string, const core::performance_accumulator*> ordered;
-          for (auto& [key, acc] : self->state.summaries[d])
-            ordered.emplace(key, &acc);
-          for (auto& [key, acc] : ordered)
-            out.push_back(acc->snapshot(dim, key));
-        }
+        std::map<std::string_view, const core::performance_accumulator*> ordered;
+        for (const auto& [key, acc] : self->state.summaries.of(dim))
+          ordered.emplace(key, &acc);
+        for (const auto& [key, acc] : ordered)
+          out.push_back(acc->snapshot(dim, std::string{key}));
         return out;
       },
       [=](msg::restore_atom, const std::vector<core::performance_snapshot>& snaps) { self->state.restore(snaps); },

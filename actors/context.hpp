@@ -22,7 +22,11 @@ namespace agentreg::actors {
 /// shared by the facade and every actor, outliving all of them.
 struct engine_context {
   engine_context(core::registry_config cfg, std::shared_ptr<const core::clock> clk, core::price_table table)
-      : config(std::move(cfg)), clock(std::move(clk)), prices(std::move(table)), started_at(clock->now()) {}
+      : config(std::move(cfg)),
+        clock(std::move(clk)),
+        prices(std::move(table)),
+        records(config.database_url.has_value()),
+        started_at(clock->now()) {}
 
   const core::registry_config config;
   const std::shared_ptr<const core::clock> clock;
@@ -31,6 +35,7 @@ struct engine_context {
   directory agents;
   execution_table executions;
   tool_usage_table tools;
+  /// Completed executions' counts, and records for persistence (if any).
   outbox records;
   /// Set when the registry stops: the supervisor respawns nothing after it.
   std::atomic<bool> stopping{false};

@@ -2,50 +2,58 @@
 
 namespace agentreg::actors {
 
-void execution_table::insert(const core::uuid& id, core::execution e) {
+core::execution running_execution::to_execution(const core::uuid& id, const std::string& price_version) && {
+  core::execution e;
+  e.id = core::to_string(id);
+  e.agent_id = agent->agent_id;
+  e.agent_type = agent->agent_type;
+  e.llm_provider = agent->llm_provider;
+  e.model_name = agent->model_name;
+  e.task_type = std::move(task_type);
+  e.workflow_slug = std::move(workflow_slug);
+  e.run_id = std::move(run_id);
+  e.started_at = started_at;
+  e.price_version = price_version;
+  return e;
+}
+
+void execution_table::insert(const core::uuid& id, running_execution e) {
   auto& s = shard_of(id);
   std::lock_guard guard{s.mutex};
   s.running.emplace(id, std::move(e));
 }
 
-core::expected<core::execution> execution_table::take(const core::uuid& id) {
+core::expected<running_execution> execution_table::take(const core::uuid& id) {
   auto& s = shard_of(id);
-  std::lock_guard guard{s.mutex};
-  auto it = s.running.find(id);
-  if (it == s.running.end()) {
-    if (s.was_completed(id))
+  decltype(shard::running)::node_type node;
+  {
+    std::lock_guard guard{s.mutex};
+    node = s.running.extract(id);
+    if (!node.empty()) {
+      s.remember(id);
+    } else if (s.was_completed(id)) {
       return core::error{core::errc::already_completed, "execution " + core::to_string(id) + " is already completed"};
-    return core::error{core::errc::unknown_execution, "no running execution " + core::to_string(id)};
+    } else {
+      return core::error{core::errc::unknown_execution, "no running execution " + core::to_string(id)};
+    }
   }
-  core::execution e = std::move(it->second);
-  s.running.erase(it);
-  s.remember(id);
-  return e;
+  // The node is freed here, outside the lock.
+  return std::move(node.mapped());
 }
 
-std::vector<core::execution> execution_table::take_started_before(core::timestamp cutoff) {
-  std::vector<core::execution> out;
+std::vector<std::pair<core::uuid, running_execution>> execution_table::take_started_before(core::timestamp cutoff) {
+  std::vector<std::pair<core::uuid, running_execution>> out;
   for (auto& s : shards_) {
     std::lock_guard guard{s.mutex};
     for (auto it = s.running.begin(); it != s.running.end();) {
       if (it->second.started_at < cutoff) {
         s.remember(it->first);
-        out.push_back(std::move(it->second));
+        out.emplace_back(it->first, std::move(it->second));
         it = s.running.erase(it);
       } else {
         ++it;
       }
     }
-  }
-  return out;
-}
-
-std::vector<core::execution> execution_table::running() const {
-  std::vector<core::execution> out;
-  for (auto& s : shards_) {
-    std::lock_guard guard{s.mutex};
-    for (const auto& [id, e] : s.running)
-      out.push_back(e);
   }
   return out;
 }

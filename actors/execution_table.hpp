@@ -2,8 +2,11 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <mutex>
+#include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "core/error.hpp"
@@ -11,6 +14,20 @@
 #include "core/uuid.hpp"
 
 namespace agentreg::actors {
+
+/// A running execution as the engine keeps it: the agent's spec as it was at
+/// the start, shared with the agent's binding rather than copied, and what
+/// the caller asked. The full core::execution is made once, at completion.
+struct running_execution {
+  std::shared_ptr<const core::agent_spec> agent;  ///< id, type, provider, model
+  std::string task_type;
+  std::string workflow_slug;
+  std::string run_id;
+  core::timestamp started_at = 0;
+
+  /// The record of this execution, still `running`.
+  core::execution to_execution(const core::uuid& id, const std::string& price_version) &&;
+};
 
 /// Running executions by id, and the ids completed lately (so that a second
 /// completion answers already_completed rather than unknown_execution).
@@ -23,18 +40,15 @@ class execution_table {
   /// 4096 = 262 144 recent ids in 4 MiB.
   static constexpr std::size_t remembered_per_shard = 4096;
 
-  void insert(const core::uuid& id, core::execution e);
+  void insert(const core::uuid& id, running_execution e);
 
   /// Removes a running execution and remembers it as completed, in one step:
   /// of two concurrent completions exactly one gets it.
   /// Errors: unknown_execution, already_completed.
-  core::expected<core::execution> take(const core::uuid& id);
+  core::expected<running_execution> take(const core::uuid& id);
 
   /// Removes (and remembers as completed) every execution started before `cutoff`.
-  std::vector<core::execution> take_started_before(core::timestamp cutoff);
-
-  /// A copy of every running execution (for persistence and tests).
-  std::vector<core::execution> running() const;
+  std::vector<std::pair<core::uuid, running_execution>> take_started_before(core::timestamp cutoff);
 
   [[nodiscard]] std::size_t size() const;
 
@@ -42,7 +56,7 @@ class execution_table {
   static constexpr std::size_t shard_count = 64;
   struct alignas(64) shard {
     mutable std::mutex mutex;
-    std::unordered_map<core::uuid, core::execution, core::uuid_hash> running;
+    std::unordered_map<core::uuid, running_execution, core::uuid_hash> running;
     std::vector<core::uuid> completed = std::vector<core::uuid>(remembered_per_shard);
     static std::size_t slot_of(const core::uuid& id) { return (id.lo ^ (id.hi >> 17)) % remembered_per_shard; }
     void remember(const core::uuid& id) { completed[slot_of(id)] = id; }

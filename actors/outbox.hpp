@@ -7,55 +7,66 @@
 #include <optional>
 #include <vector>
 
+#include "core/summary.hpp"
 #include "core/types.hpp"
 #include "messages/aggregator.hpp"
 
 namespace agentreg::actors {
 
-/// Where the hot calls leave their records for the aggregator: one lane per
-/// thread stripe, so a caller takes an uncontended lock and appends. When a
-/// lane reaches `batch_size` the caller takes it whole and sends it as one
-/// one-way message (a send per record would wake the aggregator per record,
-/// a futex syscall each time it was idle). The aggregator drains the lanes
-/// on its tick and before it answers any query, so every record put here
-/// before a query is counted in its answer. Thread-safe.
+/// Where the hot calls leave what the aggregator must learn: one lane per
+/// thread stripe, so a caller takes an uncontended lock.
+///
+/// A completed execution is counted at once in its lane's summaries, a
+/// delta the aggregator folds into its own (so the aggregator's work grows
+/// with the keys touched between two drains, not with the executions). With
+/// persistence on, the lane also keeps the records themselves: when a lane
+/// holds `batch_size` records the caller takes them whole and sends them as
+/// one one-way message (a send per record would wake the aggregator per
+/// record, a futex syscall each time it was idle). In memory only, no record
+/// is kept.
+///
+/// The aggregator drains every lane on its tick and before it answers any
+/// query, so every execution put here before a query is counted in its
+/// answer. Thread-safe.
 class outbox {
  public:
   static constexpr std::size_t lanes = 16;
   static constexpr std::size_t batch_size = 256;
 
-  /// Appends; answers a full batch for the caller to send, if the lane filled.
-  std::optional<msg::record_batch> put_started(core::execution e) { return put(&msg::record_batch::started, std::move(e)); }
-  std::optional<msg::record_batch> put_completed(core::execution e) {
-    return put(&msg::record_batch::completed, std::move(e));
-  }
-  std::optional<msg::record_batch> put_tool_call(core::tool_call_record r) {
-    return put(&msg::record_batch::tool_calls, std::move(r));
-  }
+  /// `keep_records`: keep records for persistence (else only count them).
+  explicit outbox(bool keep_records) : keep_records_(keep_records) {}
 
-  /// Everything waiting in every lane, in one batch (empty if none).
-  msg::record_batch drain();
+  /// A started execution, for persistence (the running row).
+  std::optional<msg::record_batch> put_started(const core::execution& e);
+  /// A completed execution: counted in the summaries, kept for persistence.
+  std::optional<msg::record_batch> put_completed(const core::execution& e);
+  std::optional<msg::record_batch> put_tool_call(core::tool_call_record r);
+
+  /// What every lane held, taken out.
+  struct contents {
+    msg::record_batch records;
+    std::int64_t completed = 0;  ///< executions completed since the last drain
+    std::int64_t tool_calls = 0;
+  };
+  /// Takes out every lane's records and counts, and folds the lanes'
+  /// summaries into `into` (each lane's outside its lock).
+  contents drain(core::summary_set& into);
 
  private:
   struct alignas(64) lane {
     std::mutex mutex;
     msg::record_batch records;
-    std::size_t size = 0;
+    std::size_t size = 0;  // records held
+    core::summary_set summaries;
+    std::int64_t completed = 0;
+    std::int64_t tool_calls = 0;
   };
 
-  template <class T>
-  std::optional<msg::record_batch> put(std::vector<T> msg::record_batch::*field, T item) {
-    lane& l = lanes_[stripe()];
-    std::lock_guard guard{l.mutex};
-    (l.records.*field).push_back(std::move(item));
-    if (++l.size < batch_size)
-      return std::nullopt;
-    l.size = 0;
-    return std::exchange(l.records, {});
-  }
+  // Under the lane's lock: answers the lane's records if they fill a batch.
+  static std::optional<msg::record_batch> take_if_full(lane& l);
+  static lane& mine(std::array<lane, lanes>& all);
 
-  static std::size_t stripe();
-
+  const bool keep_records_;
   std::array<lane, lanes> lanes_;
 };
 

@@ -26,22 +26,21 @@ struct supervisor_state {
 
 using supervisor_pointer = msg::supervisor_actor::stateful_pointer<supervisor_state>;
 
-// Turns running executions older than the timeout into `timeout` completions.
+// Turns running executions older than the timeout into `timeout`
+// completions, counted and persisted like any other.
 std::int64_t time_out_executions(engine_context& ctx, core::timestamp now) {
-  const auto cutoff = now - ctx.config.execution_timeout.count();
-  msg::record_batch timed_out;
-  timed_out.completed = ctx.executions.take_started_before(cutoff);
-  for (auto& e : timed_out.completed) {
+  auto timed_out = ctx.executions.take_started_before(now - ctx.config.execution_timeout.count());
+  const auto n = static_cast<std::int64_t>(timed_out.size());
+  if (n > 0 && ctx.gate)  // the writer releases every execution it commits
+    ctx.gate->force(n);
+  for (auto& [id, running] : timed_out) {
+    auto e = std::move(running).to_execution(id, ctx.prices.version());
     e.status = core::execution_status::timeout;
     e.completed_at = now;
     e.duration_ms = (now - e.started_at) / core::ns_per_ms;
     e.error_message = "execution_timeout exceeded";
-  }
-  const auto n = static_cast<std::int64_t>(timed_out.completed.size());
-  if (n > 0) {
-    if (ctx.gate)  // the writer releases every execution it commits
-      ctx.gate->force(n);
-    caf::anon_send(ctx.aggregator, msg::batch_atom::value, std::move(timed_out));
+    if (auto full = ctx.records.put_completed(e))
+      caf::anon_send(ctx.aggregator, msg::batch_atom::value, std::move(*full));
   }
   return n;
 }

@@ -86,9 +86,18 @@ struct registry::impl {
     for (const auto& t : state->tool_usage)
       ctx.tools.restore(t.usage, core::log_histogram::from_buckets(t.durations));
     caf::anon_send(ctx.aggregator, msg::restore_atom::value, std::move(state->performance));
+    // A running execution keeps the agent's spec of its start, so it is
+    // rebuilt from the row, whether or not its agent is still registered.
     for (auto& e : state->running_executions)
-      if (auto id = core::parse_uuid(e.id))
-        ctx.executions.insert(*id, std::move(e));
+      if (auto id = core::parse_uuid(e.id)) {
+        core::agent_spec spec;
+        spec.agent_id = std::move(e.agent_id);
+        spec.agent_type = std::move(e.agent_type);
+        spec.llm_provider = std::move(e.llm_provider);
+        spec.model_name = std::move(e.model_name);
+        ctx.executions.insert(*id, {std::make_shared<const core::agent_spec>(std::move(spec)), std::move(e.task_type),
+                                    std::move(e.workflow_slug), std::move(e.run_id), e.started_at});
+      }
     std::clog << "agentreg: recovered " << state->agents.size() << " agents, " << state->tool_usage.size()
               << " tool usage rows, " << state->running_executions.size() << " running executions\n";
   }
@@ -370,22 +379,14 @@ expected<std::string> registry::start_execution(const std::string& agent_id, exe
       return room.error();
   const auto binding = (*rec)->binding();
   const core::uuid id = core::make_uuid();
-  execution e;
-  e.id = core::to_string(id);
-  e.agent_id = agent_id;
-  e.agent_type = binding->spec.agent_type;
-  e.llm_provider = binding->spec.llm_provider;
-  e.model_name = binding->spec.model_name;
-  e.task_type = std::move(request.task_type);
-  e.workflow_slug = std::move(request.workflow_slug);
-  e.run_id = std::move(request.run_id);
-  e.started_at = ctx.clock->now();
-  e.price_version = ctx.prices.version();
-  std::string answer = e.id;
+  // The spec is shared with the binding (aliasing), not copied.
+  actors::running_execution running{std::shared_ptr<const core::agent_spec>{binding, &binding->spec},
+                                    std::move(request.task_type), std::move(request.workflow_slug),
+                                    std::move(request.run_id), ctx.clock->now()};
   if (ctx.config.database_url)  // running rows matter to persistence only
-    impl_->send_if_full(ctx.records.put_started(e));
-  ctx.executions.insert(id, std::move(e));
-  return answer;
+    impl_->send_if_full(ctx.records.put_started(actors::running_execution{running}.to_execution(id, ctx.prices.version())));
+  ctx.executions.insert(id, std::move(running));
+  return core::to_string(id);
 }
 
 expected<execution> registry::complete_execution(const std::string& execution_id, execution_status status,
@@ -406,7 +407,7 @@ expected<execution> registry::complete_execution(const std::string& execution_id
       ctx.gate->release(1);
     return taken.error();
   }
-  execution e = std::move(*taken);
+  execution e = std::move(*taken).to_execution(*id, ctx.prices.version());
   e.status = status;
   e.completed_at = ctx.clock->now();
   e.duration_ms = std::max<std::int64_t>(0, (e.completed_at - e.started_at) / core::ns_per_ms);
@@ -414,7 +415,6 @@ expected<execution> registry::complete_execution(const std::string& execution_id
   e.completion_tokens = metrics.completion_tokens.value_or(0);
   e.cached_tokens = metrics.cached_tokens.value_or(0);
   e.total_tokens = metrics.total_tokens.value_or(e.prompt_tokens + e.completion_tokens);
-  e.price_version = ctx.prices.version();
   if (metrics.estimated_cost_usd) {
     e.cost_micro_usd = std::llround(*metrics.estimated_cost_usd * 1e6);
   } else if (const auto* price = ctx.prices.find(e.model_name)) {

@@ -19,6 +19,20 @@ void performance_accumulator::add(const execution& e) {
   durations_.add(static_cast<double>(e.duration_ms));
 }
 
+void performance_accumulator::merge(const performance_accumulator& other) {
+  total_ += other.total_;
+  success_ += other.success_;
+  failed_ += other.failed_;
+  timeout_ += other.timeout_;
+  duration_sum_ms_ += other.duration_sum_ms_;
+  tokens_ += other.tokens_;
+  cost_micro_ += other.cost_micro_;
+  retries_ += other.retries_;
+  if (other.last_ > last_)
+    last_ = other.last_;
+  durations_.merge(other.durations_);
+}
+
 performance performance_accumulator::snapshot(group_by dimension, const std::string& key) const {
   performance p;
   p.dimension = dimension;
@@ -54,6 +68,35 @@ void performance_accumulator::restore(const performance& p, log_histogram durati
   retries_ = p.total_retries;
   last_ = p.last_execution_at;
   durations_ = std::move(durations);
+}
+
+performance_accumulator& summary_set::slot(table& t, std::string_view key) {
+  // Heterogeneous find first: the key is copied only when it is new.
+  if (auto it = t.find(key); it != t.end())
+    return it->second;
+  return t.try_emplace(std::string{key}).first->second;
+}
+
+void summary_set::add(const execution& e) {
+  const std::string* keys[dimensions] = {&e.agent_id, &e.agent_type, &e.model_name, &e.task_type, &e.workflow_slug};
+  for (std::size_t d = 0; d < dimensions; ++d)
+    slot(tables_[d], *keys[d]).add(e);
+}
+
+void summary_set::merge(const summary_set& other) {
+  for (std::size_t d = 0; d < dimensions; ++d)
+    for (const auto& [key, acc] : other.tables_[d])
+      slot(tables_[d], key).merge(acc);
+}
+
+const summary_set::table& summary_set::of(group_by dimension) const {
+  static const table none;
+  const auto d = static_cast<std::size_t>(dimension);
+  return d < dimensions ? tables_[d] : none;
+}
+
+performance_accumulator& summary_set::at(group_by dimension, const std::string& key) {
+  return slot(tables_.at(static_cast<std::size_t>(dimension)), key);
 }
 
 void tool_accumulator::add(const tool_call_record& r) {

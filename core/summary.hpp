@@ -1,7 +1,11 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 
 #include "core/histogram.hpp"
 #include "core/types.hpp"
@@ -14,6 +18,8 @@ namespace agentreg::core {
 class performance_accumulator {
  public:
   void add(const execution& e);
+  /// Adds everything `other` counted (exact: integer sums, histogram counts).
+  void merge(const performance_accumulator& other);
   [[nodiscard]] performance snapshot(group_by dimension, const std::string& key) const;
 
   /// Rebuilds totals from a persisted summary (recovery).
@@ -25,6 +31,40 @@ class performance_accumulator {
   std::int64_t duration_sum_ms_ = 0, tokens_ = 0, cost_micro_ = 0, retries_ = 0;
   timestamp last_ = 0;
   log_histogram durations_;
+};
+
+/// Performance summaries along every group_by dimension: an execution counts
+/// once under its agent id, agent type, model, task type and workflow.
+/// Single writer; not thread-safe.
+class summary_set {
+ public:
+  static constexpr std::size_t dimensions = 5;
+
+  struct key_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+  using table = std::unordered_map<std::string, performance_accumulator, key_hash, std::equal_to<>>;
+
+  void add(const execution& e);
+  /// Adds everything `other` holds, key by key.
+  void merge(const summary_set& other);
+
+  /// The summaries of one dimension (empty for an unknown one).
+  [[nodiscard]] const table& of(group_by dimension) const;
+  /// The summary under `key`, made empty if absent (recovery).
+  performance_accumulator& at(group_by dimension, const std::string& key);
+
+  [[nodiscard]] bool empty() const {
+    for (const auto& t : tables_)
+      if (!t.empty())
+        return false;
+    return true;
+  }
+
+ private:
+  static performance_accumulator& slot(table& t, std::string_view key);
+  std::array<table, dimensions> tables_;
 };
 
 /// Totals of one (agent, tool) pair. Single writer (the aggregator actor).

@@ -24,7 +24,8 @@ typename Inspector::result_type inspect(Inspector& f, aggregator_stats& x) {
   return f(caf::meta::type_name("aggregator_stats"), x.executions_completed, x.tool_calls);
 }
 
-/// Records the hot calls batched up (see actors::outbox).
+/// Records the hot calls batched up for persistence (see actors::outbox);
+/// their executions are already counted in the summaries.
 struct record_batch {
   std::vector<core::execution> started;
   std::vector<core::execution> completed;
@@ -40,10 +41,9 @@ typename Inspector::result_type inspect(Inspector& f, record_batch& x) {
 /// The protocol of the aggregator: owner of every performance summary (per
 /// agent, type, model, task type, workflow).
 using aggregator_actor = caf::typed_actor<
-    /// Records from the hot calls: each completed execution is counted once in
-    /// every summary it belongs to; all are forwarded to persistence. One-way.
+    /// A full outbox lane's records: forwarded to persistence. One-way.
     caf::reacts_to<batch_atom, record_batch>,
-    /// The timer: drains the outbox. One-way.
+    /// The timer: drains the outbox (summaries, counts, records). One-way.
     caf::reacts_to<caf::tick_atom>,
     /// One summary. Errors: unknown_agent (agent dimension, nothing recorded).
     caf::replies_to<perf_atom, core::group_by, std::string>::with<core::performance>,
