@@ -24,7 +24,8 @@
 //      on 1 and on 2 connections, for a fixed time (it is slow).
 //   3. baseline (b), raw COPY (bench/copy_baseline.hpp): the same rows by
 //      pqxx::stream_to into staging, INSERT ... SELECT ... ON CONFLICT (id)
-//      DO NOTHING, 10 000 rows per transaction, one connection.
+//      DO NOTHING, 10 000 rows per transaction, one connection; and (b2)
+//      the same on two connections at once, the server's own ceiling.
 //   4. ratios per round (variants alternate order every round), median
 //      [min .. max]; with a diagnostic (c): the engine's db::batch_writer
 //      fed directly, which splits the gap to COPY into the writer's own SQL
@@ -402,16 +403,38 @@ ingest_result run_agentreg(server& srv, std::uint64_t rows, std::size_t batch_si
 
 // ---- the baselines ----------------------------------------------------------------------
 
-double run_copy(server& srv, std::uint64_t rows, std::vector<std::string>& problems) {
+// Raw COPY on `connections` connections in parallel (one thread each, each
+// writing its share of the rows): 1 is baseline (b); 2 measures how far the
+// server itself goes when two backends load it at once, the ceiling of any
+// write path into this server.
+double run_copy(server& srv, std::uint64_t rows, std::vector<std::string>& problems, unsigned connections = 1) {
   scratch_database db{srv};
-  copy_baseline copy{db.url()};
+  std::vector<std::unique_ptr<copy_baseline>> copies;
+  for (unsigned c = 0; c < connections; ++c)
+    copies.push_back(std::make_unique<copy_baseline>(db.url()));
+  std::vector<std::uint64_t> inserted(connections);
   const auto start = bench_clock::now();
-  const std::uint64_t inserted = copy.write(rows, copy_rows_per_transaction);
+  {
+    std::vector<std::jthread> writers;
+    for (unsigned c = 0; c < connections; ++c)
+      writers.emplace_back([&, c] {
+        const std::uint64_t share = rows / connections + (c < rows % connections ? 1 : 0);
+        try {
+          inserted[c] = copies[c]->write(share, copy_rows_per_transaction);
+        } catch (const std::exception&) {
+          inserted[c] = 0;  // reported below as rows missing
+        }
+      });
+  }
   const double seconds = seconds_between(start, bench_clock::now());
-  if (inserted != rows)
-    problems.push_back("COPY baseline: the merges inserted " + std::to_string(inserted) + " of " +
-                       std::to_string(rows) + " rows");
-  check_executions(db.url(), static_cast<std::int64_t>(rows), "COPY baseline", problems);
+  std::uint64_t total = 0;
+  for (auto n : inserted)
+    total += n;
+  const std::string label = "COPY baseline on " + std::to_string(connections) + " connection(s)";
+  if (total != rows)
+    problems.push_back(label + ": the merges inserted " + std::to_string(total) + " of " + std::to_string(rows) +
+                       " rows");
+  check_executions(db.url(), static_cast<std::int64_t>(rows), label, problems);
   return seconds > 0 ? static_cast<double>(rows) / seconds : 0;
 }
 
@@ -651,6 +674,10 @@ struct results {
   variant_series writer;         // diagnostic: batch_writer alone
   std::vector<double> copy, seed1, seed2;
   summary s_copy, s_seed1, s_seed2;
+  // The server's ceiling: raw COPY on 2 connections at once, and its ratio
+  // to the seed on 2 connections (per round).
+  std::vector<double> copy2, copy2_vs_seed2;
+  summary s_copy2, s_copy2_vs_seed2;
   std::vector<double> produce_share;  // producers' share of the agentreg window
   std::vector<double> rows_per_batch;
   std::vector<double> destructor_ms;
@@ -784,7 +811,8 @@ void measure_comparison(const plan& p, server& srv, const cpu_meter& cpu, result
       std::printf(" %zu", c.batch_size);
     std::printf(" (not clearly slower than the default in the sweep)\n");
   }
-  std::printf("  COPY:     %llu rows, stream_to into staging + INSERT ... ON CONFLICT DO NOTHING, %llu rows/tx\n"
+  std::printf("  COPY:     %llu rows, stream_to into staging + INSERT ... ON CONFLICT DO NOTHING, %llu rows/tx;\n"
+              "            (b2): the same rows split over 2 connections writing at once\n"
               "  seed:     INSERT + summary upsert per transaction, %lld ms per run, on 1 and 2 connections\n"
               "  diagnostic (c): db::batch_writer::write() alone, %llu rows, batches as the pipeline makes them\n"
               "            (start + completion of batch_size / 2 executions), only write() timed\n",
@@ -795,7 +823,7 @@ void measure_comparison(const plan& p, server& srv, const cpu_meter& cpu, result
   const auto part_start = cpu.read();
   for (int round = 0; round < p.rounds; ++round) {
     const auto round_start = cpu.read();
-    double agentreg = 0, copy = 0, seed1 = 0, seed2 = 0, writer = 0;
+    double agentreg = 0, copy = 0, copy2 = 0, seed1 = 0, seed2 = 0, writer = 0;
     std::vector<double> candidate_rates(out.candidates.size());
     std::vector<std::function<void()>> steps{
         [&] {
@@ -808,6 +836,7 @@ void measure_comparison(const plan& p, server& srv, const cpu_meter& cpu, result
           out.destructor_ms.push_back(r.destructor_ms);
         },
         [&] { copy = run_copy(srv, p.rows, out.problems); },
+        [&] { copy2 = run_copy(srv, p.rows, out.problems, 2); },
         [&] { writer = run_writer_alone(srv, p.rows, defaults.batch_size, out.problems); },
         [&] { seed1 = run_seed(srv, 1, p.seed_length, out.problems); },
         [&] { seed2 = run_seed(srv, 2, p.seed_length, out.problems); },
@@ -825,6 +854,8 @@ void measure_comparison(const plan& p, server& srv, const cpu_meter& cpu, result
     for (auto& step : steps)
       step();
     out.copy.push_back(copy);
+    out.copy2.push_back(copy2);
+    out.copy2_vs_seed2.push_back(seed2 > 0 ? copy2 / seed2 : 0);
     out.seed1.push_back(seed1);
     out.seed2.push_back(seed2);
     const auto add = [&](variant_series& v, double rate) {
@@ -841,9 +872,9 @@ void measure_comparison(const plan& p, server& srv, const cpu_meter& cpu, result
     std::printf("  round %d: agentreg %.0f", round + 1, agentreg);
     for (std::size_t i = 0; i < out.candidates.size(); ++i)
       std::printf(", batch %zu %.0f", out.candidates[i].batch_size, candidate_rates[i]);
-    std::printf(", COPY %.0f, seed 1 conn %.0f, seed 2 conn %.0f, writer alone %.0f rows/s;\n"
+    std::printf(", COPY %.0f (2 conn %.0f), seed 1 conn %.0f, seed 2 conn %.0f, writer alone %.0f rows/s;\n"
                 "           other processes used %.0f %% of the CPUs, steal %.0f %%\n",
-                copy, seed1, seed2, writer, out.round_cpu.back().others * 100, out.round_cpu.back().steal * 100);
+                copy, copy2, seed1, seed2, writer, out.round_cpu.back().others * 100, out.round_cpu.back().steal * 100);
     std::fflush(stdout);
   }
   out.comparison_cpu = cpu.between(part_start, cpu.read());
@@ -868,6 +899,8 @@ void measure_comparison(const plan& p, server& srv, const cpu_meter& cpu, result
     }
   out.writer.finish();
   out.s_copy = summarize(out.copy);
+  out.s_copy2 = summarize(out.copy2);
+  out.s_copy2_vs_seed2 = summarize(out.copy2_vs_seed2);
   out.s_seed1 = summarize(out.seed1);
   out.s_seed2 = summarize(out.seed2);
 
@@ -882,6 +915,7 @@ void measure_comparison(const plan& p, server& srv, const cpu_meter& cpu, result
     print_rate_row(label, c.series.s_rate);
   }
   print_rate_row("(b) COPY + ON CONFLICT, 10000/tx", out.s_copy);
+  print_rate_row("(b2) the same on 2 connections at once", out.s_copy2);
   print_rate_row("(a) seed, 1 connection", out.s_seed1);
   print_rate_row("(a) seed, 2 connections", out.s_seed2);
   std::snprintf(label, sizeof label, "(c) batch_writer alone, %zu rows/tx", defaults.batch_size / 2);
@@ -892,6 +926,8 @@ void measure_comparison(const plan& p, server& srv, const cpu_meter& cpu, result
     print_ratios(label, c.series);
   }
   print_ratio_row("(c) batch_writer alone / COPY", out.writer.s_copy, "(diagnostic: the writer's SQL and checks)");
+  print_ratio_row("(b2) COPY on 2 conn / seed 2 conn", out.s_copy2_vs_seed2,
+                  "(the server's ceiling: no write path goes past it)");
   const auto share = summarize(out.produce_share);
   const auto per_batch = summarize(out.rows_per_batch);
   const auto destructor = summarize(out.destructor_ms);
@@ -1302,6 +1338,8 @@ boost::json::object to_json(const results& r, const options& opts, const plan& p
       {"ratio_vs_seed_1conn", rounded(r.agentreg.s_seed1.median, 1)},
       {"ratio_vs_seed_2conn", rounded(r.agentreg.s_seed2.median, 1)},
       {"copy_rows_per_s", whole(r.s_copy.median)},
+      {"copy_2conn_rows_per_s", whole(r.s_copy2.median)},
+      {"ceiling_copy_2conn_vs_seed_2conn", rounded(r.s_copy2_vs_seed2.median, 1)},
       {"seed_rows_per_s_1conn", whole(r.s_seed1.median)},
       {"seed_rows_per_s_2conn", whole(r.s_seed2.median)},
       {"batch_size", defaults.batch_size},
@@ -1314,6 +1352,7 @@ boost::json::object to_json(const results& r, const options& opts, const plan& p
                                       {"ratio_vs_seed_min", seed_ratio_target}}},
       {"agentreg", to_json(r.agentreg)},
       {"copy", to_json(r.s_copy, 0)},
+      {"copy_2conn", to_json(r.s_copy2, 0)},
       {"seed_1conn", to_json(r.s_seed1, 0)},
       {"seed_2conn", to_json(r.s_seed2, 0)},
       {"writer_alone", to_json(r.writer)},
@@ -1411,9 +1450,11 @@ int run_ingest_suite(const options& opts) {
 
   const config defaults;
   std::printf("summary: agentreg %.0f rows/s end to end at the defaults (batch_size %zu, flush_interval %lld ms):\n"
-              "         x%.2f of COPY, x%.1f of the seed on 1 connection, x%.1f on 2;\n",
+              "         x%.2f of COPY, x%.1f of the seed on 1 connection, x%.1f on 2 (raw COPY on 2\n"
+              "         connections, the server's ceiling, reached x%.1f of the seed on 2);\n",
               r.agentreg.s_rate.median, defaults.batch_size, static_cast<long long>(defaults.flush_interval.count()),
-              r.agentreg.s_copy.median, r.agentreg.s_seed1.median, r.agentreg.s_seed2.median);
+              r.agentreg.s_copy.median, r.agentreg.s_seed1.median, r.agentreg.s_seed2.median,
+              r.s_copy2_vs_seed2.median);
   for (const auto& c : r.candidates)
     std::printf("         at batch_size %zu: %.0f rows/s, x%.2f of COPY, x%.1f and x%.1f of the seed;\n",
                 c.batch_size, c.series.s_rate.median, c.series.s_copy.median, c.series.s_seed1.median,
