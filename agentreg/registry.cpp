@@ -19,7 +19,7 @@
 #include "messages/errors.hpp"
 #include "persistence/loader.hpp"
 #include "persistence/migrations.hpp"
-#include "persistence/persistence_writer.hpp"
+#include "persistence/persistence_router.hpp"
 
 namespace agentreg {
 
@@ -63,8 +63,8 @@ struct registry::impl {
     }
     ctx.gate = std::make_shared<core::backlog_gate>(c.buffer_limit, c.on_full);
     recover(*c.database_url);
-    ctx.persistence = db::spawn_persistence_writer(
-        system, db::writer_config{*c.database_url, c.batch_size, c.flush_interval}, ctx.gate);
+    ctx.persistence = db::spawn_persistence(system, db::writer_config{*c.database_url, c.batch_size, c.flush_interval},
+                                            c.writer_connections, ctx.gate);
   }
 
   // Loads what a previous registry wrote: agents (offline until they

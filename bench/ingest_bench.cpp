@@ -291,12 +291,14 @@ bool check_executions(const std::string& url, std::int64_t expected, const std::
 
 // ---- the registry side -----------------------------------------------------------------
 
-config registry_config(const std::string& url, std::size_t batch_size, milliseconds flush_interval) {
+config registry_config(const std::string& url, std::size_t batch_size, milliseconds flush_interval,
+                       std::size_t writer_connections = config{}.writer_connections) {
   config cfg;
   cfg.auto_sweep = false;  // nothing but the measured calls runs in the engine
   cfg.database_url = url;
   cfg.batch_size = batch_size;
   cfg.flush_interval = flush_interval;
+  cfg.writer_connections = writer_connections;
   return cfg;
 }
 
@@ -350,9 +352,10 @@ struct ingest_result {
 
 // The end-to-end measure (see the top of the file for its exact window).
 ingest_result run_agentreg(server& srv, std::uint64_t rows, std::size_t batch_size, milliseconds flush_interval,
-                           const std::string& label, std::vector<std::string>& problems) {
+                           const std::string& label, std::vector<std::string>& problems,
+                           std::size_t writer_connections = config{}.writer_connections) {
   scratch_database db{srv};
-  auto reg = std::make_unique<registry>(registry_config(db.url(), batch_size, flush_interval));
+  auto reg = std::make_unique<registry>(registry_config(db.url(), batch_size, flush_interval, writer_connections));
   register_agents(*reg);
   const auto ids = agent_ids();
   const std::int64_t batches_before = reg->stats().persistence_batches;
@@ -672,6 +675,9 @@ struct results {
   std::vector<candidate> candidates;
   std::size_t recommended_batch = 0;
   variant_series writer;         // diagnostic: batch_writer alone
+  variant_series one_writer;     // the defaults but writer_connections 1
+  std::vector<double> writers_gain;  // per round: defaults / one_writer
+  summary s_writers_gain;
   std::vector<double> copy, seed1, seed2;
   summary s_copy, s_seed1, s_seed2;
   // The server's ceiling: raw COPY on 2 connections at once, and its ratio
@@ -802,9 +808,10 @@ void measure_comparison(const plan& p, server& srv, const cpu_meter& cpu, result
   std::printf("end-to-end ingest vs baselines, %d rounds (order reversed every other round), each variant on a\n"
               "fresh database after a CHECKPOINT:\n"
               "  agentreg: %llu start+complete pairs from 2 threads over %u agents (batch_size %zu, flush_interval\n"
-              "            %lld ms: the defaults), clock from release of the producers to persistence_backlog 0\n",
+              "            %lld ms, writer_connections %zu: the defaults), clock from release of the producers to\n"
+              "            persistence_backlog 0; and the same with writer_connections 1\n",
               p.rounds, static_cast<unsigned long long>(p.rows), ingest::agent_count, defaults.batch_size,
-              static_cast<long long>(defaults.flush_interval.count()));
+              static_cast<long long>(defaults.flush_interval.count()), defaults.writer_connections);
   if (!out.candidates.empty()) {
     std::printf("  candidates: the same at batch_size");
     for (const auto& c : out.candidates)
@@ -823,7 +830,7 @@ void measure_comparison(const plan& p, server& srv, const cpu_meter& cpu, result
   const auto part_start = cpu.read();
   for (int round = 0; round < p.rounds; ++round) {
     const auto round_start = cpu.read();
-    double agentreg = 0, copy = 0, copy2 = 0, seed1 = 0, seed2 = 0, writer = 0;
+    double agentreg = 0, one_writer = 0, copy = 0, copy2 = 0, seed1 = 0, seed2 = 0, writer = 0;
     std::vector<double> candidate_rates(out.candidates.size());
     std::vector<std::function<void()>> steps{
         [&] {
@@ -834,6 +841,11 @@ void measure_comparison(const plan& p, server& srv, const cpu_meter& cpu, result
           out.rows_per_batch.push_back(r.batches > 0 ? static_cast<double>(r.rows) / static_cast<double>(r.batches)
                                                      : 0);
           out.destructor_ms.push_back(r.destructor_ms);
+        },
+        [&] {
+          one_writer = run_agentreg(srv, p.rows, defaults.batch_size, defaults.flush_interval,
+                                    "agentreg 1 writer round " + std::to_string(round + 1), out.problems, 1)
+                           .rows_per_s();
         },
         [&] { copy = run_copy(srv, p.rows, out.problems); },
         [&] { copy2 = run_copy(srv, p.rows, out.problems, 2); },
@@ -865,11 +877,13 @@ void measure_comparison(const plan& p, server& srv, const cpu_meter& cpu, result
       v.vs_seed2.push_back(seed2 > 0 ? rate / seed2 : 0);
     };
     add(out.agentreg, agentreg);
+    add(out.one_writer, one_writer);
+    out.writers_gain.push_back(one_writer > 0 ? agentreg / one_writer : 0);
     add(out.writer, writer);
     for (std::size_t i = 0; i < out.candidates.size(); ++i)
       add(out.candidates[i].series, candidate_rates[i]);
     out.round_cpu.push_back(cpu.between(round_start, cpu.read()));
-    std::printf("  round %d: agentreg %.0f", round + 1, agentreg);
+    std::printf("  round %d: agentreg %.0f (1 writer %.0f)", round + 1, agentreg, one_writer);
     for (std::size_t i = 0; i < out.candidates.size(); ++i)
       std::printf(", batch %zu %.0f", out.candidates[i].batch_size, candidate_rates[i]);
     std::printf(", COPY %.0f (2 conn %.0f), seed 1 conn %.0f, seed 2 conn %.0f, writer alone %.0f rows/s;\n"
@@ -898,6 +912,8 @@ void measure_comparison(const plan& p, server& srv, const cpu_meter& cpu, result
       break;
     }
   out.writer.finish();
+  out.one_writer.finish();
+  out.s_writers_gain = summarize(out.writers_gain);
   out.s_copy = summarize(out.copy);
   out.s_copy2 = summarize(out.copy2);
   out.s_copy2_vs_seed2 = summarize(out.copy2_vs_seed2);
@@ -906,9 +922,10 @@ void measure_comparison(const plan& p, server& srv, const cpu_meter& cpu, result
 
   std::printf("  %-40s %9s  %-24s\n", "variant (ratios per round)", "rows/s", "[min .. max]");
   char label[80];
-  std::snprintf(label, sizeof label, "agentreg (batch %zu, %lld ms)", defaults.batch_size,
-                static_cast<long long>(defaults.flush_interval.count()));
+  std::snprintf(label, sizeof label, "agentreg (batch %zu, %lld ms, %zu writers)", defaults.batch_size,
+                static_cast<long long>(defaults.flush_interval.count()), defaults.writer_connections);
   print_rate_row(label, out.agentreg.s_rate);
+  print_rate_row("agentreg, the same with 1 writer", out.one_writer.s_rate);
   for (const auto& c : out.candidates) {
     std::snprintf(label, sizeof label, "agentreg (batch %zu, %lld ms)", c.batch_size,
                   static_cast<long long>(defaults.flush_interval.count()));
@@ -921,6 +938,9 @@ void measure_comparison(const plan& p, server& srv, const cpu_meter& cpu, result
   std::snprintf(label, sizeof label, "(c) batch_writer alone, %zu rows/tx", defaults.batch_size / 2);
   print_rate_row(label, out.writer.s_rate);
   print_ratios("agentreg", out.agentreg);
+  print_ratios("1 writer", out.one_writer);
+  std::snprintf(label, sizeof label, "%zu writers / 1 writer", defaults.writer_connections);
+  print_ratio_row(label, out.s_writers_gain, "(how writer_connections was chosen)");
   for (const auto& c : out.candidates) {
     std::snprintf(label, sizeof label, "batch %zu", c.batch_size);
     print_ratios(label, c.series);
@@ -1339,6 +1359,9 @@ boost::json::object to_json(const results& r, const options& opts, const plan& p
       {"ratio_vs_seed_2conn", rounded(r.agentreg.s_seed2.median, 1)},
       {"copy_rows_per_s", whole(r.s_copy.median)},
       {"copy_2conn_rows_per_s", whole(r.s_copy2.median)},
+      {"writer_connections", defaults.writer_connections},
+      {"ratio_writers_vs_1_writer", rounded(r.s_writers_gain.median, 3)},
+      {"agentreg_1_writer", to_json(r.one_writer)},
       {"ceiling_copy_2conn_vs_seed_2conn", rounded(r.s_copy2_vs_seed2.median, 1)},
       {"seed_rows_per_s_1conn", whole(r.s_seed1.median)},
       {"seed_rows_per_s_2conn", whole(r.s_seed2.median)},

@@ -65,6 +65,11 @@ struct registry_config {
   /// row is visible after a median of 20 / 64 / 180 ms at 20 / 50 / 200 ms;
   /// 50 ms keeps that under ~100 ms with 2.3x fewer small transactions than 20.
   std::chrono::milliseconds flush_interval{50};
+  /// Connections writing at once, each its own write-behind writer: an
+  /// execution (start and completion) and a tool call always go through the
+  /// same one, chosen by id; snapshots through the first. Measured with
+  /// `agentreg-bench ingest` (see README).
+  std::size_t writer_connections = 2;
   /// Records waiting for the database at most (then on_full applies). A
   /// waiting record costs ~1 KB of memory (measured during a 60 s outage), so
   /// the default bounds the backlog at ~200 MB.

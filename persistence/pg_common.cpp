@@ -49,19 +49,25 @@ failure current_failure(std::string_view doing, const pqxx::connection_base* c) 
   return f;
 }
 
-std::string with_connect_timeout(const std::string& url) {
-  // libpq waits for an unreachable host as long as TCP does (minutes): the
-  // writer would stall that long before its next retry. 10 s unless the URL
-  // says otherwise.
-  if (url.find("connect_timeout") != std::string::npos)
-    return url;
-  if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0)
-    return url + (url.find('?') == std::string::npos ? "?" : "&") + "connect_timeout=10";
-  return url + " connect_timeout=10";  // keyword=value form
+std::string with_connection_defaults(const std::string& url) {
+  const bool uri = url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0;
+  std::string out = url;
+  auto add = [&](std::string_view key, std::string_view value) {
+    if (out.find(key) != std::string::npos)
+      return;
+    if (uri)
+      out += out.find('?') == std::string::npos ? '?' : '&';
+    else if (!out.empty())
+      out += ' ';
+    out.append(key).append("=").append(value);
+  };
+  add("connect_timeout", "10");
+  add("application_name", "agentreg");
+  return out;
 }
 
 std::unique_ptr<pqxx::connection> open_connection(const std::string& url) {
-  auto c = std::make_unique<pqxx::connection>(with_connect_timeout(url));
+  auto c = std::make_unique<pqxx::connection>(with_connection_defaults(url));
   // Deprecated in 6.4 because 7.x dropped reconnection altogether; until
   // then it is the only way to switch it off.
 #pragma GCC diagnostic push

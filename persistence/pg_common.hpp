@@ -28,11 +28,14 @@ struct failure {
 /// killed mid-statement) as a plain sql_error.
 failure current_failure(std::string_view doing, const pqxx::connection_base* c) noexcept;
 
-/// `url` with connect_timeout=10 added when it sets none (URI or
-/// keyword=value form).
-std::string with_connect_timeout(const std::string& url);
+/// `url` (URI or keyword=value form) with the engine's connection defaults
+/// added where it sets none: connect_timeout=10 (libpq otherwise waits for
+/// an unreachable host as long as TCP does: minutes) and
+/// application_name=agentreg (the engine's connections, one per writer, are
+/// then told apart in pg_stat_activity).
+std::string with_connection_defaults(const std::string& url);
 
-/// A new connection to `url` (connect timeout 10 s unless the URL sets one),
+/// A new connection to `url` (with_connection_defaults),
 /// with automatic reconnection switched off: a silent reconnect would lose
 /// the session's staging tables and hide an outage the caller must see.
 /// Throws what pqxx::connection throws.

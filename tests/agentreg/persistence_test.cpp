@@ -277,4 +277,38 @@ BOOST_AUTO_TEST_CASE(a_backlog_built_during_an_outage_is_written_in_transactions
   BOOST_TEST(db.scalar("SELECT count(*) FROM agent_executions WHERE status = 'success'") == "300");
 }
 
+BOOST_AUTO_TEST_CASE(writer_connections_each_write_their_share_and_every_execution_lands_once) {
+  test::fresh_database db;
+  constexpr int executions = 2000;
+  std::int64_t tokens = 0;
+  {
+    config c = db_config(db.url);
+    c.writer_connections = 3;
+    registry reg{c};
+    reg.register_agent(spec("a0"));
+    for (int i = 0; i < executions; ++i) {
+      auto id = reg.start_execution("a0", {.task_type = "t"});
+      BOOST_REQUIRE(bool(id));
+      auto e = reg.complete_execution(*id, "success", {.prompt_tokens = i, .completion_tokens = 1});
+      BOOST_REQUIRE(bool(e));
+      tokens += e->total_tokens;
+      reg.record_tool_usage("a0", "bash", {.execution_id = *id, .success_count = 1, .duration_ms = 2});
+    }
+    reg.sync();
+    for (int i = 0; i < 400 && reg.stats().persistence_backlog > 0; ++i)
+      std::this_thread::sleep_for(25ms);
+    BOOST_TEST(reg.stats().persistence_backlog == 0);
+    // Three writers, each with its own connection, each having written.
+    BOOST_TEST(db.scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'agentreg' AND "
+                         "datname = current_database()") == "3");
+    BOOST_TEST(reg.stats().persistence_batches >= 3);
+  }
+  BOOST_TEST(db.count("agent_executions") == executions);
+  BOOST_TEST(db.scalar("SELECT count(*) FROM agent_executions WHERE status = 'success'") == std::to_string(executions));
+  BOOST_TEST(db.scalar("SELECT sum(total_tokens) FROM agent_executions") == std::to_string(tokens));
+  BOOST_TEST(db.count("agent_tool_calls") == executions);
+  BOOST_TEST(db.scalar("SELECT invocation_count FROM agent_tool_usage WHERE agent_id = 'a0'") ==
+             std::to_string(executions));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
