@@ -21,7 +21,7 @@ void usage(std::FILE* out) {
                "\noptions:\n"
                "  --json   end the output with one line holding one JSON object\n"
                "  --quick  fewer, shorter rounds (smoke tests)\n"
-               "  --url U  PostgreSQL to use (suites that need one; default: start a throwaway cluster)\n");
+               "  --url U  PostgreSQL to use (suites that need one; default: start a scratch cluster)\n");
 }
 
 }  // namespace

@@ -56,11 +56,14 @@ struct registry_config {
   // Persistence.
   /// PostgreSQL URL; absent means memory only.
   std::optional<std::string> database_url;
-  /// A flush is due when this many records wait (a start and a completion
-  /// are two)... Measured with `agentreg-bench ingest`: 1000 / 5000 / 20000 /
-  /// 50000 gave 63 / 86 / 92 / 92 k rows/s, 20000 reaching 0.90 of raw COPY;
-  /// 20000 is the smallest size with the full gain.
-  std::size_t batch_size = 20000;
+  /// A flush is due when this many records wait in a writer (a start and a
+  /// completion are two)... Measured with `agentreg-bench ingest` (2
+  /// writers, 2 cores): in the sweep 1000 gave 87 k rows/s and 5000, 20000
+  /// and 50000 gave 112-121 k; paired with the baselines, 5000 and 20000
+  /// came out 114 k / 110 k in one run and 116 k / 120 k in the next, within
+  /// the noise. The smaller one wins the tie: shorter transactions, less to
+  /// write again after a failure, less memory per waiting record.
+  std::size_t batch_size = 5000;
   /// ... or when the oldest has waited this long. At light load a completed
   /// row is visible after a median of 20 / 64 / 180 ms at 20 / 50 / 200 ms;
   /// 50 ms keeps that under ~100 ms with 2.3x fewer small transactions than 20.
@@ -68,11 +71,13 @@ struct registry_config {
   /// Connections writing at once, each its own write-behind writer: an
   /// execution (start and completion) and a tool call always go through the
   /// same one, chosen by id; snapshots through the first. Measured with
-  /// `agentreg-bench ingest` (see README).
+  /// `agentreg-bench ingest` on 2 cores: 2 writers wrote x1.63 the rows/s of
+  /// 1 (118 k against 72 k; raw COPY on 1 connection: 96 k), the server then
+  /// working on two transactions at once.
   std::size_t writer_connections = 2;
   /// Records waiting for the database at most (then on_full applies). A
-  /// waiting record costs ~1 KB of memory (measured during a 60 s outage), so
-  /// the default bounds the backlog at ~200 MB.
+  /// waiting record costs ~1.4-1.6 KB of memory (measured during a 60 s
+  /// outage), so the default bounds the backlog at ~300 MB.
   std::size_t buffer_limit = 200'000;
   backlog_policy on_full = backlog_policy::block;
 };

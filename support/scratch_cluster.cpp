@@ -42,7 +42,7 @@ std::string run_command(const std::string& command) {
   return out;
 }
 
-scratch_cluster::scratch_cluster() {
+scratch_cluster::scratch_cluster(durability d) : durability_(d) {
   char tmpl[] = "/tmp/agentreg-pg.XXXXXX";
   if (::mkdtemp(tmpl) == nullptr)
     throw std::runtime_error{"mkdtemp failed"};
@@ -60,7 +60,7 @@ scratch_cluster::scratch_cluster() {
       0)
     std::fprintf(stderr, "scratch_cluster: could not start the cleanup watchdog for %s\n", dir_.c_str());
   try {
-    url_ = run_command(pg_script + " start " + dir_ + " --throwaway");
+    url_ = run_command(start_command());
   } catch (...) {
     try {
       run_command(pg_script + " kill " + dir_ + " 2>/dev/null");
@@ -88,6 +88,10 @@ scratch_cluster::~scratch_cluster() {
 
 void scratch_cluster::kill() { run_command(pg_script + " kill " + dir_); }
 
-std::string scratch_cluster::restart() { return run_command(pg_script + " start " + dir_ + " --throwaway"); }
+std::string scratch_cluster::start_command() const {
+  return pg_script + " start " + dir_ + (durability_ == durability::throwaway ? " --throwaway" : "");
+}
+
+std::string scratch_cluster::restart() { return run_command(start_command()); }
 
 }  // namespace agentreg::support

@@ -1,6 +1,6 @@
 #pragma once
-// A throwaway PostgreSQL cluster for the tests and benchmarks, driven through
-// scripts/pg: a fresh mkdtemp directory, `scripts/pg start DIR --throwaway`,
+// A scratch PostgreSQL cluster for the tests and benchmarks, driven through
+// scripts/pg: a fresh mkdtemp directory, `scripts/pg start DIR [--throwaway]`,
 // and at the end `scripts/pg stop DIR` and the directory removed.
 
 #include <string>
@@ -11,13 +11,18 @@ namespace agentreg::support {
 /// std::runtime_error when it cannot run or exits non-zero.
 std::string run_command(const std::string& command);
 
+/// How the server writes: `throwaway` (fsync and full_page_writes off: fast,
+/// for tests) or `durable` (PostgreSQL's defaults, every commit flushed to
+/// disk: what a production server does, for benchmarks).
+enum class durability { throwaway, durable };
+
 class scratch_cluster {
  public:
   /// Starts a new cluster (initdb + start; a few seconds). Also starts a
   /// watchdog process that stops the server and removes the directory once
   /// this process is gone, for the deaths that skip the destructor (SIGKILL,
   /// Ctrl-C, abort). Throws when the cluster cannot start.
-  scratch_cluster();
+  explicit scratch_cluster(durability d = durability::throwaway);
   /// Stops the server (kill -9 if a clean stop fails) and removes the directory.
   ~scratch_cluster();
   scratch_cluster(const scratch_cluster&) = delete;
@@ -35,6 +40,9 @@ class scratch_cluster {
   std::string restart();
 
  private:
+  std::string start_command() const;
+
+  durability durability_;
   std::string dir_;
   std::string url_;
 };
