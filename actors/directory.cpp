@@ -32,16 +32,14 @@ std::vector<core::agent_record> agent_snapshots(const engine_context& ctx) {
   return out;
 }
 
-directory::shard<std::string>& directory::id_shard(std::string_view id) const {
-  return by_id_[std::hash<std::string_view>{}(id) % shard_count];
+directory::shard<directory::id_map>& directory::id_shard(std::string_view id) const {
+  return by_id_[core::string_hash{}(id) % shard_count];
 }
 
 std::shared_ptr<agent_record> directory::find(std::string_view agent_id) const {
   auto& s = id_shard(agent_id);
   std::shared_lock guard{s.mutex};
-  // The map is keyed by std::string; C++20 heterogeneous lookup needs a
-  // transparent hash, which is not worth a custom one here.
-  auto it = s.map.find(std::string{agent_id});
+  auto it = s.map.find(agent_id);
   return it == s.map.end() ? nullptr : it->second;
 }
 

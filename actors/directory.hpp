@@ -10,6 +10,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "core/string_hash.hpp"
 #include "core/types.hpp"
 #include "index/priority_index.hpp"
 #include "messages/agent.hpp"
@@ -98,15 +99,18 @@ class directory {
 
  private:
   static constexpr std::size_t shard_count = 64;
-  template <class Key>
+  template <class Map>
   struct alignas(64) shard {
     mutable std::shared_mutex mutex;
-    std::unordered_map<Key, std::shared_ptr<agent_record>> map;
+    Map map;
   };
-  shard<std::string>& id_shard(std::string_view id) const;
+  // Searched by string_view: no std::string is built per lookup.
+  using id_map = std::unordered_map<std::string, std::shared_ptr<agent_record>, core::string_hash, std::equal_to<>>;
+  using serial_map = std::unordered_map<std::uint64_t, std::shared_ptr<agent_record>>;
+  shard<id_map>& id_shard(std::string_view id) const;
 
-  mutable std::array<shard<std::string>, shard_count> by_id_;
-  mutable std::array<shard<std::uint64_t>, shard_count> by_serial_;
+  mutable std::array<shard<id_map>, shard_count> by_id_;
+  mutable std::array<shard<serial_map>, shard_count> by_serial_;
   std::atomic<std::size_t> size_{0};
 };
 

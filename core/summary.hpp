@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "core/histogram.hpp"
+#include "core/string_hash.hpp"
 #include "core/types.hpp"
 
 namespace agentreg::core {
@@ -40,11 +41,7 @@ class summary_set {
  public:
   static constexpr std::size_t dimensions = 5;
 
-  struct key_hash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-  };
-  using table = std::unordered_map<std::string, performance_accumulator, key_hash, std::equal_to<>>;
+  using table = std::unordered_map<std::string, performance_accumulator, string_hash, std::equal_to<>>;
 
   void add(const execution& e);
   /// Adds everything `other` holds, key by key.
