@@ -1,6 +1,7 @@
 #include "persistence/persistence_writer.hpp"
 
 #include <algorithm>
+#include <deque>
 #include <optional>
 
 #include <caf/actor_system.hpp>
@@ -14,31 +15,47 @@ namespace agentreg::db {
 
 namespace {
 
+// Records wait in segments, in arrival order, each closed once it holds two
+// batches' worth. A flush writes the segments front to back, one
+// transaction each, and drops a segment only once it is committed: a failed
+// one stays in place to be written again, and nothing is copied to be
+// written. A backlog that built up during an outage thus goes out in
+// transactions of at most two batches, not as one huge transaction.
 struct writer_state {
   writer_config cfg;
   std::shared_ptr<core::backlog_gate> gate;
   std::optional<batch_writer> writer;
   bool migrated = false;
-  batch pending;
-  std::int64_t pending_gated = 0;  // records in `pending` that hold room in the gate
-  std::chrono::steady_clock::time_point oldest{};  // when `pending` got its first record
+  std::deque<batch> backlog;
+  std::size_t waiting = 0;  // records in `backlog`
+  std::chrono::steady_clock::time_point oldest{};  // when the oldest waiting record came
   std::chrono::steady_clock::time_point next_attempt{};
   std::chrono::milliseconds backoff{0};
   msg::persistence_stats stats;
   static inline const char* name = "agentreg.persistence_writer";
 
-  // Writes everything pending, in transactions of at most two batches (a
-  // backlog that built up during an outage is not sent as one huge
-  // transaction). True when nothing is left; false after a failure, with the
-  // unwritten records still pending.
+  [[nodiscard]] std::size_t segment_limit() const { return 2 * std::max<std::size_t>(cfg.batch_size, 1); }
+
+  // Moves `from` into the segments, opening new ones as they fill.
+  template <class T>
+  void add(std::vector<T> batch::*field, std::vector<T>& from) {
+    for (auto& x : from) {
+      if (backlog.empty() || backlog.back().size() >= segment_limit())
+        backlog.emplace_back();
+      (backlog.back().*field).push_back(std::move(x));
+    }
+  }
+
+  // Writes every waiting segment. True when nothing is left; false after a
+  // failure, with the unwritten segments still waiting.
   bool write_pending() {
-    while (!pending.empty())
-      if (!write_chunk())
+    while (!backlog.empty())
+      if (!write_front())
         return false;
     return true;
   }
 
-  bool write_chunk() {
+  bool write_front() {
     const auto now = std::chrono::steady_clock::now();
     if (now < next_attempt)
       return false;
@@ -55,41 +72,18 @@ struct writer_state {
         return failed(w.error().message);
       writer.emplace(std::move(*w));
     }
-    const std::size_t limit = 2 * std::max<std::size_t>(cfg.batch_size, 1);
-    const bool whole = pending.size() <= limit;
-    batch chunk;
-    if (!whole) {  // a prefix of the executions and tool calls, every snapshot
-      const auto n_exec = std::min(limit, pending.executions.size());
-      const auto n_tools = std::min(limit - n_exec, pending.tool_calls.size());
-      chunk.executions.assign(pending.executions.begin(), pending.executions.begin() + static_cast<std::ptrdiff_t>(n_exec));
-      chunk.tool_calls.assign(pending.tool_calls.begin(), pending.tool_calls.begin() + static_cast<std::ptrdiff_t>(n_tools));
-      chunk.agents = pending.agents;
-      chunk.tool_usage = pending.tool_usage;
-      chunk.performance = pending.performance;
-    }
-    const batch& out = whole ? pending : chunk;
-    auto report = writer->write(out);
+    const batch& segment = backlog.front();
+    auto report = writer->write(segment);
     if (!report)
       return failed(report.error().message);
     stats.connected = true;
     ++stats.batches;
     stats.rows += report->rows_written();
     // Executions and tool calls hold room in the gate; snapshots do not.
-    const auto gated = static_cast<std::int64_t>(out.executions.size() + out.tool_calls.size());
-    gate->release(gated);
-    pending_gated -= gated;
-    stats.buffered -= static_cast<std::int64_t>(out.size());
-    if (whole) {
-      pending.clear();
-    } else {
-      pending.executions.erase(pending.executions.begin(),
-                               pending.executions.begin() + static_cast<std::ptrdiff_t>(chunk.executions.size()));
-      pending.tool_calls.erase(pending.tool_calls.begin(),
-                               pending.tool_calls.begin() + static_cast<std::ptrdiff_t>(chunk.tool_calls.size()));
-      pending.agents.clear();
-      pending.tool_usage.clear();
-      pending.performance.clear();
-    }
+    gate->release(static_cast<std::int64_t>(segment.executions.size() + segment.tool_calls.size()));
+    stats.buffered -= static_cast<std::int64_t>(segment.size());
+    waiting -= segment.size();
+    backlog.pop_front();
     backoff = std::chrono::milliseconds{0};
     return true;
   }
@@ -103,22 +97,18 @@ struct writer_state {
     return false;
   }
 
-  void took(std::size_t records, std::int64_t gated) {
-    if (pending.empty() || stats.buffered == 0)
+  // Counts `records` just added to the open segment; flushes at batch_size.
+  void took(std::size_t records) {
+    if (waiting == 0)
       oldest = std::chrono::steady_clock::now();
-    pending_gated += gated;
+    waiting += records;
     stats.buffered += static_cast<std::int64_t>(records);
-    if (pending.size() >= cfg.batch_size)
+    if (waiting >= cfg.batch_size)
       write_pending();
   }
 };
 
 using writer_pointer = msg::persistence_actor::stateful_pointer<writer_state>;
-
-template <class T>
-void append(std::vector<T>& to, std::vector<T>& from) {
-  to.insert(to.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
-}
 
 msg::persistence_actor::behavior_type writer_behavior(writer_pointer self, writer_config cfg,
                                                       std::shared_ptr<core::backlog_gate> gate) {
@@ -131,22 +121,22 @@ msg::persistence_actor::behavior_type writer_behavior(writer_pointer self, write
         // Started and completed executions and tool calls hold gate room
         // (admitted by the hot calls); snapshots do not.
         const auto n = b.started.size() + b.completed.size() + b.tool_calls.size();
-        append(st.pending.executions, b.started);
-        append(st.pending.executions, b.completed);
-        append(st.pending.tool_calls, b.tool_calls);
-        st.took(n, static_cast<std::int64_t>(n));
+        st.add(&batch::executions, b.started);
+        st.add(&batch::executions, b.completed);
+        st.add(&batch::tool_calls, b.tool_calls);
+        st.took(n);
       },
       [=](msg::snapshot_atom, msg::snapshots& s) {
         auto& st = self->state;
         const auto n = s.agents.size() + s.tool_usage.size() + s.performance.size();
-        append(st.pending.agents, s.agents);
-        append(st.pending.tool_usage, s.tool_usage);
-        append(st.pending.performance, s.performance);
-        st.took(n, 0);
+        st.add(&batch::agents, s.agents);
+        st.add(&batch::tool_usage, s.tool_usage);
+        st.add(&batch::performance, s.performance);
+        st.took(n);
       },
       [=](caf::tick_atom) {
         auto& st = self->state;
-        if (!st.pending.empty() && std::chrono::steady_clock::now() - st.oldest >= st.cfg.flush_interval)
+        if (st.waiting > 0 && std::chrono::steady_clock::now() - st.oldest >= st.cfg.flush_interval)
           st.write_pending();
         self->delayed_send(self, st.cfg.flush_interval, caf::tick_atom::value);
       },
