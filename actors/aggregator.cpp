@@ -20,34 +20,35 @@ struct aggregator_state {
   msg::aggregator_stats stats;
   static inline const char* name = "agentreg.aggregator";
 
-  // Records already counted in the outbox, on their way to persistence.
-  void forward(msg::record_batch b) {
-    if (ctx->persistence && !b.empty())
-      caf::anon_send(ctx->persistence, msg::batch_atom::value, std::move(b));
-  }
-
   // Takes in everything callers left in the outbox, so that an answer counts
-  // every execution completed before the question was asked.
+  // every execution completed before the question was asked, and hands the
+  // records on to persistence in the same step as their counts are folded.
   void catch_up() {
     auto drained = ctx->records.drain(summaries);
     stats.executions_completed += drained.completed;
     stats.tool_calls += drained.tool_calls;
-    forward(std::move(drained.records));
+    if (ctx->persistence && !drained.records.empty())
+      caf::anon_send(ctx->persistence, msg::batch_atom::value, std::move(drained.records));
   }
 
   // Every summary, tool usage and agent, as absolute values, to persistence.
+  // The tool usage is read before the outbox is drained (a call's record is
+  // put there before it is counted in the table), and the summaries after
+  // (they hold only what a drain brought): either way every record counted
+  // in the snapshot is forwarded before it.
   void send_snapshots() {
     if (!ctx->persistence)
       return;
     msg::snapshots s;
     const auto now = ctx->clock->now();
+    for (auto& [usage, durations] : ctx->tools.all())
+      s.tool_usage.push_back({std::move(usage), durations.buckets(), now});
+    catch_up();
     for (std::size_t d = 0; d < core::summary_set::dimensions; ++d) {
       const auto dim = static_cast<core::group_by>(d);
       for (const auto& [key, acc] : summaries.of(dim))
         s.performance.push_back({acc.snapshot(dim, key), acc.durations().buckets(), now});
     }
-    for (auto& [usage, durations] : ctx->tools.all())
-      s.tool_usage.push_back({std::move(usage), durations.buckets(), now});
     s.agents = agent_snapshots(*ctx);
     caf::anon_send(ctx->persistence, msg::snapshot_atom::value, std::move(s));
   }
@@ -71,7 +72,7 @@ msg::aggregator_actor::behavior_type aggregator_behavior(aggregator_pointer self
   self->delayed_send(self, drain_interval, caf::tick_atom::value);
   auto last_snapshot = std::make_shared<core::timestamp>(ctx->clock->now());
   return {
-      [=](msg::batch_atom, msg::record_batch& b) { self->state.forward(std::move(b)); },
+      [=](msg::drain_atom) { self->state.catch_up(); },
       [=](caf::tick_atom) {
         auto& st = self->state;
         st.catch_up();

@@ -1,5 +1,7 @@
 #include "actors/outbox.hpp"
 
+#include <utility>
+
 namespace agentreg::actors {
 
 outbox::lane& outbox::mine(std::array<lane, lanes>& all) {
@@ -9,41 +11,41 @@ outbox::lane& outbox::mine(std::array<lane, lanes>& all) {
   return all[stripe];
 }
 
-std::optional<msg::record_batch> outbox::take_if_full(lane& l) {
-  if (++l.size < batch_size)
-    return std::nullopt;
-  l.size = 0;
-  return std::exchange(l.records, {});
+bool outbox::nudge(lane& l) {
+  if (++l.size < batch_size || l.nudged)
+    return false;
+  l.nudged = true;
+  return true;
 }
 
-std::optional<msg::record_batch> outbox::put_started(const core::execution& e) {
+bool outbox::put_started(const core::execution& e) {
   if (!keep_records_)
-    return std::nullopt;
+    return false;
   lane& l = mine(lanes_);
   std::lock_guard guard{l.mutex};
   l.records.started.push_back(e);
-  return take_if_full(l);
+  return nudge(l);
 }
 
-std::optional<msg::record_batch> outbox::put_completed(const core::execution& e) {
+bool outbox::put_completed(const core::execution& e) {
   lane& l = mine(lanes_);
   std::lock_guard guard{l.mutex};
   l.summaries.add(e);
   ++l.completed;
   if (!keep_records_)
-    return std::nullopt;
+    return false;
   l.records.completed.push_back(e);
-  return take_if_full(l);
+  return nudge(l);
 }
 
-std::optional<msg::record_batch> outbox::put_tool_call(core::tool_call_record r) {
+bool outbox::put_tool_call(const core::tool_call_record& r) {
   lane& l = mine(lanes_);
   std::lock_guard guard{l.mutex};
   ++l.tool_calls;
   if (!keep_records_)
-    return std::nullopt;
-  l.records.tool_calls.push_back(std::move(r));
-  return take_if_full(l);
+    return false;
+  l.records.tool_calls.push_back(r);
+  return nudge(l);
 }
 
 outbox::contents outbox::drain(core::summary_set& into) {
@@ -62,6 +64,7 @@ outbox::contents outbox::drain(core::summary_set& into) {
       move_into(all.records.completed, l.records.completed);
       move_into(all.records.tool_calls, l.records.tool_calls);
       l.size = 0;
+      l.nudged = false;
       summaries = std::exchange(l.summaries, {});
       all.completed += std::exchange(l.completed, 0);
       all.tool_calls += std::exchange(l.tool_calls, 0);

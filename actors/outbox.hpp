@@ -4,7 +4,6 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
-#include <optional>
 #include <vector>
 
 #include "core/summary.hpp"
@@ -19,15 +18,21 @@ namespace agentreg::actors {
 /// A completed execution is counted at once in its lane's summaries, a
 /// delta the aggregator folds into its own (so the aggregator's work grows
 /// with the keys touched between two drains, not with the executions). With
-/// persistence on, the lane also keeps the records themselves: when a lane
-/// holds `batch_size` records the caller takes them whole and sends them as
-/// one one-way message (a send per record would wake the aggregator per
-/// record, a futex syscall each time it was idle). In memory only, no record
-/// is kept.
+/// persistence on, the lane also keeps the records themselves. In memory
+/// only, no record is kept.
 ///
-/// The aggregator drains every lane on its tick and before it answers any
-/// query, so every execution put here before a query is counted in its
-/// answer. Thread-safe.
+/// Counts and records leave a lane together, only through drain(): the
+/// aggregator forwards the records to persistence in the same step as it
+/// folds their counts, before it can snapshot the summaries, so a summary
+/// written to the database never counts a record that was not sent before
+/// it. A put answers true when its lane holds `batch_size` records and has
+/// not said so since the last drain: the caller then nudges the aggregator
+/// (a nudge per record would wake it per record, a futex syscall each time
+/// it was idle; otherwise it drains every 10 ms).
+///
+/// The aggregator also drains every lane before it answers any query, so
+/// every execution put here before a query is counted in its answer.
+/// Thread-safe.
 class outbox {
  public:
   static constexpr std::size_t lanes = 16;
@@ -37,10 +42,11 @@ class outbox {
   explicit outbox(bool keep_records) : keep_records_(keep_records) {}
 
   /// A started execution, for persistence (the running row).
-  std::optional<msg::record_batch> put_started(const core::execution& e);
+  [[nodiscard]] bool put_started(const core::execution& e);
   /// A completed execution: counted in the summaries, kept for persistence.
-  std::optional<msg::record_batch> put_completed(const core::execution& e);
-  std::optional<msg::record_batch> put_tool_call(core::tool_call_record r);
+  [[nodiscard]] bool put_completed(const core::execution& e);
+  /// A tool call: counted, kept for persistence.
+  [[nodiscard]] bool put_tool_call(const core::tool_call_record& r);
 
   /// What every lane held, taken out.
   struct contents {
@@ -57,13 +63,15 @@ class outbox {
     std::mutex mutex;
     msg::record_batch records;
     std::size_t size = 0;  // records held
+    bool nudged = false;   // a put answered true since the last drain
     core::summary_set summaries;
     std::int64_t completed = 0;
     std::int64_t tool_calls = 0;
   };
 
-  // Under the lane's lock: answers the lane's records if they fill a batch.
-  static std::optional<msg::record_batch> take_if_full(lane& l);
+  // Under the lane's lock, after a record was added: true once per drain
+  // when the lane reaches batch_size.
+  static bool nudge(lane& l);
   static lane& mine(std::array<lane, lanes>& all);
 
   const bool keep_records_;

@@ -39,8 +39,8 @@ std::int64_t time_out_executions(engine_context& ctx, core::timestamp now) {
     e.completed_at = now;
     e.duration_ms = (now - e.started_at) / core::ns_per_ms;
     e.error_message = "execution_timeout exceeded";
-    if (auto full = ctx.records.put_completed(e))
-      caf::anon_send(ctx.aggregator, msg::batch_atom::value, std::move(*full));
+    if (ctx.records.put_completed(e))
+      caf::anon_send(ctx.aggregator, msg::drain_atom::value);
   }
   return n;
 }

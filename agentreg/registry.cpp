@@ -191,10 +191,11 @@ struct registry::impl {
     return std::move(*out);
   }
 
-  // Sends a full outbox lane to the aggregator, one message for the batch.
-  void send_if_full(std::optional<msg::record_batch> full) {
-    if (full)
-      caf::anon_send(ctx.aggregator, msg::batch_atom::value, std::move(*full));
+  // Tells the aggregator to drain the outbox now, when a put said its lane
+  // is full.
+  void nudge(bool lane_full) {
+    if (lane_full)
+      caf::anon_send(ctx.aggregator, msg::drain_atom::value);
   }
 
   expected<std::shared_ptr<actors::agent_record>> find(const std::string& agent_id) const {
@@ -384,7 +385,7 @@ expected<std::string> registry::start_execution(const std::string& agent_id, exe
                                     std::move(request.task_type), std::move(request.workflow_slug),
                                     std::move(request.run_id), ctx.clock->now()};
   if (ctx.config.database_url)  // running rows matter to persistence only
-    impl_->send_if_full(ctx.records.put_started(actors::running_execution{running}.to_execution(id, ctx.prices.version())));
+    impl_->nudge(ctx.records.put_started(actors::running_execution{running}.to_execution(id, ctx.prices.version())));
   ctx.executions.insert(id, std::move(running));
   return core::to_string(id);
 }
@@ -424,7 +425,7 @@ expected<execution> registry::complete_execution(const std::string& execution_id
   e.success_score = metrics.success_score;
   e.retry_count = metrics.retry_count;
   e.error_message = metrics.error_message;
-  impl_->send_if_full(ctx.records.put_completed(e));
+  impl_->nudge(ctx.records.put_completed(e));
   return e;
 }
 
@@ -449,9 +450,11 @@ expected<tool_usage> registry::record_tool_usage(const std::string& agent_id, co
   if (auto room = impl_->admit(); !room)
     return room.error();
   core::tool_call_record r{core::to_string(core::make_uuid()), agent_id, tool_name, call, ctx.clock->now()};
-  auto usage = ctx.tools.add(r);
-  impl_->send_if_full(ctx.records.put_tool_call(std::move(r)));
-  return usage;
+  // The record first, then the count: a tool usage snapshot the aggregator
+  // takes before draining the outbox then never counts a call whose record
+  // the drain does not forward before it.
+  impl_->nudge(ctx.records.put_tool_call(r));
+  return ctx.tools.add(r);
 }
 
 expected<std::vector<tool_usage>> registry::get_tool_usage(const std::string& agent_id) const {

@@ -58,11 +58,12 @@ struct registry_config {
   std::optional<std::string> database_url;
   /// A flush is due when this many records wait in a writer (a start and a
   /// completion are two)... Measured with `agentreg-bench ingest` (2
-  /// writers, 2 cores): in the sweep 1000 gave 87 k rows/s and 5000, 20000
-  /// and 50000 gave 112-121 k; paired with the baselines, 5000 and 20000
-  /// came out 114 k / 110 k in one run and 116 k / 120 k in the next, within
-  /// the noise. The smaller one wins the tie: shorter transactions, less to
-  /// write again after a failure, less memory per waiting record.
+  /// writers, 2 cores, a durable server), three runs: in the sweep 1000 gave
+  /// 76-88 k rows/s and 5000, 20000 and 50000 gave 98-122 k; paired with
+  /// the baselines, 5000 against 20000 came out 111/112, 118/117 and 83/94 k.
+  /// The suite's rule (the smallest size within 3 % of the fastest) chose
+  /// 5000 twice and 20000 once: 5000, for shorter transactions and less to
+  /// write again after a failure.
   std::size_t batch_size = 5000;
   /// ... or when the oldest has waited this long. At light load a completed
   /// row is visible after a median of 20 / 64 / 180 ms at 20 / 50 / 200 ms;

@@ -41,8 +41,8 @@ typename Inspector::result_type inspect(Inspector& f, record_batch& x) {
 /// The protocol of the aggregator: owner of every performance summary (per
 /// agent, type, model, task type, workflow).
 using aggregator_actor = caf::typed_actor<
-    /// A full outbox lane's records: forwarded to persistence. One-way.
-    caf::reacts_to<batch_atom, record_batch>,
+    /// A lane of the outbox is full: drains the outbox now. One-way.
+    caf::reacts_to<drain_atom>,
     /// The timer: drains the outbox (summaries, counts, records). One-way.
     caf::reacts_to<caf::tick_atom>,
     /// One summary. Errors: unknown_agent (agent dimension, nothing recorded).

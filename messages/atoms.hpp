@@ -21,5 +21,6 @@ using agent_atom = caf::atom_constant<caf::atom("agent")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using restore_atom = caf::atom_constant<caf::atom("restore")>;
 using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;
+using drain_atom = caf::atom_constant<caf::atom("drain")>;
 
 }  // namespace agentreg::msg

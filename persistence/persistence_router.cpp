@@ -1,7 +1,11 @@
 #include "persistence/persistence_router.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <deque>
 #include <functional>
+#include <iostream>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -14,8 +18,23 @@ namespace agentreg::db {
 
 namespace {
 
+// A performance or tool usage snapshot held until the writers committed
+// everything sent before it (see release_held).
+struct held_snapshot {
+  std::uint64_t seq;
+  msg::snapshots counts;
+};
+
 struct router_state {
   std::vector<msg::persistence_actor> writers;
+  // Every writer ever spawned, shared with the functor that stops them when
+  // the router stops (it runs after the state is gone).
+  std::shared_ptr<std::vector<msg::persistence_actor>> spawned = std::make_shared<std::vector<msg::persistence_actor>>();
+  writer_config cfg;
+  std::shared_ptr<core::backlog_gate> gate;
+  std::deque<held_snapshot> held;
+  std::uint64_t next_seq = 0;
+  bool retry_armed = false;
   static inline const char* name = "agentreg.persistence_router";
 
   std::size_t writer_of(std::string_view id) const { return std::hash<std::string_view>{}(id) % writers.size(); }
@@ -35,12 +54,18 @@ std::vector<msg::record_batch> split(const router_state& st, msg::record_batch& 
   return out;
 }
 
-// Asks every writer `x...` and calls done(answers) with the answers in
-// writer order once all are in; a writer that fails to answer gives nullopt.
+// Asks writers [first, end) `x...` and calls done(answers) with their
+// answers in writer order once all are in (at once when there are none); a
+// writer that fails to answer gives nullopt.
 template <class T, class Done, class... Ts>
-void ask_all(router_pointer self, Done done, Ts... xs) {
-  const auto n = self->state.writers.size();
+void ask_writers(router_pointer self, std::size_t first, Done done, Ts... xs) {
+  const auto& writers = self->state.writers;
+  const auto n = writers.size() > first ? writers.size() - first : 0;
   auto answers = std::make_shared<std::vector<std::optional<T>>>(n);
+  if (n == 0) {
+    done(*answers);
+    return;
+  }
   auto waiting = std::make_shared<std::size_t>(n);
   for (std::size_t i = 0; i < n; ++i) {
     auto on_answer = [answers, waiting, done, i](std::optional<T> answer) mutable {
@@ -48,19 +73,84 @@ void ask_all(router_pointer self, Done done, Ts... xs) {
       if (--*waiting == 0)
         done(*answers);
     };
-    self->request(self->state.writers[i], caf::infinite, xs...)
+    self->request(writers[first + i], caf::infinite, xs...)
         .then([on_answer](T& answer) mutable { on_answer(std::move(answer)); },
               [on_answer](caf::error&) mutable { on_answer(std::nullopt); });
   }
 }
 
+bool all_true(const std::vector<std::optional<bool>>& answers) {
+  return std::all_of(answers.begin(), answers.end(), [](const auto& a) { return a && *a; });
+}
+
+// How long a failed release waits before it is tried again.
+constexpr auto release_retry = std::chrono::milliseconds{200};
+
+// Sends the snapshots held now to the first writer once every other writer
+// has committed everything it was sent before (a flush of each): a summary
+// then never reaches the database before the completions it counts, which
+// may have gone to another writer. (The first writer needs no flush: it
+// writes what it receives in order.) Calls done(true) after they were sent,
+// done(false) if a writer could not flush; they stay held, and a retry is
+// armed.
+void release_held(router_pointer self, std::function<void(bool)> done) {
+  auto& st = self->state;
+  if (st.held.empty()) {
+    done(true);
+    return;
+  }
+  const std::uint64_t upto = st.next_seq;  // what is held now; later ones wait for a later release
+  ask_writers<bool>(
+      self, 1,
+      [self, upto, done](const std::vector<std::optional<bool>>& answers) {
+        auto& state = self->state;
+        if (!all_true(answers)) {
+          if (!state.retry_armed) {
+            state.retry_armed = true;
+            self->delayed_send(self, release_retry, caf::tick_atom::value);
+          }
+          done(false);
+          return;
+        }
+        while (!state.held.empty() && state.held.front().seq < upto) {
+          self->send(state.writers.front(), msg::snapshot_atom::value, std::move(state.held.front().counts));
+          state.held.pop_front();
+        }
+        done(true);
+        if (!state.held.empty())  // held while this release was in flight
+          release_held(self, [](bool) {});
+      },
+      msg::flush_atom::value);
+}
+
+msg::persistence_actor spawn_writer(router_pointer self) {
+  auto w = spawn_persistence_writer(self->system(), self->state.cfg, self->state.gate);
+  self->monitor(w);
+  self->state.spawned->push_back(w);
+  return w;
+}
+
 msg::persistence_actor::behavior_type router_behavior(router_pointer self, writer_config cfg,
                                                       std::size_t connections,
                                                       std::shared_ptr<core::backlog_gate> gate) {
+  self->state.cfg = std::move(cfg);
+  self->state.gate = std::move(gate);
   for (std::size_t i = 0; i < std::max<std::size_t>(connections, 1); ++i)
-    self->state.writers.push_back(spawn_persistence_writer(self->system(), cfg, gate));
-  self->attach_functor([writers = self->state.writers] {
-    for (const auto& w : writers)
+    self->state.writers.push_back(spawn_writer(self));
+  // A writer that dies (it never should: every database failure is a value
+  // it retries) is replaced, so that persistence goes on; what it held is
+  // lost, and said so.
+  self->set_down_handler([self](caf::down_msg& down) {
+    auto& writers = self->state.writers;
+    for (auto& w : writers)
+      if (w.address() == down.source) {
+        std::clog << "agentreg: a persistence writer stopped (" << to_string(down.reason)
+                  << "); the records it held are lost; starting a new one\n";
+        w = spawn_writer(self);
+      }
+  });
+  self->attach_functor([spawned = self->state.spawned] {
+    for (const auto& w : *spawned)
       caf::anon_send_exit(w, caf::exit_reason::user_shutdown);
   });
   return {
@@ -76,23 +166,46 @@ msg::persistence_actor::behavior_type router_behavior(router_pointer self, write
             self->send(st.writers[i], msg::batch_atom::value, std::move(parts[i]));
       },
       [=](msg::snapshot_atom, msg::snapshots& s) {
-        self->send(self->state.writers.front(), msg::snapshot_atom::value, std::move(s));
+        auto& st = self->state;
+        // Agents are absolute values that count no record: straight to the
+        // first writer, in order. Summaries and tool usage count records:
+        // held until the other writers committed what came before them.
+        if (!s.agents.empty()) {
+          msg::snapshots agents;
+          agents.agents = std::move(s.agents);
+          self->send(st.writers.front(), msg::snapshot_atom::value, std::move(agents));
+        }
+        if (s.performance.empty() && s.tool_usage.empty())
+          return;
+        st.held.push_back({st.next_seq++, std::move(s)});
+        // With one writer it goes at once (that writer's order suffices);
+        // with more, a release starts unless one is in flight, which starts
+        // the next one when it is done (or arms a retry).
+        if (st.held.size() == 1)
+          release_held(self, [](bool) {});
       },
-      [=](caf::tick_atom) {},  // the writers keep their own timers
+      [=](caf::tick_atom) {  // a release to retry
+        self->state.retry_armed = false;
+        release_held(self, [](bool) {});
+      },
       [=](msg::flush_atom) -> caf::result<bool> {
+        // Held snapshots first, then everything in every writer.
         auto rp = self->make_response_promise<bool>();
-        ask_all<bool>(
-            self,
-            [rp](const std::vector<std::optional<bool>>& answers) mutable {
-              rp.deliver(std::all_of(answers.begin(), answers.end(), [](const auto& a) { return a && *a; }));
-            },
-            msg::flush_atom::value);
+        release_held(self, [self, rp](bool released) mutable {
+          if (!released) {
+            rp.deliver(false);
+            return;
+          }
+          ask_writers<bool>(
+              self, 0, [rp](const std::vector<std::optional<bool>>& answers) mutable { rp.deliver(all_true(answers)); },
+              msg::flush_atom::value);
+        });
         return rp;
       },
       [=](msg::stats_atom) -> caf::result<msg::persistence_stats> {
         auto rp = self->make_response_promise<msg::persistence_stats>();
-        ask_all<msg::persistence_stats>(
-            self,
+        ask_writers<msg::persistence_stats>(
+            self, 0,
             [rp](const std::vector<std::optional<msg::persistence_stats>>& answers) mutable {
               msg::persistence_stats all;
               all.connected = true;
