@@ -55,16 +55,19 @@ struct registry::impl {
   explicit impl(config c)
       : system(configure(system_config, c)),
         ctx(c, c.time_source ? c.time_source : std::make_shared<core::system_clock>(), load_prices(c)) {
+    // The gate and the writers first: the actors spawned next read them
+    // from the context, which must not change once they run.
+    if (c.database_url) {
+      ctx.gate = std::make_shared<core::backlog_gate>(c.buffer_limit, c.on_full);
+      ctx.persistence = db::spawn_persistence(
+          system, db::writer_config{*c.database_url, c.batch_size, c.flush_interval}, c.writer_connections, ctx.gate);
+    }
     ctx.aggregator = actors::spawn_aggregator(system, ctx);
     ctx.supervisor = actors::spawn_supervisor(system, ctx);
-    if (!c.database_url) {
+    if (c.database_url)
+      recover(*c.database_url);
+    else
       std::clog << "agentreg: no database URL configured: running in memory only\n";
-      return;
-    }
-    ctx.gate = std::make_shared<core::backlog_gate>(c.buffer_limit, c.on_full);
-    recover(*c.database_url);
-    ctx.persistence = db::spawn_persistence(system, db::writer_config{*c.database_url, c.batch_size, c.flush_interval},
-                                            c.writer_connections, ctx.gate);
   }
 
   // Loads what a previous registry wrote: agents (offline until they
