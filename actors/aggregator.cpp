@@ -27,6 +27,8 @@ struct aggregator_state {
     auto drained = ctx->records.drain(summaries);
     stats.executions_completed += drained.completed;
     stats.tool_calls += drained.tool_calls;
+    if (ctx->gate && drained.superseded > 0)  // admitted, now never to be written
+      ctx->gate->release(drained.superseded);
     if (ctx->persistence && !drained.records.empty())
       caf::anon_send(ctx->persistence, msg::batch_atom::value, std::move(drained.records));
   }

@@ -1,5 +1,7 @@
 #include "actors/outbox.hpp"
 
+#include <string_view>
+#include <unordered_set>
 #include <utility>
 
 namespace agentreg::actors {
@@ -71,6 +73,15 @@ outbox::contents outbox::drain(core::summary_set& into) {
     }
     // Folded outside the lock: the lane's caller goes on meanwhile.
     into.merge(summaries);
+  }
+  auto& started = all.records.started;
+  if (!started.empty() && !all.records.completed.empty()) {
+    std::unordered_set<std::string_view> done;
+    done.reserve(all.records.completed.size());
+    for (const auto& e : all.records.completed)
+      done.insert(e.id);
+    all.superseded = static_cast<std::int64_t>(
+        std::erase_if(started, [&done](const core::execution& e) { return done.contains(e.id); }));
   }
   return all;
 }

@@ -53,6 +53,10 @@ class outbox {
     msg::record_batch records;
     std::int64_t completed = 0;  ///< executions completed since the last drain
     std::int64_t tool_calls = 0;
+    /// Started records left out because their completion is in the same
+    /// drain: the completed record carries everything the running row would
+    /// (one row written instead of two; a backlog gate gives their room back).
+    std::int64_t superseded = 0;
   };
   /// Takes out every lane's records and counts, and folds the lanes'
   /// summaries into `into` (each lane's outside its lock).

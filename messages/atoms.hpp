@@ -22,5 +22,6 @@ using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using restore_atom = caf::atom_constant<caf::atom("restore")>;
 using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
+using sync_atom = caf::atom_constant<caf::atom("sync")>;
 
 }  // namespace agentreg::msg

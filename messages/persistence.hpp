@@ -54,6 +54,10 @@ using persistence_actor = caf::typed_actor<
     /// Writes everything received before; answers true once committed, false
     /// if the database could not be reached (the records stay buffered).
     caf::replies_to<flush_atom>::with<bool>,
+    /// Answers true once everything received before is committed, as the
+    /// writer commits it anyway (on batch_size or flush_interval): nothing
+    /// is forced, and during an outage the answer waits for the database.
+    caf::replies_to<sync_atom>::with<bool>,
     /// Counters.
     caf::replies_to<stats_atom>::with<persistence_stats>>;
 

@@ -1,7 +1,6 @@
 #include "persistence/persistence_router.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -32,9 +31,8 @@ struct router_state {
   std::shared_ptr<std::vector<msg::persistence_actor>> spawned = std::make_shared<std::vector<msg::persistence_actor>>();
   writer_config cfg;
   std::shared_ptr<core::backlog_gate> gate;
-  std::deque<held_snapshot> held;
+  std::deque<held_snapshot> held;  // in order; a release is in flight while not empty
   std::uint64_t next_seq = 0;
-  bool retry_armed = false;
   static inline const char* name = "agentreg.persistence_router";
 
   std::size_t writer_of(std::string_view id) const { return std::hash<std::string_view>{}(id) % writers.size(); }
@@ -83,44 +81,35 @@ bool all_true(const std::vector<std::optional<bool>>& answers) {
   return std::all_of(answers.begin(), answers.end(), [](const auto& a) { return a && *a; });
 }
 
-// How long a failed release waits before it is tried again.
-constexpr auto release_retry = std::chrono::milliseconds{200};
+// Sends the held snapshots numbered below `upto` to the first writer.
+void send_held(router_pointer self, std::uint64_t upto) {
+  auto& st = self->state;
+  while (!st.held.empty() && st.held.front().seq < upto) {
+    self->send(st.writers.front(), msg::snapshot_atom::value, std::move(st.held.front().counts));
+    st.held.pop_front();
+  }
+}
 
 // Sends the snapshots held now to the first writer once every other writer
-// has committed everything it was sent before (a flush of each): a summary
+// has committed everything it was sent before them (a sync of each, which
+// forces nothing: it is answered as the writer commits anyway). A summary
 // then never reaches the database before the completions it counts, which
-// may have gone to another writer. (The first writer needs no flush: it
-// writes what it receives in order.) Calls done(true) after they were sent,
-// done(false) if a writer could not flush; they stay held, and a retry is
-// armed.
-void release_held(router_pointer self, std::function<void(bool)> done) {
+// may have gone to another writer; the first writer needs no sync, as it
+// writes what it receives in order. Snapshots held meanwhile get the next
+// release. A writer that cannot answer (it died: what it held is lost
+// anyway) does not hold the snapshots back.
+void release_held(router_pointer self) {
   auto& st = self->state;
-  if (st.held.empty()) {
-    done(true);
+  if (st.held.empty())
     return;
-  }
-  const std::uint64_t upto = st.next_seq;  // what is held now; later ones wait for a later release
+  const std::uint64_t upto = st.next_seq;
   ask_writers<bool>(
       self, 1,
-      [self, upto, done](const std::vector<std::optional<bool>>& answers) {
-        auto& state = self->state;
-        if (!all_true(answers)) {
-          if (!state.retry_armed) {
-            state.retry_armed = true;
-            self->delayed_send(self, release_retry, caf::tick_atom::value);
-          }
-          done(false);
-          return;
-        }
-        while (!state.held.empty() && state.held.front().seq < upto) {
-          self->send(state.writers.front(), msg::snapshot_atom::value, std::move(state.held.front().counts));
-          state.held.pop_front();
-        }
-        done(true);
-        if (!state.held.empty())  // held while this release was in flight
-          release_held(self, [](bool) {});
+      [self, upto](const std::vector<std::optional<bool>>&) {
+        send_held(self, upto);
+        release_held(self);
       },
-      msg::flush_atom::value);
+      msg::sync_atom::value);
 }
 
 msg::persistence_actor spawn_writer(router_pointer self) {
@@ -180,26 +169,37 @@ msg::persistence_actor::behavior_type router_behavior(router_pointer self, write
         st.held.push_back({st.next_seq++, std::move(s)});
         // With one writer it goes at once (that writer's order suffices);
         // with more, a release starts unless one is in flight, which starts
-        // the next one when it is done (or arms a retry).
+        // the next one when it is done.
         if (st.held.size() == 1)
-          release_held(self, [](bool) {});
+          release_held(self);
       },
-      [=](caf::tick_atom) {  // a release to retry
-        self->state.retry_armed = false;
-        release_held(self, [](bool) {});
+      [=](caf::tick_atom) {},  // the writers keep their own timers
+      [=](msg::sync_atom) -> caf::result<bool> {
+        auto rp = self->make_response_promise<bool>();
+        ask_writers<bool>(
+            self, 0, [rp](const std::vector<std::optional<bool>>& answers) mutable { rp.deliver(all_true(answers)); },
+            msg::sync_atom::value);
+        return rp;
       },
       [=](msg::flush_atom) -> caf::result<bool> {
-        // Held snapshots first, then everything in every writer.
+        // Writes now (shutdown, tests): the other writers first, then what is
+        // held, then the first writer. False if a writer could not write:
+        // then nothing held is sent yet, and the caller tries again later.
         auto rp = self->make_response_promise<bool>();
-        release_held(self, [self, rp](bool released) mutable {
-          if (!released) {
-            rp.deliver(false);
-            return;
-          }
-          ask_writers<bool>(
-              self, 0, [rp](const std::vector<std::optional<bool>>& answers) mutable { rp.deliver(all_true(answers)); },
-              msg::flush_atom::value);
-        });
+        const std::uint64_t upto = self->state.next_seq;
+        ask_writers<bool>(
+            self, 1,
+            [self, rp, upto](const std::vector<std::optional<bool>>& others) mutable {
+              if (!all_true(others)) {
+                rp.deliver(false);
+                return;
+              }
+              send_held(self, upto);
+              ask_writers<bool>(
+                  self, 0, [rp](const std::vector<std::optional<bool>>& all) mutable { rp.deliver(all_true(all)); },
+                  msg::flush_atom::value);
+            },
+            msg::flush_atom::value);
         return rp;
       },
       [=](msg::stats_atom) -> caf::result<msg::persistence_stats> {

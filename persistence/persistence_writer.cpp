@@ -1,7 +1,9 @@
 #include "persistence/persistence_writer.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <deque>
+#include <utility>
 #include <optional>
 
 #include <caf/actor_system.hpp>
@@ -28,6 +30,9 @@ struct writer_state {
   bool migrated = false;
   std::deque<batch> backlog;
   std::size_t waiting = 0;  // records in `backlog`
+  std::uint64_t received = 0, committed = 0;  // records ever received, ever committed
+  // sync requests: answered once `committed` reaches their `received`
+  std::deque<std::pair<std::uint64_t, caf::typed_response_promise<bool>>> syncs;
   std::chrono::steady_clock::time_point oldest{};  // when the oldest waiting record came
   std::chrono::steady_clock::time_point next_attempt{};
   std::chrono::milliseconds backoff{0};
@@ -83,7 +88,12 @@ struct writer_state {
     gate->release(static_cast<std::int64_t>(segment.executions.size() + segment.tool_calls.size()));
     stats.buffered -= static_cast<std::int64_t>(segment.size());
     waiting -= segment.size();
+    committed += segment.size();
     backlog.pop_front();
+    while (!syncs.empty() && syncs.front().first <= committed) {
+      syncs.front().second.deliver(true);
+      syncs.pop_front();
+    }
     backoff = std::chrono::milliseconds{0};
     return true;
   }
@@ -102,6 +112,7 @@ struct writer_state {
     if (waiting == 0)
       oldest = std::chrono::steady_clock::now();
     waiting += records;
+    received += records;
     stats.buffered += static_cast<std::int64_t>(records);
     if (waiting >= cfg.batch_size)
       write_pending();
@@ -144,6 +155,14 @@ msg::persistence_actor::behavior_type writer_behavior(writer_pointer self, write
         auto& st = self->state;
         st.next_attempt = {};  // an explicit flush tries now
         return st.write_pending();
+      },
+      [=](msg::sync_atom) -> caf::result<bool> {
+        auto& st = self->state;
+        if (st.committed >= st.received)
+          return true;
+        auto rp = self->make_response_promise<bool>();
+        st.syncs.emplace_back(st.received, rp);
+        return rp;
       },
       [=](msg::stats_atom) { return self->state.stats; },
   };
