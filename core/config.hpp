@@ -57,13 +57,14 @@ struct registry_config {
   /// PostgreSQL URL; absent means memory only.
   std::optional<std::string> database_url;
   /// A flush is due when this many records wait in a writer (a start and a
-  /// completion are two)... Measured with `agentreg-bench ingest` (2
-  /// writers, 2 cores, a durable server), three runs: in the sweep 1000 gave
-  /// 76-88 k rows/s and 5000, 20000 and 50000 gave 98-122 k; paired with
-  /// the baselines, 5000 against 20000 came out 111/112, 118/117 and 83/94 k.
-  /// The suite's rule (the smallest size within 3 % of the fastest) chose
-  /// 5000 twice and 20000 once: 5000, for shorter transactions and less to
-  /// write again after a failure.
+  /// completion are two, unless they leave the outbox together)... Measured
+  /// with `agentreg-bench ingest` (2 writers, 2 cores, a durable server):
+  /// 1000 is clearly slower in the sweep, and 5000, 20000 and 50000 are
+  /// within the noise of each other (in the last run, paired with the
+  /// baselines: 99 k, 91 k and 100 k rows/s). Over four runs the suite's rule
+  /// (the smallest size within 3 % of the fastest) chose 5000 three times and
+  /// 20000 once: 5000, for shorter transactions and less to write again
+  /// after a failure.
   std::size_t batch_size = 5000;
   /// ... or when the oldest has waited this long. At light load a completed
   /// row is visible after a median of 20 / 64 / 180 ms at 20 / 50 / 200 ms;
@@ -72,13 +73,13 @@ struct registry_config {
   /// Connections writing at once, each its own write-behind writer: an
   /// execution (start and completion) and a tool call always go through the
   /// same one, chosen by id; snapshots through the first. Measured with
-  /// `agentreg-bench ingest` on 2 cores: 2 writers wrote x1.63 the rows/s of
-  /// 1 (118 k against 72 k; raw COPY on 1 connection: 96 k), the server then
+  /// `agentreg-bench ingest` on 2 cores: 2 writers wrote x1.57 the rows/s of
+  /// 1 (99 k against 63 k; raw COPY on 1 connection: 73 k), the server then
   /// working on two transactions at once.
   std::size_t writer_connections = 2;
   /// Records waiting for the database at most (then on_full applies). A
   /// waiting record costs ~1.4-1.6 KB of memory (measured during a 60 s
-  /// outage), so the default bounds the backlog at ~300 MB.
+  /// outage), so the default bounds the backlog at ~320 MB.
   std::size_t buffer_limit = 200'000;
   backlog_policy on_full = backlog_policy::block;
 };
