@@ -55,11 +55,16 @@ struct aggregator_state {
     caf::anon_send(ctx->persistence, msg::snapshot_atom::value, std::move(s));
   }
 
+  // Persisted summaries are added to what may already be counted (a
+  // timeout the sweep drained first), not put in its place.
   void restore(const std::vector<core::performance_snapshot>& snaps) {
-    for (const auto& p : snaps)
-      if (static_cast<std::size_t>(p.summary.dimension) < core::summary_set::dimensions)
-        summaries.at(p.summary.dimension, p.summary.key)
-            .restore(p.summary, core::log_histogram::from_buckets(p.durations));
+    for (const auto& p : snaps) {
+      if (static_cast<std::size_t>(p.summary.dimension) >= core::summary_set::dimensions)
+        continue;
+      core::performance_accumulator persisted;
+      persisted.restore(p.summary, core::log_histogram::from_buckets(p.durations));
+      summaries.at(p.summary.dimension, p.summary.key).merge(persisted);
+    }
   }
 };
 

@@ -1,6 +1,7 @@
 #include "persistence/persistence_router.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -26,6 +27,9 @@ struct held_snapshot {
 
 struct router_state {
   std::vector<msg::persistence_actor> writers;
+  // Per writer: gate room of the records sent to it and not yet committed
+  // (added here on send, subtracted by the writer on commit).
+  std::vector<std::shared_ptr<std::atomic<std::int64_t>>> rooms;
   // Every writer ever spawned, shared with the functor that stops them when
   // the router stops (it runs after the state is gone).
   std::shared_ptr<std::vector<msg::persistence_actor>> spawned = std::make_shared<std::vector<msg::persistence_actor>>();
@@ -33,6 +37,10 @@ struct router_state {
   std::shared_ptr<core::backlog_gate> gate;
   std::deque<held_snapshot> held;  // in order; a release is in flight while not empty
   std::uint64_t next_seq = 0;
+  // A release answers only if no writer was replaced since it started: a
+  // sync sent to a writer that died is never answered (CAF 0.17 has no
+  // broken-promise error), so the replacement starts a new release.
+  std::uint64_t generation = 0;
   static inline const char* name = "agentreg.persistence_router";
 
   std::size_t writer_of(std::string_view id) const { return std::hash<std::string_view>{}(id) % writers.size(); }
@@ -103,20 +111,39 @@ void release_held(router_pointer self) {
   if (st.held.empty())
     return;
   const std::uint64_t upto = st.next_seq;
+  const std::uint64_t generation = st.generation;
   ask_writers<bool>(
       self, 1,
-      [self, upto](const std::vector<std::optional<bool>>&) {
+      [self, upto, generation](const std::vector<std::optional<bool>>&) {
+        if (generation != self->state.generation)
+          return;  // a writer was replaced meanwhile; its down handler released again
         send_held(self, upto);
         release_held(self);
       },
       msg::sync_atom::value);
 }
 
-msg::persistence_actor spawn_writer(router_pointer self) {
-  auto w = spawn_persistence_writer(self->system(), self->state.cfg, self->state.gate);
+// Sends `b` to writer `i`, counting the gate room its records hold there.
+void send_to(router_pointer self, std::size_t i, msg::record_batch b) {
+  self->state.rooms[i]->fetch_add(static_cast<std::int64_t>(b.started.size() + b.completed.size() + b.tool_calls.size()),
+                                  std::memory_order_relaxed);  // relaxed: a count, see router_state::rooms
+  self->send(self->state.writers[i], msg::batch_atom::value, std::move(b));
+}
+
+// Spawns writer `i` (a new one, or the replacement of one that died).
+void spawn_writer(router_pointer self, std::size_t i) {
+  auto& st = self->state;
+  auto room = std::make_shared<std::atomic<std::int64_t>>(0);
+  auto w = spawn_persistence_writer(self->system(), st.cfg, st.gate, room);
   self->monitor(w);
-  self->state.spawned->push_back(w);
-  return w;
+  st.spawned->push_back(w);
+  if (i == st.writers.size()) {
+    st.writers.push_back(std::move(w));
+    st.rooms.push_back(std::move(room));
+  } else {
+    st.writers[i] = std::move(w);
+    st.rooms[i] = std::move(room);
+  }
 }
 
 msg::persistence_actor::behavior_type router_behavior(router_pointer self, writer_config cfg,
@@ -125,18 +152,25 @@ msg::persistence_actor::behavior_type router_behavior(router_pointer self, write
   self->state.cfg = std::move(cfg);
   self->state.gate = std::move(gate);
   for (std::size_t i = 0; i < std::max<std::size_t>(connections, 1); ++i)
-    self->state.writers.push_back(spawn_writer(self));
+    spawn_writer(self, i);
   // A writer that dies (it never should: every database failure is a value
-  // it retries) is replaced, so that persistence goes on; what it held is
-  // lost, and said so.
+  // it retries) is replaced, so that persistence goes on. What it held is
+  // lost, and said so; its gate room is given back, so that callers are not
+  // blocked or refused for records that will never be written.
   self->set_down_handler([self](caf::down_msg& down) {
-    auto& writers = self->state.writers;
-    for (auto& w : writers)
-      if (w.address() == down.source) {
-        std::clog << "agentreg: a persistence writer stopped (" << to_string(down.reason)
-                  << "); the records it held are lost; starting a new one\n";
-        w = spawn_writer(self);
-      }
+    auto& st = self->state;
+    for (std::size_t i = 0; i < st.writers.size(); ++i) {
+      if (st.writers[i].address() != down.source)
+        continue;
+      const auto lost = st.rooms[i]->load(std::memory_order_relaxed);
+      std::clog << "agentreg: a persistence writer stopped (" << to_string(down.reason) << "); " << lost
+                << " records it held are lost; starting a new one\n";
+      if (lost > 0)
+        st.gate->release(lost);
+      spawn_writer(self, i);
+      ++st.generation;
+      release_held(self);
+    }
   });
   self->attach_functor([spawned = self->state.spawned] {
     for (const auto& w : *spawned)
@@ -146,13 +180,13 @@ msg::persistence_actor::behavior_type router_behavior(router_pointer self, write
       [=](msg::batch_atom, msg::record_batch& b) {
         auto& st = self->state;
         if (st.writers.size() == 1) {
-          self->send(st.writers.front(), msg::batch_atom::value, std::move(b));
+          send_to(self, 0, std::move(b));
           return;
         }
         auto parts = split(st, b);
         for (std::size_t i = 0; i < parts.size(); ++i)
           if (!parts[i].empty())
-            self->send(st.writers[i], msg::batch_atom::value, std::move(parts[i]));
+            send_to(self, i, std::move(parts[i]));
       },
       [=](msg::snapshot_atom, msg::snapshots& s) {
         auto& st = self->state;
@@ -175,9 +209,18 @@ msg::persistence_actor::behavior_type router_behavior(router_pointer self, write
       },
       [=](caf::tick_atom) {},  // the writers keep their own timers
       [=](msg::sync_atom) -> caf::result<bool> {
+        // The other writers, then what is held (as a release would send
+        // it), then the first writer.
         auto rp = self->make_response_promise<bool>();
+        const std::uint64_t upto = self->state.next_seq;
         ask_writers<bool>(
-            self, 0, [rp](const std::vector<std::optional<bool>>& answers) mutable { rp.deliver(all_true(answers)); },
+            self, 1,
+            [self, rp, upto](const std::vector<std::optional<bool>>& others) mutable {
+              send_held(self, upto);
+              self->request(self->state.writers.front(), caf::infinite, msg::sync_atom::value)
+                  .then([rp, others](bool first) mutable { rp.deliver(first && all_true(others)); },
+                        [rp](caf::error&) mutable { rp.deliver(false); });
+            },
             msg::sync_atom::value);
         return rp;
       },

@@ -26,6 +26,7 @@ namespace {
 struct writer_state {
   writer_config cfg;
   std::shared_ptr<core::backlog_gate> gate;
+  std::shared_ptr<std::atomic<std::int64_t>> room;
   std::optional<batch_writer> writer;
   bool migrated = false;
   std::deque<batch> backlog;
@@ -85,7 +86,9 @@ struct writer_state {
     ++stats.batches;
     stats.rows += report->rows_written();
     // Executions and tool calls hold room in the gate; snapshots do not.
-    gate->release(static_cast<std::int64_t>(segment.executions.size() + segment.tool_calls.size()));
+    const auto gated = static_cast<std::int64_t>(segment.executions.size() + segment.tool_calls.size());
+    gate->release(gated);
+    room->fetch_sub(gated, std::memory_order_relaxed);  // relaxed: a count, read by the router after this actor is gone
     stats.buffered -= static_cast<std::int64_t>(segment.size());
     waiting -= segment.size();
     committed += segment.size();
@@ -122,9 +125,11 @@ struct writer_state {
 using writer_pointer = msg::persistence_actor::stateful_pointer<writer_state>;
 
 msg::persistence_actor::behavior_type writer_behavior(writer_pointer self, writer_config cfg,
-                                                      std::shared_ptr<core::backlog_gate> gate) {
+                                                      std::shared_ptr<core::backlog_gate> gate,
+                                                      std::shared_ptr<std::atomic<std::int64_t>> room) {
   self->state.cfg = std::move(cfg);
   self->state.gate = std::move(gate);
+  self->state.room = std::move(room);
   self->delayed_send(self, self->state.cfg.flush_interval, caf::tick_atom::value);
   return {
       [=](msg::batch_atom, msg::record_batch& b) {
@@ -171,8 +176,9 @@ msg::persistence_actor::behavior_type writer_behavior(writer_pointer self, write
 }  // namespace
 
 msg::persistence_actor spawn_persistence_writer(caf::actor_system& system, writer_config cfg,
-                                                std::shared_ptr<core::backlog_gate> gate) {
-  return system.spawn<caf::detached>(writer_behavior, std::move(cfg), std::move(gate));
+                                                std::shared_ptr<core::backlog_gate> gate,
+                                                std::shared_ptr<std::atomic<std::int64_t>> room) {
+  return system.spawn<caf::detached>(writer_behavior, std::move(cfg), std::move(gate), std::move(room));
 }
 
 }  // namespace agentreg::db

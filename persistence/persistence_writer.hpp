@@ -1,6 +1,8 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -27,11 +29,14 @@ struct writer_config {
 /// Spawns the write-behind persistence writer, detached (it blocks on
 /// PostgreSQL), owning its connection. It collects records, writes them in
 /// one transaction per flush (COPY into staging, INSERT ... ON CONFLICT, see
-/// batch_writer), and releases what it committed from `gate`. When the
+/// batch_writer), and releases what it committed from `gate`, subtracting it
+/// from `room` too (the room its sender counts as held by this writer, so
+/// that it can give back what a writer that died never committed). When the
 /// database is down it keeps everything, reconnects with exponential
 /// backoff and writes it all once it is back; a batch whose commit was not
 /// acknowledged is written again, which the idempotent writes make harmless.
 msg::persistence_actor spawn_persistence_writer(caf::actor_system& system, writer_config cfg,
-                                                std::shared_ptr<core::backlog_gate> gate);
+                                                std::shared_ptr<core::backlog_gate> gate,
+                                                std::shared_ptr<std::atomic<std::int64_t>> room);
 
 }  // namespace agentreg::db
