@@ -35,6 +35,12 @@ struct agent_spec {
   std::int64_t max_tokens = 0;
   std::int64_t max_capacity = 1;  ///< 1..4095
   std::map<std::string, std::string> metadata;
+  /// The agent's A2A Agent Card (the JSON document A2A agents publish at
+  /// /.well-known/agent-card.json), as validated JSON text; empty: none.
+  std::string agent_card;
+  /// Skills the agent offers (the card's skill ids and tags, or given
+  /// directly); list_agents can filter by one.
+  std::vector<std::string> skills;
 };
 
 /// A registered agent: its spec and its live state.
