@@ -1,4 +1,4 @@
-// agentreg-bench <suite> [--json] [--quick] [--url URL]
+// agentreg-bench <suite> [--json] [--quick] [--url URL] [--redis HOST:PORT] [--etcd URL] [--agentregd URL]
 //
 // One program, one sub-command per suite. Each suite lives in its own source
 // file and adds itself to the table with register_suite(), so adding a suite
@@ -13,7 +13,7 @@
 namespace {
 
 void usage(std::FILE* out) {
-  std::fprintf(out, "usage: agentreg-bench <suite> [--json] [--quick] [--url URL]\n\nsuites:\n");
+  std::fprintf(out, "usage: agentreg-bench <suite> [--json] [--quick] [--url URL] [--redis HOST:PORT] [--etcd URL] [--agentregd URL]\n\nsuites:\n");
   for (const auto& s : agentreg::bench::suites())
     std::fprintf(out, "  %-10.*s %.*s\n", static_cast<int>(s.name.size()), s.name.data(),
                  static_cast<int>(s.summary.size()), s.summary.data());
@@ -21,7 +21,37 @@ void usage(std::FILE* out) {
                "\noptions:\n"
                "  --json   end the output with one line holding one JSON object\n"
                "  --quick  fewer, shorter rounds (smoke tests)\n"
-               "  --url U  PostgreSQL to use (suites that need one; default: start a scratch cluster)\n");
+               "  --url U  PostgreSQL to use (suites that need one; default: start a scratch cluster)\n"
+               "  --redis HOST:PORT  Redis for the baselines that use it (default: skip them)\n"
+               "  --etcd URL         etcd client URL for the baselines that use it (default: skip them)\n"
+               "  --agentregd URL    a running agentregd for the HTTP variants (default: skip them)\n");
+}
+
+// The options that take a value, as "--name VALUE" or "--name=VALUE".
+struct value_option {
+  std::string_view name;
+  std::string agentreg::bench::options::*field;
+};
+constexpr value_option value_options[] = {{"--url", &agentreg::bench::options::url},
+                                          {"--redis", &agentreg::bench::options::redis},
+                                          {"--etcd", &agentreg::bench::options::etcd},
+                                          {"--agentregd", &agentreg::bench::options::agentregd}};
+
+struct parsed_value {
+  std::string agentreg::bench::options::*field = nullptr;
+  std::string text;
+  explicit operator bool() const { return field != nullptr; }
+};
+
+// Reads argv[i] (and argv[i + 1] for the spaced form, advancing i).
+parsed_value string_option(std::string_view arg, int argc, char** argv, int& i) {
+  for (const auto& o : value_options) {
+    if (arg == o.name && i + 1 < argc)
+      return {o.field, argv[++i]};
+    if (arg.size() > o.name.size() && arg.substr(0, o.name.size()) == o.name && arg[o.name.size()] == '=')
+      return {o.field, std::string{arg.substr(o.name.size() + 1)}};
+  }
+  return {};
 }
 
 }  // namespace
@@ -35,10 +65,8 @@ int main(int argc, char** argv) {
       opts.json = true;
     } else if (arg == "--quick") {
       opts.quick = true;
-    } else if (arg == "--url" && i + 1 < argc) {
-      opts.url = argv[++i];
-    } else if (arg.rfind("--url=", 0) == 0) {
-      opts.url = std::string{arg.substr(6)};
+    } else if (const auto value = string_option(arg, argc, argv, i)) {
+      opts.*(value.field) = value.text;
     } else if (arg == "--help" || arg == "-h") {
       usage(stdout);
       return 0;

@@ -221,6 +221,14 @@ void emit_json_line(const boost::json::object& o) {
   std::fflush(stdout);
 }
 
+void report_progress(std::string_view suite, double fraction, const std::string& what) {
+  char line[512];
+  const int n = std::snprintf(line, sizeof line, "progress: %.*s %.3f %s\n", static_cast<int>(suite.size()),
+                              suite.data(), std::clamp(fraction, 0.0, 1.0), what.c_str());
+  if (n > 0)
+    std::fwrite(line, 1, std::min(static_cast<std::size_t>(n), sizeof line - 1), stderr);
+}
+
 std::size_t resident_bytes() {
   std::ifstream status{"/proc/self/status"};
   for (std::string line; std::getline(status, line);)

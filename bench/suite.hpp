@@ -22,6 +22,14 @@ struct options {
   /// --url URL: a PostgreSQL server to use instead of one the suite starts
   /// itself (only suites that need a database read it). Empty: not given.
   std::string url;
+  /// --redis HOST:PORT: a Redis server the baselines may use (flushing
+  /// only their own keys). Empty: those baselines are skipped.
+  std::string redis;
+  /// --etcd URL: an etcd client URL (http://HOST:PORT) for the baselines
+  /// (they write only under /agentreg-bench/). Empty: skipped.
+  std::string etcd;
+  /// --agentregd URL: a running agentregd for the HTTP variants. Empty: skipped.
+  std::string agentregd;
 };
 
 /// One sub-command of agentreg-bench: its name, a one-line summary, and its
@@ -47,6 +55,11 @@ using bench_clock = std::chrono::steady_clock;
 /// Nanoseconds between two time points of bench_clock.
 inline std::uint64_t nanoseconds_between(bench_clock::time_point from, bench_clock::time_point to) {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(to - from).count());
+}
+
+/// Seconds between two time points of bench_clock.
+inline double seconds_between(bench_clock::time_point from, bench_clock::time_point to) {
+  return std::chrono::duration<double>(to - from).count();
 }
 
 /// The cost of reading bench_clock twice back to back (median of many tries),
@@ -223,6 +236,13 @@ std::size_t resident_bytes();
 
 /// Adds `problems` (what failed a suite's checks) to its JSON, if any.
 void add_problems(boost::json::object& o, const std::vector<std::string>& problems);
+
+/// Writes one progress line on stderr: "progress: SUITE FRACTION WHAT",
+/// FRACTION in [0, 1] being the share of the suite done before WHAT starts.
+/// scripts/bench reads these to show where a run is and how long it has
+/// left; run alone, they show the same on a terminal. Thread-safe (one
+/// write per line).
+void report_progress(std::string_view suite, double fraction, const std::string& what);
 
 /// Prints `o` as one line on stdout and flushes. Suites call this last, so the
 /// JSON object is the last line of their output.

@@ -1,4 +1,4 @@
-#include "bench/copy_baseline.hpp"
+#include "bench/ingest/copy_baseline.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -8,7 +8,7 @@
 
 #include <pqxx/pqxx>
 
-#include "bench/ingest_workload.hpp"
+#include "bench/ingest/workload.hpp"
 
 namespace agentreg::bench {
 

@@ -1,4 +1,4 @@
-#include "bench/seed_baseline.hpp"
+#include "bench/ingest/seed_baseline.hpp"
 
 #include <chrono>
 #include <stdexcept>
@@ -6,7 +6,7 @@
 
 #include <pqxx/pqxx>
 
-#include "bench/ingest_workload.hpp"
+#include "bench/ingest/workload.hpp"
 
 namespace agentreg::bench {
 

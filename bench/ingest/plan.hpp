@@ -1,0 +1,54 @@
+#pragma once
+// The plan of agentreg-bench ingest: how much each part runs (full and
+// --quick), and the constants its parts share.
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+#include "bench/suite.hpp"
+
+namespace agentreg::bench::ingest {
+
+using std::chrono::milliseconds;
+using namespace std::chrono_literals;
+
+struct plan {
+  std::uint64_t rows;            // executions per agentreg and COPY run of the comparison
+  int rounds;                    // rounds of the comparison
+  milliseconds seed_length;      // per seed run
+  std::uint64_t sweep_rows;      // executions per sweep run
+  int sweep_rounds;
+  int latency_probes;            // per flush interval
+  std::uint32_t light_pairs_per_s;
+  milliseconds outage_warmup;    // full load before the kill
+  milliseconds outage;           // full load with the server down
+  std::size_t outage_buffer_limit;
+};
+
+inline plan make_plan(const options& o) {
+  if (o.quick)
+    return {20'000, 2, 1s, 20'000, 1, 10, 1000, 1s, 5s, 200'000};
+  // Even round counts: as many rounds in each order.
+  return {200'000, 4, 3s, 100'000, 2, 25, 1000, 3s, 60s, 200'000};
+}
+
+inline constexpr std::uint64_t copy_rows_per_transaction = 10'000;
+// Records per batch (a start and a completion are two records). 50 000
+// (25 000 rows per transaction) checks that the largest useful size is
+// inside the range, not at its edge.
+inline constexpr std::array<std::size_t, 4> sweep_batch_sizes{1000, 5000, 20000, 50000};
+inline constexpr std::array<milliseconds, 3> sweep_flush_intervals{20ms, 50ms, 200ms};
+// How often the end of an ingest run is polled; its resolution.
+inline constexpr milliseconds poll_interval{5};
+// A run whose backlog does not drain within this is reported as a hang.
+inline constexpr auto drain_deadline = 180s;
+inline constexpr milliseconds rss_sample_interval{100};
+
+// Targets of issue 5.
+inline constexpr double copy_ratio_target = 0.8;
+inline constexpr double copy_ratio_goal = 0.9;
+inline constexpr double seed_ratio_target = 20;
+
+}  // namespace agentreg::bench::ingest
