@@ -2,11 +2,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <future>
 #include <iostream>
 #include <thread>
+#include <tuple>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
@@ -14,8 +18,10 @@
 #include "actors/aggregator.hpp"
 #include "actors/context.hpp"
 #include "actors/supervisor.hpp"
+#include "agentreg/asker.hpp"
 #include "core/uuid.hpp"
 #include "core/validate.hpp"
+#include "messages/asker.hpp"
 #include "messages/errors.hpp"
 #include "persistence/loader.hpp"
 #include "persistence/migrations.hpp"
@@ -25,8 +31,13 @@ namespace agentreg {
 
 namespace {
 
-// How long a caller waits for an actor's answer before giving up.
+// How long a blocking call waits for an actor's answer before giving up.
 constexpr auto ask_timeout = std::chrono::seconds{60};
+
+// Jobs one asker has waiting for answers at once (see spawn_asker): enough
+// to keep the engine's workers busy, few enough that CAF's linear search of
+// pending responses stays cheap.
+constexpr std::size_t asker_max_in_flight = 128;
 
 caf::actor_system_config& configure(caf::actor_system_config& cfg, const config& c) {
   if (c.scheduler_threads > 0)
@@ -64,6 +75,10 @@ struct registry::impl {
     }
     ctx.aggregator = actors::spawn_aggregator(system, ctx);
     ctx.supervisor = actors::spawn_supervisor(system, ctx);
+    // Two askers per scheduler thread, so that every worker can be answering.
+    const std::size_t n_askers = 2 * std::max<std::size_t>(1, c.scheduler_threads);
+    for (std::size_t i = 0; i < n_askers; ++i)
+      askers.push_back(spawn_asker(system, asker_max_in_flight));
     if (c.database_url)
       recover(*c.database_url);
     else
@@ -144,8 +159,8 @@ struct registry::impl {
   }
 
   // Room in the persistence backlog for one record (always, in memory only).
-  expected<unit> admit() {
-    if (!ctx.gate || ctx.gate->admit(1))
+  expected<unit> admit(when_backlog_full full) {
+    if (!ctx.gate || (full == when_backlog_full::refuse ? ctx.gate->try_admit(1) : ctx.gate->admit(1)))
       return unit{};
     return error{errc::persistence_backlog,
                  "the database is behind: " + std::to_string(ctx.gate->limit()) +
@@ -153,6 +168,13 @@ struct registry::impl {
   }
 
   ~impl() {
+    // Every completion runs before anything stops. Asked from a scoped
+    // actor: a job in an asker cannot wait for its own asker to be idle.
+    {
+      caf::scoped_actor self{system};
+      for (const auto& a : askers)
+        self->request(a, ask_timeout, msg::sync_atom::value).receive([](caf::ok_atom) {}, [](caf::error&) {});
+    }
     if (ctx.persistence) {
       // Clean shutdown: every summary, tool usage and agent, then everything
       // buffered, reach the database before the actors stop (a database that
@@ -179,19 +201,63 @@ struct registry::impl {
       caf::anon_send_exit(rec->actor(), caf::exit_reason::user_shutdown);
     });
     caf::anon_send_exit(ctx.aggregator, caf::exit_reason::user_shutdown);
+    for (const auto& a : askers)
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
     system.await_all_actors_done();
+  }
+
+  // The asker for calls about one agent: always the same one, so that its
+  // calls from one thread reach the agent's actor in the order they were made.
+  const caf::actor& asker_for(const std::string& agent_id) const {
+    return askers[std::hash<std::string>{}(agent_id) % askers.size()];
+  }
+  // An asker for calls about no agent in particular, in turn.
+  const caf::actor& any_asker() const {
+    // relaxed: only spreads calls; no ordering is promised between them.
+    return askers[next_asker.fetch_add(1, std::memory_order_relaxed) % askers.size()];
+  }
+
+  // Runs `send` in `asker` (see msg::ask_job); returns at once.
+  static void run_in(const caf::actor& asker,
+                     std::function<void(caf::event_based_actor*, std::function<void()>)> send) {
+    caf::anon_send(asker, msg::ask_job{std::move(send)});
+  }
+
+  // Asks `h` from `asker` and hands the answer or the error to `done`, on the
+  // asker's thread; returns at once.
+  template <class T, class Handle, class... Ts>
+  static void ask_async(const caf::actor& asker, Handle h, completion<T> done, Ts... xs) {
+    run_in(asker, [h = std::move(h), done = std::move(done), args = std::make_tuple(std::move(xs)...)](
+                      caf::event_based_actor* self, std::function<void()> finished) mutable {
+      std::apply([&](auto&... a) { return self->request(h, caf::infinite, std::move(a)...); }, args)
+          .then(
+              [done, finished](T& value) {
+                done(std::move(value));
+                finished();
+              },
+              [done, finished](caf::error& e) {
+                done(msg::from_caf(e));
+                finished();
+              });
+    });
+  }
+
+  // Waits for an asynchronous call's answer: `start` receives the completion.
+  template <class T, class Start>
+  static expected<T> wait_for(Start&& start) {
+    auto promise = std::make_shared<std::promise<expected<T>>>();
+    auto answer = promise->get_future();
+    start(completion<T>{[promise](expected<T> r) { promise->set_value(std::move(r)); }});
+    if (answer.wait_for(ask_timeout) != std::future_status::ready)
+      return error{errc::internal, "no answer from the engine within 60 s"};
+    return answer.get();
   }
 
   // Asks an actor and waits for its answer (not for hot paths: a round trip
   // from a plain thread costs tens of microseconds).
   template <class T, class Handle, class... Ts>
-  expected<T> ask(const Handle& h, Ts&&... xs) {
-    caf::scoped_actor self{system};
-    std::optional<expected<T>> out;
-    self->request(h, ask_timeout, std::forward<Ts>(xs)...)
-        .receive([&](T& value) { out.emplace(std::move(value)); },
-                 [&](caf::error& e) { out.emplace(msg::from_caf(e)); });
-    return std::move(*out);
+  expected<T> ask(const Handle& h, Ts... xs) {
+    return wait_for<T>([&](completion<T> done) { ask_async<T>(any_asker(), h, std::move(done), std::move(xs)...); });
   }
 
   // Tells the aggregator to drain the outbox now, when a put said its lane
@@ -209,17 +275,112 @@ struct registry::impl {
     return error{errc::unknown_agent, "agent " + agent_id + " is not registered"};
   }
 
+  // Asks the agent's actor through the agent's asker; `done` gets the answer.
   template <class... Ts>
-  expected<agent> ask_agent(const std::string& agent_id, Ts&&... xs) {
+  void ask_agent_async(const std::string& agent_id, completion<agent> done, Ts... xs) {
     auto rec = find(agent_id);
     if (!rec)
-      return rec.error();
-    return ask<agent>((*rec)->actor(), std::forward<Ts>(xs)...);
+      return done(rec.error());
+    ask_async<agent>(asker_for(agent_id), (*rec)->actor(), std::move(done), std::move(xs)...);
+  }
+
+  // Re-registration: the agent's actor applies the new spec; then it is persisted.
+  void update_spec_async(const std::shared_ptr<actors::agent_record>& rec, agent_spec spec, completion<agent> done) {
+    ask_async<agent>(asker_for(rec->agent_id), rec->actor(),
+                     completion<agent>{[this, rec, done = std::move(done)](expected<agent> updated) {
+                       if (updated)
+                         persist_agent(*rec, false);
+                       done(std::move(updated));
+                     }},
+                     msg::spec_atom::value, std::move(spec));
+  }
+
+  void get_performance_async(const std::string& agent_id, completion<performance> done) {
+    if (auto ok = core::validate_id(agent_id, "agent_id"); !ok)
+      return done(ok.error());
+    // An agent with no execution yet has zeros; one never registered and
+    // without history is unknown.
+    auto answer = [this, agent_id, done = std::move(done)](expected<performance> p) {
+      if (!p && p.error().code == errc::unknown_agent && ctx.agents.find(agent_id)) {
+        performance zeros;
+        zeros.key = agent_id;
+        return done(std::move(zeros));
+      }
+      if (!p && p.error().code == errc::unknown_agent)
+        return done(error{errc::unknown_agent, "agent " + agent_id + " is not registered and has no history"});
+      done(std::move(p));
+    };
+    ask_async<performance>(any_asker(), ctx.aggregator, completion<performance>{std::move(answer)},
+                           msg::perf_atom::value, group_by::agent, agent_id);
+  }
+
+  // The counters: the agents counted in the asker, then the aggregator, the
+  // supervisor and persistence asked in turn.
+  void stats_async(completion<engine_stats> done) {
+    run_in(any_asker(), [this, done = std::move(done)](caf::event_based_actor* self, std::function<void()> finished) {
+      auto s = std::make_shared<engine_stats>();
+      ctx.agents.for_each([&](const std::shared_ptr<actors::agent_record>& rec) {
+        ++s->agents;
+        switch (actors::snapshot(*rec, ctx.index).status) {
+          case agent_status::online: ++s->online; break;
+          case agent_status::busy: ++s->busy; break;
+          case agent_status::offline: ++s->offline; break;
+          case agent_status::paused: ++s->paused; break;
+        }
+      });
+      s->leases_held = static_cast<std::int64_t>(ctx.index.leases_held());
+      s->running_executions = static_cast<std::int64_t>(ctx.executions.size());
+      const auto grace = ctx.config.start_grace.value_or(ctx.config.stale_timeout).count();
+      s->in_grace_period = ctx.clock->now() < ctx.started_at + grace;
+      s->persistence_enabled = ctx.config.database_url.has_value();
+      if (ctx.gate)
+        s->persistence_backlog = ctx.gate->backlog();
+      auto complete = [s, done, finished] {
+        done(std::move(*s));
+        finished();
+      };
+      auto ask_persistence = [this, self, s, complete] {
+        if (!ctx.persistence)
+          return complete();
+        self->request(ctx.persistence, caf::infinite, msg::stats_atom::value)
+            .then(
+                [s, complete](msg::persistence_stats& p) {
+                  s->persistence_batches = p.batches;
+                  s->persistence_rows = p.rows;
+                  s->persistence_retries = p.retries;
+                  s->persistence_last_error = p.last_error;
+                  complete();
+                },
+                [complete](caf::error&) { complete(); });
+      };
+      auto ask_supervisor = [this, self, s, ask_persistence] {
+        self->request(ctx.supervisor, caf::infinite, msg::stats_atom::value)
+            .then(
+                [s, ask_persistence](msg::supervisor_stats& sup) {
+                  s->sweeps = sup.sweeps;
+                  s->evictions_total = sup.evictions_total;
+                  s->last_sweep = sup.last_sweep;
+                  s->degraded = sup.last_sweep.degraded;
+                  ask_persistence();
+                },
+                [ask_persistence](caf::error&) { ask_persistence(); });
+      };
+      self->request(ctx.aggregator, caf::infinite, msg::stats_atom::value)
+          .then(
+              [s, ask_supervisor](msg::aggregator_stats& agg) {
+                s->completed_executions = agg.executions_completed;
+                s->tool_calls = agg.tool_calls;
+                ask_supervisor();
+              },
+              [ask_supervisor](caf::error&) { ask_supervisor(); });
+    });
   }
 
   caf::actor_system_config system_config;
   caf::actor_system system;
   actors::engine_context ctx;
+  std::vector<caf::actor> askers;
+  mutable std::atomic<std::size_t> next_asker{0};
 };
 
 registry::registry(config cfg) : impl_(std::make_unique<impl>(std::move(cfg))) {}
@@ -231,24 +392,25 @@ const config& registry::configuration() const { return impl_->ctx.config; }
 // ---- agents -----------------------------------------------------------------
 
 expected<agent> registry::register_agent(agent_spec spec) {
+  return impl::wait_for<agent>([&](completion<agent> done) { register_agent_async(std::move(spec), std::move(done)); });
+}
+
+void registry::register_agent_async(agent_spec spec, completion<agent> done) {
   if (auto ok = core::validate(spec); !ok)
-    return ok.error();
+    return done(ok.error());
   auto& ctx = impl_->ctx;
   auto rec = ctx.agents.find(spec.agent_id);
   if (!rec) {
     auto added = impl_->add_agent(spec, index::agent_status::online, ctx.clock->now());
     if (!added)
-      return added.error();
+      return done(added.error());
     if (added->inserted) {
       impl_->persist_agent(*added->rec, false);
-      return actors::snapshot(*added->rec, ctx.index);
+      return done(actors::snapshot(*added->rec, ctx.index));
     }
     rec = added->rec;  // another thread registered this id first: ours updates it
   }
-  auto updated = impl_->ask<agent>(rec->actor(), msg::spec_atom::value, std::move(spec));
-  if (updated)
-    impl_->persist_agent(*rec, false);
-  return updated;
+  impl_->update_spec_async(rec, std::move(spec), std::move(done));
 }
 
 expected<unit> registry::unregister_agent(const std::string& agent_id) {
@@ -295,13 +457,23 @@ std::vector<agent> registry::list_online_agents() const {
 }
 
 expected<agent> registry::heartbeat(const std::string& agent_id, std::optional<std::int64_t> current_load) {
-  return impl_->ask_agent(agent_id, msg::heartbeat_atom::value, current_load.has_value(), current_load.value_or(0));
+  return impl::wait_for<agent>([&](completion<agent> done) { heartbeat_async(agent_id, current_load, std::move(done)); });
+}
+
+void registry::heartbeat_async(const std::string& agent_id, std::optional<std::int64_t> current_load,
+                               completion<agent> done) {
+  impl_->ask_agent_async(agent_id, std::move(done), msg::heartbeat_atom::value, current_load.has_value(),
+                         current_load.value_or(0));
 }
 
 expected<agent> registry::update_status(const std::string& agent_id, agent_status status) {
+  return impl::wait_for<agent>([&](completion<agent> done) { update_status_async(agent_id, status, std::move(done)); });
+}
+
+void registry::update_status_async(const std::string& agent_id, agent_status status, completion<agent> done) {
   if (status == agent_status::busy)
-    return error{errc::invalid_status, "busy is derived from the load; it cannot be set"};
-  return impl_->ask_agent(agent_id, msg::status_atom::value, status);
+    return done(error{errc::invalid_status, "busy is derived from the load; it cannot be set"});
+  impl_->ask_agent_async(agent_id, std::move(done), msg::status_atom::value, status);
 }
 
 expected<agent> registry::update_status(const std::string& agent_id, std::string_view status) {
@@ -312,7 +484,12 @@ expected<agent> registry::update_status(const std::string& agent_id, std::string
 }
 
 expected<agent> registry::update_load(const std::string& agent_id, std::int64_t current_load) {
-  return impl_->ask_agent(agent_id, msg::load_atom::value, current_load);
+  return impl::wait_for<agent>(
+      [&](completion<agent> done) { update_load_async(agent_id, current_load, std::move(done)); });
+}
+
+void registry::update_load_async(const std::string& agent_id, std::int64_t current_load, completion<agent> done) {
+  impl_->ask_agent_async(agent_id, std::move(done), msg::load_atom::value, current_load);
 }
 
 // ---- selection --------------------------------------------------------------
@@ -369,7 +546,8 @@ expected<unit> registry::release(const lease& l) {
 
 // ---- executions -------------------------------------------------------------
 
-expected<std::string> registry::start_execution(const std::string& agent_id, execution_request request) {
+expected<std::string> registry::start_execution(const std::string& agent_id, execution_request request,
+                                                when_backlog_full full) {
   auto rec = impl_->find(agent_id);
   if (!rec)
     return rec.error();
@@ -379,7 +557,7 @@ expected<std::string> registry::start_execution(const std::string& agent_id, exe
                    "task_type, workflow_slug and run_id are limited to 256 bytes of UTF-8 without NUL"};
   auto& ctx = impl_->ctx;
   if (ctx.persistence)
-    if (auto room = impl_->admit(); !room)
+    if (auto room = impl_->admit(full); !room)
       return room.error();
   const auto binding = (*rec)->binding();
   const core::uuid id = core::make_uuid();
@@ -394,7 +572,7 @@ expected<std::string> registry::start_execution(const std::string& agent_id, exe
 }
 
 expected<execution> registry::complete_execution(const std::string& execution_id, execution_status status,
-                                                  const execution_metrics& metrics) {
+                                                  const execution_metrics& metrics, when_backlog_full full) {
   if (status == execution_status::running)
     return error{errc::invalid_status, "an execution completes as success, failed or timeout"};
   const auto id = core::parse_uuid(execution_id);
@@ -403,7 +581,7 @@ expected<execution> registry::complete_execution(const std::string& execution_id
   if (auto ok = core::validate(metrics); !ok)
     return ok.error();
   auto& ctx = impl_->ctx;
-  if (auto room = impl_->admit(); !room)
+  if (auto room = impl_->admit(full); !room)
     return room.error();
   auto taken = ctx.executions.take(*id);
   if (!taken) {
@@ -433,24 +611,24 @@ expected<execution> registry::complete_execution(const std::string& execution_id
 }
 
 expected<execution> registry::complete_execution(const std::string& execution_id, std::string_view status,
-                                                  const execution_metrics& metrics) {
+                                                  const execution_metrics& metrics, when_backlog_full full) {
   auto s = core::parse_execution_status(status);
   if (!s)
     return error{errc::invalid_status, "unknown status \"" + std::string{status} + "\" (success, failed, timeout)"};
-  return complete_execution(execution_id, *s, metrics);
+  return complete_execution(execution_id, *s, metrics, full);
 }
 
 // ---- tools ------------------------------------------------------------------
 
 expected<tool_usage> registry::record_tool_usage(const std::string& agent_id, const std::string& tool_name,
-                                                 const tool_call& call) {
+                                                 const tool_call& call, when_backlog_full full) {
   if (auto ok = core::validate_tool_call(tool_name, call); !ok)
     return ok.error();
   auto rec = impl_->find(agent_id);
   if (!rec)
     return rec.error();
   auto& ctx = impl_->ctx;
-  if (auto room = impl_->admit(); !room)
+  if (auto room = impl_->admit(full); !room)
     return room.error();
   core::tool_call_record r{core::to_string(core::make_uuid()), agent_id, tool_name, call, ctx.clock->now()};
   // The record first, then the count: a tool usage snapshot the aggregator
@@ -472,66 +650,41 @@ expected<std::vector<tool_usage>> registry::get_tool_usage(const std::string& ag
 // ---- performance ------------------------------------------------------------
 
 expected<performance> registry::get_performance(const std::string& agent_id) const {
-  if (auto ok = core::validate_id(agent_id, "agent_id"); !ok)
-    return ok.error();
-  auto p = impl_->ask<performance>(impl_->ctx.aggregator, msg::perf_atom::value, group_by::agent, agent_id);
-  if (!p && p.error().code == errc::unknown_agent && impl_->ctx.agents.find(agent_id)) {
-    performance zeros;
-    zeros.key = agent_id;
-    return zeros;
-  }
-  if (!p && p.error().code == errc::unknown_agent)
-    return error{errc::unknown_agent, "agent " + agent_id + " is not registered and has no history"};
-  return p;
+  return impl::wait_for<performance>(
+      [&](completion<performance> done) { get_performance_async(agent_id, std::move(done)); });
+}
+
+void registry::get_performance_async(const std::string& agent_id, completion<performance> done) const {
+  impl_->get_performance_async(agent_id, std::move(done));
 }
 
 expected<std::vector<performance>> registry::get_performance_by(group_by dimension) const {
-  return impl_->ask<std::vector<performance>>(impl_->ctx.aggregator, msg::perf_by_atom::value, dimension);
+  return impl::wait_for<std::vector<performance>>(
+      [&](completion<std::vector<performance>> done) { get_performance_by_async(dimension, std::move(done)); });
+}
+
+void registry::get_performance_by_async(group_by dimension, completion<std::vector<performance>> done) const {
+  impl::ask_async<std::vector<performance>>(impl_->any_asker(), impl_->ctx.aggregator, std::move(done),
+                                            msg::perf_by_atom::value, dimension);
 }
 
 // ---- operations -------------------------------------------------------------
 
-expected<sweep_report> registry::sweep() { return impl_->ask<sweep_report>(impl_->ctx.supervisor, msg::sweep_atom::value); }
+expected<sweep_report> registry::sweep() {
+  return impl::wait_for<sweep_report>([&](completion<sweep_report> done) { sweep_async(std::move(done)); });
+}
+
+void registry::sweep_async(completion<sweep_report> done) {
+  impl::ask_async<sweep_report>(impl_->any_asker(), impl_->ctx.supervisor, std::move(done), msg::sweep_atom::value);
+}
 
 void registry::sync() const { impl_->ask<msg::aggregator_stats>(impl_->ctx.aggregator, msg::stats_atom::value); }
 
 engine_stats registry::stats() const {
-  auto& ctx = impl_->ctx;
-  engine_stats s;
-  ctx.agents.for_each([&](const std::shared_ptr<actors::agent_record>& rec) {
-    ++s.agents;
-    switch (actors::snapshot(*rec, ctx.index).status) {
-      case agent_status::online: ++s.online; break;
-      case agent_status::busy: ++s.busy; break;
-      case agent_status::offline: ++s.offline; break;
-      case agent_status::paused: ++s.paused; break;
-    }
-  });
-  s.leases_held = static_cast<std::int64_t>(ctx.index.leases_held());
-  s.running_executions = static_cast<std::int64_t>(ctx.executions.size());
-  if (auto agg = impl_->ask<msg::aggregator_stats>(ctx.aggregator, msg::stats_atom::value)) {
-    s.completed_executions = agg->executions_completed;
-    s.tool_calls = agg->tool_calls;
-  }
-  if (auto sup = impl_->ask<msg::supervisor_stats>(ctx.supervisor, msg::stats_atom::value)) {
-    s.sweeps = sup->sweeps;
-    s.evictions_total = sup->evictions_total;
-    s.last_sweep = sup->last_sweep;
-    s.degraded = sup->last_sweep.degraded;
-  }
-  const auto grace = ctx.config.start_grace.value_or(ctx.config.stale_timeout).count();
-  s.in_grace_period = ctx.clock->now() < ctx.started_at + grace;
-  s.persistence_enabled = ctx.config.database_url.has_value();
-  if (ctx.gate)
-    s.persistence_backlog = ctx.gate->backlog();
-  if (ctx.persistence)
-    if (auto p = impl_->ask<msg::persistence_stats>(ctx.persistence, msg::stats_atom::value)) {
-      s.persistence_batches = p->batches;
-      s.persistence_rows = p->rows;
-      s.persistence_retries = p->retries;
-      s.persistence_last_error = p->last_error;
-    }
-  return s;
+  auto s = impl::wait_for<engine_stats>([&](completion<engine_stats> done) { stats_async(std::move(done)); });
+  return s ? std::move(*s) : engine_stats{};
 }
+
+void registry::stats_async(completion<engine_stats> done) const { impl_->stats_async(std::move(done)); }
 
 }  // namespace agentreg

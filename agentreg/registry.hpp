@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -39,6 +40,22 @@ using core::unit;
 template <class T>
 using expected = core::expected<T>;
 
+/// The callback of an asynchronous call: receives the call's value or error.
+/// It runs exactly once: on an engine thread once the actor asked has
+/// answered, or on the calling thread before the call returns when the
+/// answer needs no actor (bad input, unknown agent, a new registration). It
+/// must return quickly and never block: it runs on a thread the engine's
+/// actors share.
+template <class T>
+using completion = std::function<void(expected<T>)>;
+
+/// What a hot call (start_execution, complete_execution, record_tool_usage)
+/// does when the write-behind backlog is full.
+enum class when_backlog_full : std::uint8_t {
+  apply_policy,  ///< what config.on_full says: wait (block) or fail (refuse)
+  refuse,        ///< fail with errc::persistence_backlog, never wait (for a thread that must not block)
+};
+
 /// Options of acquire().
 struct acquire_options {
   /// A lease not released within this time is reclaimed by the sweep.
@@ -53,6 +70,13 @@ struct acquire_options {
 /// start_execution, complete_execution, record_tool_usage) never wait on an
 /// actor's mailbox; the others ask the owning actor and wait for its answer.
 /// Effects of one-way calls are visible to later queries from the same thread.
+///
+/// The calls that ask an actor also have an asynchronous form (`..._async`)
+/// that returns at once and hands the answer to a completion; a thread that
+/// must never wait (an HTTP I/O thread) uses those, and the hot calls with
+/// when_backlog_full::refuse. Asynchronous calls about one agent are applied
+/// in the order they were made from one thread. Every completion has run
+/// when the destructor returns, provided no call is made during it.
 class registry {
  public:
   explicit registry(config cfg = {});
@@ -86,6 +110,16 @@ class registry {
   /// Errors: unknown_agent, load_out_of_range.
   expected<agent> update_load(const std::string& agent_id, std::int64_t current_load);
 
+  /// register_agent(), answered through `done`.
+  void register_agent_async(agent_spec spec, completion<agent> done);
+  /// heartbeat(), answered through `done`.
+  void heartbeat_async(const std::string& agent_id, std::optional<std::int64_t> current_load,
+                       completion<agent> done);
+  /// update_status(), answered through `done`.
+  void update_status_async(const std::string& agent_id, agent_status status, completion<agent> done);
+  /// update_load(), answered through `done`.
+  void update_load_async(const std::string& agent_id, std::int64_t current_load, completion<agent> done);
+
   // ---- selection ----
   /// The eligible agent of the type with the smallest load/capacity (ties
   /// rotate), or nothing when none has a free slot. Reserves nothing: use
@@ -100,24 +134,28 @@ class registry {
 
   // ---- executions ----
   /// Starts an execution on an agent; answers its id (a UUID).
-  /// Errors: invalid_argument, unknown_agent.
-  expected<std::string> start_execution(const std::string& agent_id, execution_request request = {});
+  /// Errors: invalid_argument, unknown_agent, persistence_backlog.
+  expected<std::string> start_execution(const std::string& agent_id, execution_request request = {},
+                                        when_backlog_full full = when_backlog_full::apply_policy);
   /// Completes a running execution with success, failed or timeout. Tokens
   /// total is prompt + completion when absent, cost comes from the price table
   /// when absent, duration is measured. Errors: invalid_argument,
   /// invalid_status, invalid_tokens, invalid_cost, invalid_score,
-  /// unknown_execution, already_completed.
+  /// unknown_execution, already_completed, persistence_backlog.
   expected<execution> complete_execution(const std::string& execution_id, execution_status status,
-                                         const execution_metrics& metrics = {});
+                                         const execution_metrics& metrics = {},
+                                         when_backlog_full full = when_backlog_full::apply_policy);
   /// The same, with the status by name.
   expected<execution> complete_execution(const std::string& execution_id, std::string_view status,
-                                         const execution_metrics& metrics = {});
+                                         const execution_metrics& metrics = {},
+                                         when_backlog_full full = when_backlog_full::apply_policy);
 
   // ---- tools ----
   /// Records tool calls of an agent; answers the (agent, tool) totals.
-  /// Errors: invalid_argument, unknown_agent.
+  /// Errors: invalid_argument, unknown_agent, persistence_backlog.
   expected<tool_usage> record_tool_usage(const std::string& agent_id, const std::string& tool_name,
-                                         const tool_call& call);
+                                         const tool_call& call,
+                                         when_backlog_full full = when_backlog_full::apply_policy);
   /// Every tool the agent used, ordered by name. Errors: unknown_agent.
   [[nodiscard]] expected<std::vector<tool_usage>> get_tool_usage(const std::string& agent_id) const;
 
@@ -128,14 +166,23 @@ class registry {
   /// Every summary of one dimension (agent, agent_type, model, task_type,
   /// workflow), ordered by key.
   [[nodiscard]] expected<std::vector<performance>> get_performance_by(group_by dimension) const;
+  /// get_performance(), answered through `done`.
+  void get_performance_async(const std::string& agent_id, completion<performance> done) const;
+  /// get_performance_by(), answered through `done`.
+  void get_performance_by_async(group_by dimension, completion<std::vector<performance>> done) const;
 
   // ---- operations ----
   /// Runs one stale sweep now (it also runs every heartbeat_interval when
   /// config.auto_sweep): stale agents offline with the guards, expired
   /// leases reclaimed, old executions timed out.
   expected<sweep_report> sweep();
+  /// sweep(), answered through `done`.
+  void sweep_async(completion<sweep_report> done);
   /// Counters for operators.
   [[nodiscard]] engine_stats stats() const;
+  /// stats(), answered through `done` (the agents are counted on an engine
+  /// thread, not the caller's).
+  void stats_async(completion<engine_stats> done) const;
   /// Waits until every one-way message sent before is processed.
   void sync() const;
   /// The configuration in use.

@@ -45,6 +45,17 @@ class backlog_gate {
     }
   }
 
+  /// Takes room for `n` records if there is some now; never blocks, whatever
+  /// the policy (for callers that must not wait: an HTTP I/O thread).
+  bool try_admit(std::int64_t n = 1) {
+    // relaxed: as in admit().
+    if (count_.fetch_add(n, std::memory_order_relaxed) + n <= limit_)
+      return true;
+    count_.fetch_sub(n, std::memory_order_relaxed);
+    refused_.fetch_add(n, std::memory_order_relaxed);
+    return false;
+  }
+
   /// Takes room for `n` records unconditionally, never blocking or refusing:
   /// for records the engine itself produces (executions the sweep times
   /// out), which no caller could be asked to retry. They are still counted,
