@@ -5,6 +5,7 @@
 #include <functional>
 #include <future>
 #include <iostream>
+#include <limits>
 #include <thread>
 #include <tuple>
 
@@ -19,6 +20,7 @@
 #include "actors/context.hpp"
 #include "actors/supervisor.hpp"
 #include "agentreg/asker.hpp"
+#include "core/random.hpp"
 #include "core/uuid.hpp"
 #include "core/validate.hpp"
 #include "messages/asker.hpp"
@@ -58,6 +60,16 @@ core::price_table load_prices(const config& c) {
     return core::price_table::builtin();
   }
   return *t;
+}
+
+// now + ttl, the expiry of a lease; refused rather than wrapped when it
+// would overflow the clock's range.
+expected<core::timestamp> lease_deadline(core::timestamp now, std::chrono::nanoseconds ttl) {
+  if (ttl.count() <= 0)
+    return error{errc::invalid_argument, "ttl must be positive"};
+  if (now > 0 && ttl.count() > std::numeric_limits<core::timestamp>::max() - now)
+    return error{errc::invalid_argument, "ttl is too large: now + ttl overflows the clock"};
+  return now + ttl.count();
 }
 
 }  // namespace
@@ -515,15 +527,22 @@ expected<std::optional<agent>> registry::get_least_loaded_agent(const std::strin
 expected<lease> registry::acquire(const std::string& agent_type, acquire_options options) {
   if (auto ok = core::validate_id(agent_type, "agent_type"); !ok)
     return ok.error();
-  if (options.ttl && options.ttl->count() <= 0)
-    return error{errc::invalid_argument, "ttl must be positive"};
   auto& ctx = impl_->ctx;
+  core::timestamp expires_at = 0;
+  if (options.ttl) {
+    auto at = lease_deadline(ctx.clock->now(), *options.ttl);
+    if (!at)
+      return at.error();
+    expires_at = *at;
+  }
   const auto pool = ctx.index.find_pool(agent_type);
   if (!pool)
     return error{errc::unknown_type, "no agent of type " + agent_type + " was ever registered"};
-  const core::timestamp expires_at = options.ttl ? ctx.clock->now() + options.ttl->count() : 0;
   for (int attempt = 0; attempt < 16; ++attempt) {
-    auto l = ctx.index.acquire(*pool, expires_at);
+    // The secret that proves the holding, from the operating system: a
+    // lease that travels (HTTP) cannot be released or renewed by a client
+    // that guesses.
+    auto l = ctx.index.acquire(*pool, expires_at, core::random_u64());
     if (!l)
       return actors::to_core(l.error, agent_type);
     auto view = ctx.index.view(l->agent);
@@ -532,16 +551,34 @@ expected<lease> registry::acquire(const std::string& agent_type, acquire_options
       ctx.index.release(*l);
       continue;
     }
-    return lease{rec->agent_id, l->id, l->agent.pool, l->agent.slot, l->agent.generation, expires_at};
+    return lease{rec->agent_id, l->token, l->agent.pool, l->agent.slot, l->agent.generation, l->record, expires_at};
   }
   return error{errc::no_capacity, "no agent of type " + agent_type + " stayed registered long enough"};
 }
 
 expected<unit> registry::release(const lease& l) {
-  const auto e = impl_->ctx.index.release(index::lease{{l.pool, l.slot, l.generation}, l.lease_id});
+  const auto e = impl_->ctx.index.release(index::lease{{l.pool, l.slot, l.generation}, l.record, l.lease_id});
   if (e == index::errc::ok || e == index::errc::unknown_agent)  // the agent left: nothing to free
     return unit{};
   return actors::to_core(e, l.agent_id);
+}
+
+expected<lease> registry::renew(const lease& l, std::chrono::nanoseconds ttl) {
+  auto& ctx = impl_->ctx;
+  const core::timestamp now = ctx.clock->now();
+  auto expires_at = lease_deadline(now, ttl);
+  if (!expires_at)
+    return expires_at.error();
+  auto renewed =
+      ctx.index.renew(index::lease{{l.pool, l.slot, l.generation}, l.record, l.lease_id}, now, *expires_at);
+  if (!renewed)
+    return actors::to_core(renewed.error, l.agent_id);
+  // The agent as the index's record names it, not as the caller's copy says
+  // (a parsed lease carries no agent id).
+  const auto view = ctx.index.view(renewed->agent);
+  const auto rec = view ? ctx.agents.find_serial(view->tag) : nullptr;
+  return lease{rec ? rec->agent_id : l.agent_id, renewed->token, renewed->agent.pool, renewed->agent.slot,
+               renewed->agent.generation, renewed->record, *expires_at};
 }
 
 // ---- executions -------------------------------------------------------------

@@ -1,5 +1,7 @@
 #include "core/types.hpp"
 
+#include <array>
+
 #include "core/error.hpp"
 
 namespace agentreg::core {
@@ -54,5 +56,76 @@ std::optional<execution_status> parse_execution_status(std::string_view s) {
   return parse_name<execution_status>(execution_status_names, s);
 }
 std::optional<group_by> parse_group_by(std::string_view s) { return parse_name<group_by>(group_by_names, s); }
+
+// ---- lease text: base64url (RFC 4648 section 5, no padding) of 24 bytes ----
+
+namespace {
+
+constexpr char base64url_digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+constexpr std::size_t lease_bytes = 24;             // pool, slot, generation, record: 4 each; the secret: 8
+constexpr std::size_t lease_text_size = lease_bytes / 3 * 4;
+
+constexpr auto base64url_values = [] {
+  std::array<std::uint8_t, 256> t{};
+  t.fill(0xFF);
+  for (std::uint8_t v = 0; v < 64; ++v)
+    t[static_cast<unsigned char>(base64url_digits[v])] = v;
+  return t;
+}();
+
+void put_le(std::uint8_t* out, std::uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i)
+    out[i] = static_cast<std::uint8_t>(v >> (8 * i));
+}
+
+std::uint64_t get_le(const std::uint8_t* in, int bytes) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i)
+    v |= std::uint64_t{in[i]} << (8 * i);
+  return v;
+}
+
+}  // namespace
+
+std::string to_string(const lease& l) {
+  std::uint8_t raw[lease_bytes];
+  put_le(raw, l.pool, 4);
+  put_le(raw + 4, l.slot, 4);
+  put_le(raw + 8, l.generation, 4);
+  put_le(raw + 12, l.record, 4);
+  put_le(raw + 16, l.lease_id, 8);
+  std::string out(lease_text_size, '\0');
+  for (std::size_t i = 0, o = 0; i < lease_bytes; i += 3, o += 4) {
+    const std::uint32_t group = std::uint32_t{raw[i]} << 16 | std::uint32_t{raw[i + 1]} << 8 | raw[i + 2];
+    for (std::size_t k = 0; k < 4; ++k)
+      out[o + k] = base64url_digits[(group >> (18 - 6 * k)) & 63];
+  }
+  return out;
+}
+
+std::optional<lease> parse_lease(std::string_view text) {
+  if (text.size() != lease_text_size)
+    return std::nullopt;
+  std::uint8_t raw[lease_bytes];
+  for (std::size_t i = 0, o = 0; o < lease_bytes; i += 4, o += 3) {
+    std::uint32_t group = 0;
+    for (std::size_t k = 0; k < 4; ++k) {
+      const std::uint8_t v = base64url_values[static_cast<unsigned char>(text[i + k])];
+      if (v == 0xFF)
+        return std::nullopt;
+      group = group << 6 | v;
+    }
+    raw[o] = static_cast<std::uint8_t>(group >> 16);
+    raw[o + 1] = static_cast<std::uint8_t>(group >> 8);
+    raw[o + 2] = static_cast<std::uint8_t>(group);
+  }
+  lease l;
+  l.pool = static_cast<std::uint32_t>(get_le(raw, 4));
+  l.slot = static_cast<std::uint32_t>(get_le(raw + 4, 4));
+  l.generation = static_cast<std::uint32_t>(get_le(raw + 8, 4));
+  l.record = static_cast<std::uint32_t>(get_le(raw + 12, 4));
+  l.lease_id = get_le(raw + 16, 8);
+  return l;
+}
 
 }  // namespace agentreg::core

@@ -161,10 +161,25 @@ struct performance {
 /// A reserved slot on an agent, from acquire(); give it back to release().
 struct lease {
   std::string agent_id;
+  /// The lease's secret: 64 bits from the operating system's random source,
+  /// checked (all of them) by release and renew.
   std::uint64_t lease_id = 0;
-  std::uint32_t pool = 0, slot = 0, generation = 0;  ///< the index handle
+  std::uint32_t pool = 0, slot = 0, generation = 0;  ///< the agent's index handle
+  std::uint32_t record = 0;                          ///< the index's lease record
   timestamp expires_at = 0;                          ///< 0: no TTL
 };
+
+/// The opaque, URL-safe text form of a lease for clients that hold it
+/// outside the process (32 characters of base64url: the index handle, the
+/// record and the secret; not the agent id nor the expiry). Whoever holds
+/// the text can release or renew the lease: it is a bearer credential.
+std::string to_string(const lease& l);
+
+/// Parses the text of to_string(lease); nullopt unless it is exactly such a
+/// text. The result has an empty agent_id and expires_at 0; release() and
+/// renew() accept it, and answer lease_not_held for a well-formed text that
+/// names no holding.
+std::optional<lease> parse_lease(std::string_view text);
 
 /// What one stale sweep did.
 struct sweep_report {

@@ -177,16 +177,45 @@ struct slot {
   std::atomic<std::uint32_t> next_free{0};
 };
 
+// ---- lease records -------------------------------------------------------------
+// state = [sequence:62][phase:2]. The phase says who may touch the record's
+// fields: nobody but its allocator while free, nobody while held (they are
+// read only), the one renewer while renewing. The sequence advances at every
+// free and every renewal, so a CAS from a state read earlier fails once the
+// record moved on: it guards the CASes against ABA and names nothing outside,
+// so it may wrap (modulo 2^62, which adding 4 to the word does by itself).
+// A lease is named by its record and proven by its token, all 64 bits of
+// which the record compares.
+constexpr std::uint64_t phase_mask = 3;
+constexpr std::uint64_t phase_free = 0, phase_held = 1, phase_renewing = 2;
+
+constexpr std::uint64_t phase_of(std::uint64_t state) { return state & phase_mask; }
+constexpr std::uint64_t same_sequence(std::uint64_t state, std::uint64_t phase) {
+  return (state & ~phase_mask) | phase;
+}
+constexpr std::uint64_t next_sequence(std::uint64_t state, std::uint64_t phase) {
+  return ((state & ~phase_mask) + (phase_mask + 1)) | phase;
+}
+
 struct lease_record {
-  // [seq:32][held:1]. seq changes at every free, so a lease id names one
-  // holding of the record and a second release of it cannot match.
-  std::atomic<std::uint64_t> state{0};
+  std::atomic<std::uint64_t> state{phase_free};
+  // The fields below are written only by the record's owner (its allocator,
+  // or a renewer in phase renewing) before the release store of `state` that
+  // makes it held; readers load them after an acquire load of `state` and
+  // act only through a CAS from that state: relaxed is enough.
+  std::atomic<std::uint64_t> token{0};
   std::atomic<std::int64_t> expires_at{0};
-  // Written by the holder before `state` turns held (release), read after
-  // winning the CAS that frees the record: relaxed is enough.
   std::atomic<std::uint32_t> pool{0}, slot{0}, generation{0};
   std::atomic<std::uint32_t> next_free{0};
 };
+
+void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
 
 constexpr std::uint32_t buckets_per_page = 256;
 
@@ -588,7 +617,7 @@ result<agent_view> priority_index::least_loaded(std::uint32_t pool) const {
            f.capacity, f.leased, f.reported, shown_status(f)}};
 }
 
-result<lease> priority_index::acquire(std::uint32_t pool, std::int64_t expires_at) {
+result<lease> priority_index::acquire(std::uint32_t pool, std::int64_t expires_at, std::uint64_t token) {
   pool_state* p = pool_at(pool);
   if (p == nullptr)
     return {errc::unknown_type, {}};
@@ -618,29 +647,38 @@ result<lease> priority_index::acquire(std::uint32_t pool, std::int64_t expires_a
       });
       return {errc::too_many_leases, {}};
     }
+    // The record is free and ours alone until its state turns held.
     lease_record& rec = table.records.at(r);
+    rec.token.store(token, std::memory_order_relaxed);
     rec.pool.store(pool, std::memory_order_relaxed);
     rec.slot.store(s, std::memory_order_relaxed);
     rec.generation.store(f.generation, std::memory_order_relaxed);
     rec.expires_at.store(expires_at, std::memory_order_relaxed);
-    const std::uint64_t seq = rec.state.load(std::memory_order_relaxed) >> 1;
-    // release: publishes the fields above to reclaim_expired, which reads
-    // them after its acquire load of state.
-    rec.state.store(seq << 1 | 1, std::memory_order_release);
-    return {errc::ok, {{pool, s, f.generation}, seq << 32 | r}};
+    const std::uint64_t free_state = rec.state.load(std::memory_order_relaxed);
+    // release: publishes the fields above to release, renew and
+    // reclaim_expired, which read them after their acquire load of state.
+    rec.state.store(same_sequence(free_state, phase_held), std::memory_order_release);
+    return {errc::ok, {{pool, s, f.generation}, r, token}};
   }
 }
 
-errc priority_index::free_lease(std::uint32_t r, std::uint64_t held_state) {
+std::optional<errc> priority_index::free_if(std::uint32_t r, std::uint64_t held_state) {
+  lease_record& rec = leases_->records.at(r);
+  // acq_rel: winning this CAS makes us the only one to free the record
+  // (acquire pairs with the release store that made it held, so its fields
+  // are this holding's); the release half orders our reads of the fields
+  // before the record's reuse.
+  std::uint64_t expected = held_state;
+  if (!rec.state.compare_exchange_strong(expected, next_sequence(held_state, phase_free),
+                                         std::memory_order_acq_rel, std::memory_order_relaxed))
+    return std::nullopt;
+  return retire(r);
+}
+
+errc priority_index::retire(std::uint32_t r) {
   auto& table = *leases_;
   lease_record& rec = table.records.at(r);
-  // acq_rel: winning this CAS makes us the only one to free the record
-  // (acquire pairs with the release store in acquire()); the release half
-  // orders our reads of the fields before the record's reuse.
-  std::uint64_t expected = held_state;
-  if (!rec.state.compare_exchange_strong(expected, ((held_state >> 1) + 1) << 1,
-                                         std::memory_order_acq_rel, std::memory_order_relaxed))
-    return errc::lease_not_held;
+  // Nobody reuses the record before it is on a free-list: read it first.
   const agent_ref agent{rec.pool.load(std::memory_order_relaxed), rec.slot.load(std::memory_order_relaxed),
                         rec.generation.load(std::memory_order_relaxed)};
   table.free(r);
@@ -655,10 +693,75 @@ errc priority_index::free_lease(std::uint32_t r, std::uint64_t held_state) {
 }
 
 errc priority_index::release(const lease& l) {
-  const auto r = static_cast<std::uint32_t>(l.id);
-  if (r >= leases_->high_water.load(std::memory_order_acquire))
+  auto& table = *leases_;
+  // acquire: pairs with the release in pop_or_grow's chunk publication.
+  if (l.record >= table.high_water.load(std::memory_order_acquire))
     return errc::lease_not_held;
-  return free_lease(r, (l.id >> 32) << 1 | 1);
+  lease_record& rec = table.records.at(l.record);
+  for (;;) {
+    // acquire: pairs with the release store that made the record held, so
+    // the token read next is at least this holding's.
+    const std::uint64_t state = rec.state.load(std::memory_order_acquire);
+    if (phase_of(state) == phase_free)
+      return errc::lease_not_held;
+    if (phase_of(state) == phase_renewing) {
+      cpu_relax();  // a renew of this record is between its two steps
+      continue;
+    }
+    // A token read from a later holding differs (or, if equal, the CAS
+    // from this earlier state fails): either way this holding is not freed.
+    if (rec.token.load(std::memory_order_relaxed) != l.token)
+      return errc::lease_not_held;
+    if (auto freed = free_if(l.record, state))
+      return *freed;
+    // The state moved on (renewed or reclaimed meanwhile): look again.
+  }
+}
+
+result<lease> priority_index::renew(const lease& l, std::int64_t now, std::int64_t expires_at) {
+  auto& table = *leases_;
+  // acquire: pairs with the release in pop_or_grow's chunk publication.
+  if (l.record >= table.high_water.load(std::memory_order_acquire))
+    return {errc::lease_not_held, {}};
+  lease_record& rec = table.records.at(l.record);
+  for (;;) {
+    // acquire: as in release().
+    const std::uint64_t state = rec.state.load(std::memory_order_acquire);
+    if (phase_of(state) == phase_free)
+      return {errc::lease_not_held, {}};
+    if (phase_of(state) == phase_renewing) {
+      cpu_relax();  // another renew of this record is between its two steps
+      continue;
+    }
+    if (rec.token.load(std::memory_order_relaxed) != l.token)
+      return {errc::lease_not_held, {}};
+    // acquire: pairs with the release store that made the record held. From
+    // here to our store of state the record is ours: reclaim_expired skips
+    // it, release waits. The expiry could not be changed with one CAS on
+    // state (it is a second word), and written outside such a phase it could
+    // land on the record's next holding, or be read stale by a reclaim that
+    // then frees a lease we said was renewed.
+    std::uint64_t expected = state;
+    if (!rec.state.compare_exchange_strong(expected, same_sequence(state, phase_renewing),
+                                           std::memory_order_acquire, std::memory_order_relaxed))
+      continue;
+    const std::int64_t deadline = rec.expires_at.load(std::memory_order_relaxed);
+    if (deadline != 0 && deadline <= now) {
+      // release: orders our reads of the fields before the record's reuse.
+      rec.state.store(next_sequence(state, phase_free), std::memory_order_release);
+      retire(l.record);
+      return {errc::lease_not_held, {}};
+    }
+    rec.expires_at.store(expires_at, std::memory_order_relaxed);
+    const lease renewed{{rec.pool.load(std::memory_order_relaxed), rec.slot.load(std::memory_order_relaxed),
+                         rec.generation.load(std::memory_order_relaxed)},
+                        l.record,
+                        l.token};
+    // release: publishes the new expiry with the state; the new sequence
+    // fails any reclaim CAS from a state read before the renewal.
+    rec.state.store(next_sequence(state, phase_held), std::memory_order_release);
+    return {errc::ok, renewed};
+  }
 }
 
 std::size_t priority_index::reclaim_expired(std::int64_t now) {
@@ -667,21 +770,32 @@ std::size_t priority_index::reclaim_expired(std::int64_t now) {
   std::size_t reclaimed = 0;
   for (std::uint32_t r = 0; r < end; ++r) {
     lease_record& rec = table.records.at(r);
-    // acquire: pairs with the release store in acquire(), so expires_at is
-    // the one written for this holding.
+    // acquire: pairs with the release store that made the record held (by
+    // acquire or renew), so expires_at is the one written for this state.
     const std::uint64_t state = rec.state.load(std::memory_order_acquire);
-    if ((state & 1) == 0)
-      continue;
+    if (phase_of(state) != phase_held)
+      continue;  // free, or being renewed (the renewer decides about expiry)
     const std::int64_t deadline = rec.expires_at.load(std::memory_order_relaxed);
     if (deadline == 0 || deadline > now)
       continue;
-    // If the record was released and reused since our load, the CAS inside
-    // free_lease fails on the changed seq and we leave the new holding alone.
-    const errc e = free_lease(r, state);
-    if (e == errc::ok || e == errc::unknown_agent)
+    // If the record was renewed, released or reused since our load, the CAS
+    // inside free_if fails on the changed state and we leave it alone.
+    const auto e = free_if(r, state);
+    if (e && (*e == errc::ok || *e == errc::unknown_agent))
       ++reclaimed;
   }
   return reclaimed;
+}
+
+void priority_index::set_lease_sequence(std::uint32_t r, std::uint64_t sequence) {
+  auto& st = leases_->records.at(r).state;
+  // seq_cst: a test-only write, ordered with everything around it.
+  st.store(sequence << 2 | phase_of(st.load(std::memory_order_seq_cst)), std::memory_order_seq_cst);
+}
+
+std::uint64_t priority_index::lease_sequence(std::uint32_t r) const {
+  // seq_cst: a test-only read.
+  return leases_->records.at(r).state.load(std::memory_order_seq_cst) >> 2;
 }
 
 std::size_t priority_index::leases_held() const {
@@ -690,7 +804,7 @@ std::size_t priority_index::leases_held() const {
   const std::uint32_t end = leases_->high_water.load(std::memory_order_acquire);
   std::size_t held = 0;
   for (std::uint32_t r = 0; r < end; ++r)
-    held += leases_->records.at(r).state.load(std::memory_order_relaxed) & 1;
+    held += phase_of(leases_->records.at(r).state.load(std::memory_order_relaxed)) != phase_free ? 1 : 0;
   return held;
 }
 

@@ -48,10 +48,14 @@ struct agent_ref {
   friend bool operator==(const agent_ref&, const agent_ref&) = default;
 };
 
-/// One reserved slot: which agent, and the lease id that frees it.
+/// One reserved slot: which agent, the lease record that holds it, and the
+/// caller's token that proves the holding. A lease is named by its record
+/// and checked by its whole token: release and renew answer lease_not_held
+/// unless the record is held under exactly this token.
 struct lease {
   agent_ref agent;
-  std::uint64_t id = 0;
+  std::uint32_t record = 0;  ///< the lease record in the index's table
+  std::uint64_t token = 0;   ///< given to acquire(); all 64 bits are compared
 };
 
 /// A consistent snapshot of one agent's slot (one atomic load).
@@ -168,18 +172,36 @@ class priority_index {
 
   /// Picks as least_loaded and reserves one slot in the same CAS. A non-zero
   /// `expires_at` (any monotonic unit the caller also gives to
-  /// reclaim_expired) makes the lease reclaimable after that time.
+  /// reclaim_expired and renew) makes the lease reclaimable after that time.
+  /// `token` is the caller's secret for this holding: only a release or renew
+  /// that presents it acts on the lease. The index stays free of I/O, so it
+  /// takes the token rather than drawing it; a caller that lets leases
+  /// travel must give unpredictable tokens, distinct per acquire (the facade
+  /// draws 64 bits from the operating system), since a repeated token lets
+  /// the stale lease of an earlier holding act on a later one.
   /// Errors: unknown_type, no_capacity, too_many_leases. Thread-safe, lock-free.
-  result<lease> acquire(std::uint32_t pool, std::int64_t expires_at = 0);
+  result<lease> acquire(std::uint32_t pool, std::int64_t expires_at, std::uint64_t token);
 
-  /// Frees a lease's slot. Releasing twice, or after the lease expired and was
-  /// reclaimed, changes nothing and answers lease_not_held. If the agent was
-  /// removed meanwhile the lease is dropped and unknown_agent is answered.
-  /// Thread-safe, lock-free.
+  /// Frees a lease's slot. Releasing twice, after the lease expired and was
+  /// reclaimed, or with a token that is not the holding's, changes nothing
+  /// and answers lease_not_held. If the agent was removed meanwhile the lease
+  /// is dropped and unknown_agent is answered. Thread-safe; lock-free, except
+  /// that it waits out a renew of the same lease in progress (a few
+  /// instructions).
   errc release(const lease& l);
 
+  /// Moves a held lease's expiry to `expires_at` (0: never), if it has not
+  /// expired at `now` (expires_at <= now, in the unit of acquire). A lease
+  /// found expired is freed (as reclaim_expired would) and lease_not_held is
+  /// answered; so is one released, reclaimed, or presented with a wrong
+  /// token, and then nothing changes. Answers the lease as the index holds
+  /// it (its agent from the record, not from `l`). A renew that answered ok
+  /// is never undone by a reclaim_expired that read the old expiry.
+  /// Thread-safe; waits out a concurrent renew of the same lease.
+  result<lease> renew(const lease& l, std::int64_t now, std::int64_t expires_at);
+
   /// Frees every lease whose expires_at <= now; returns how many. Thread-safe;
-  /// O(leases ever held at once).
+  /// O(leases ever held at once); skips a lease being renewed.
   std::size_t reclaim_expired(std::int64_t now);
 
   /// Sets the caller's stamp of an agent (the engine keeps the last
@@ -208,10 +230,15 @@ class priority_index {
   struct pool_state;
   struct lease_table;
 
+  friend struct test_access;  // tests/index: sets a lease record's sequence near its wrap point
+
   pool_state* pool_at(std::uint32_t pool) const;
   template <class Change>
   errc modify(agent_ref agent, Change&& change);
-  errc free_lease(std::uint32_t record, std::uint64_t held_state);
+  std::optional<errc> free_if(std::uint32_t record, std::uint64_t held_state);
+  errc retire(std::uint32_t record);
+  void set_lease_sequence(std::uint32_t record, std::uint64_t sequence);
+  [[nodiscard]] std::uint64_t lease_sequence(std::uint32_t record) const;
 
   std::unique_ptr<std::atomic<pool_state*>[]> pools_;
   std::unique_ptr<std::atomic<std::uint32_t>[]> names_;  // open addressing: pool id + 1

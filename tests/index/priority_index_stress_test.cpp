@@ -76,7 +76,7 @@ BOOST_AUTO_TEST_CASE(eight_threads_of_random_operations_never_break_capacity_and
         const std::uint64_t e = entry.load(std::memory_order_acquire);
         switch (pick_operation((r >> 32) % 100)) {
           case operation::acquire:
-            if (auto l = idx.acquire(pool)) {
+            if (auto l = idx.acquire(pool, 0, rng())) {
               mine.push_back(*l);
               acquired.fetch_add(1, std::memory_order_relaxed);
               check(l->agent);
@@ -187,9 +187,9 @@ BOOST_AUTO_TEST_CASE(concurrent_acquirers_never_overbook_a_single_agent) {
   std::atomic<int> holding{0}, max_seen{0};
   std::vector<std::thread> workers;
   for (int t = 0; t < threads; ++t)
-    workers.emplace_back([&] {
+    workers.emplace_back([&, t] {
       for (int i = 0; i < 20'000; ++i) {
-        auto l = idx.acquire(pool);
+        auto l = idx.acquire(pool, 0, std::uint64_t(t) << 32 | std::uint64_t(i));
         if (!l)
           continue;
         const int now = holding.fetch_add(1) + 1;
@@ -205,6 +205,68 @@ BOOST_AUTO_TEST_CASE(concurrent_acquirers_never_overbook_a_single_agent) {
   BOOST_TEST(max_seen.load() <= 3);
   BOOST_TEST(max_seen.load() >= 1);
   BOOST_TEST(idx.view(a)->leased == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_renewal_that_answered_ok_is_never_undone_by_a_concurrent_reclaim_and_forged_leases_free_nothing) {
+  // Workers take leases that expire at once, renew them far into the future
+  // and release them, while a sweeper advances the time and reclaims, and a
+  // forger releases and renews random records with random tokens. A lease
+  // renewed with an answer of ok must still be released with ok: a reclaim
+  // that read the expiry before the renewal must not free it after.
+  priority_index idx;
+  const std::uint32_t pool = idx.pool("renewing").value;
+  std::vector<agent_ref> refs;
+  for (std::uint64_t i = 0; i < 16; ++i)
+    refs.push_back(idx.insert(pool, 4, i).value);
+  constexpr int workers_n = 2;
+  constexpr int rounds = 250'000;
+  constexpr std::int64_t far = std::int64_t{1} << 60;
+  std::atomic<std::int64_t> now{1};
+  std::atomic<bool> done{false};
+  std::atomic<std::uint64_t> renewed{0}, undone{0}, forged_ok{0}, reclaimed{0};
+  std::vector<std::thread> threads_;
+  for (int t = 0; t < workers_n; ++t)
+    threads_.emplace_back([&, t] {
+      xorshift rng{0xD1B54A32D192ED03ull * (t + 1)};
+      for (int i = 0; i < rounds; ++i) {
+        const std::int64_t at = now.load(std::memory_order_relaxed);
+        auto l = idx.acquire(pool, at + 1, rng());
+        if (!l)
+          continue;
+        auto r = idx.renew(*l, at, far);
+        if (!r)
+          continue;  // reclaimed (or found expired) first: a clean refusal
+        renewed.fetch_add(1, std::memory_order_relaxed);
+        if (idx.release(*l) != errc::ok)
+          undone.fetch_add(1, std::memory_order_relaxed);
+      }
+    });
+  std::thread sweeper([&] {
+    while (!done.load(std::memory_order_acquire)) {
+      const std::int64_t at = now.fetch_add(1, std::memory_order_relaxed) + 1;
+      reclaimed.fetch_add(idx.reclaim_expired(at), std::memory_order_relaxed);
+    }
+  });
+  std::thread forger([&] {
+    xorshift rng{0x2545F4914F6CDD1Dull};
+    while (!done.load(std::memory_order_acquire)) {
+      const lease forged{{}, static_cast<std::uint32_t>(rng() % 64), rng()};
+      if (idx.release(forged) == errc::ok || idx.renew(forged, 0, far))
+        forged_ok.fetch_add(1, std::memory_order_relaxed);
+    }
+  });
+  for (auto& w : threads_)
+    w.join();
+  done.store(true, std::memory_order_release);
+  sweeper.join();
+  forger.join();
+  BOOST_TEST(undone.load() == 0u);
+  BOOST_TEST(forged_ok.load() == 0u);
+  BOOST_TEST(renewed.load() > 0u);
+  BOOST_TEST_MESSAGE("renewed " << renewed.load() << ", reclaimed " << reclaimed.load());
+  BOOST_TEST(idx.leases_held() == 0u);
+  for (const auto& a : refs)
+    BOOST_TEST(idx.view(a)->leased == 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -24,9 +24,26 @@ struct fixture {
     BOOST_REQUIRE(v);
     return v.value;
   }
+  // Distinct tokens whose halves both change, as random ones would.
+  std::uint64_t tokens = 0;
+  result<lease> acquire(std::uint32_t p, std::int64_t expires_at = 0) {
+    return idx.acquire(p, expires_at, ++tokens * 0x9E3779B97F4A7C15ull);
+  }
 };
 
 }  // namespace
+
+namespace agentreg::index {
+// The test-only way into a lease record's sequence (see priority_index).
+struct test_access {
+  static void set_lease_sequence(priority_index& idx, std::uint32_t record, std::uint64_t sequence) {
+    idx.set_lease_sequence(record, sequence);
+  }
+  static std::uint64_t lease_sequence(const priority_index& idx, std::uint32_t record) {
+    return idx.lease_sequence(record);
+  }
+};
+}  // namespace agentreg::index
 
 BOOST_AUTO_TEST_SUITE(index_unit)
 
@@ -94,15 +111,15 @@ BOOST_FIXTURE_TEST_CASE(ties_rotate_over_all_tied_agents, fixture) {
 
 BOOST_FIXTURE_TEST_CASE(acquire_reserves_a_slot_and_release_frees_it, fixture) {
   auto a = add(2, 1);
-  auto l1 = idx.acquire(pool);
+  auto l1 = acquire(pool);
   BOOST_REQUIRE(l1);
   BOOST_TEST((l1->agent == a));
   BOOST_TEST(view(a).leased == 1u);
-  auto l2 = idx.acquire(pool);
+  auto l2 = acquire(pool);
   BOOST_REQUIRE(l2);
-  BOOST_TEST(l2->id != l1->id);
+  BOOST_TEST(l2->record != l1->record);
   BOOST_TEST((view(a).status == agent_status::busy));
-  BOOST_TEST((idx.acquire(pool).error == errc::no_capacity));
+  BOOST_TEST((acquire(pool).error == errc::no_capacity));
   BOOST_TEST(idx.leases_held() == 2u);
   BOOST_TEST((idx.release(*l1) == errc::ok));
   BOOST_TEST(view(a).leased == 1u);
@@ -117,7 +134,7 @@ BOOST_FIXTURE_TEST_CASE(acquire_spreads_over_agents_by_ratio, fixture) {
   auto small = add(2, 2);
   std::vector<lease> held;
   for (int i = 0; i < 10; ++i) {
-    auto l = idx.acquire(pool);
+    auto l = acquire(pool);
     BOOST_REQUIRE(l);
     held.push_back(*l);
     // After every acquire the two ratios stay within one step of each other.
@@ -126,25 +143,131 @@ BOOST_FIXTURE_TEST_CASE(acquire_spreads_over_agents_by_ratio, fixture) {
   }
   BOOST_TEST(view(big).load() == 8u);
   BOOST_TEST(view(small).load() == 2u);
-  BOOST_TEST((idx.acquire(pool).error == errc::no_capacity));
+  BOOST_TEST((acquire(pool).error == errc::no_capacity));
 }
 
 BOOST_FIXTURE_TEST_CASE(releasing_a_lease_twice_is_harmless_and_reported, fixture) {
   auto a = add(3, 1);
-  auto l = idx.acquire(pool);
-  auto other = idx.acquire(pool);
+  auto l = acquire(pool);
+  auto other = acquire(pool);
   BOOST_TEST((idx.release(*l) == errc::ok));
   BOOST_TEST((idx.release(*l) == errc::lease_not_held));
   BOOST_TEST(view(a).leased == 1u);  // the other lease still counts
-  BOOST_TEST((idx.release(lease{a, 0xdeadbeefull << 32 | 77}) == errc::lease_not_held));
+  BOOST_TEST((idx.release(lease{a, 77, 0xdeadbeefull}) == errc::lease_not_held));
   BOOST_TEST((idx.release(*other) == errc::ok));
+}
+
+BOOST_FIXTURE_TEST_CASE(release_and_renew_with_a_token_that_is_not_the_holdings_change_nothing, fixture) {
+  auto a = add(3, 1);
+  auto l = acquire(pool, 100);
+  BOOST_REQUIRE(l);
+  // Tokens that differ from the holding's in one bit of either half, and
+  // records that are not its own (one in the table, one beyond it).
+  for (const std::uint64_t flip : {std::uint64_t{1}, std::uint64_t{1} << 31, std::uint64_t{1} << 32,
+                                   std::uint64_t{1} << 63}) {
+    lease forged = *l;
+    forged.token ^= flip;
+    BOOST_TEST((idx.release(forged) == errc::lease_not_held));
+    BOOST_TEST((idx.renew(forged, 50, 1000).error == errc::lease_not_held));
+  }
+  lease elsewhere = *l;
+  elsewhere.record += 1;
+  BOOST_TEST((idx.release(elsewhere) == errc::lease_not_held));
+  elsewhere.record = 1u << 30;
+  BOOST_TEST((idx.release(elsewhere) == errc::lease_not_held));
+  BOOST_TEST((idx.renew(elsewhere, 50, 1000).error == errc::lease_not_held));
+  BOOST_TEST(view(a).leased == 1u);
+  BOOST_TEST(idx.leases_held() == 1u);
+  // The expiry was not moved by the forged renewals: the lease expires at 100.
+  BOOST_TEST(idx.reclaim_expired(100) == 1u);
+  BOOST_TEST(view(a).leased == 0u);
+}
+
+BOOST_FIXTURE_TEST_CASE(renew_moves_the_expiry_and_answers_the_lease_as_held, fixture) {
+  auto a = add(3, 1);
+  auto l = acquire(pool, 100);
+  BOOST_REQUIRE(l);
+  lease anonymous{{}, l->record, l->token};  // as parsed from text: no agent handle
+  auto renewed = idx.renew(anonymous, 99, 500);
+  BOOST_REQUIRE(renewed);
+  BOOST_TEST((renewed->agent == a));
+  BOOST_TEST(renewed->record == l->record);
+  BOOST_TEST(renewed->token == l->token);
+  BOOST_TEST(idx.reclaim_expired(499) == 0u);
+  BOOST_TEST(view(a).leased == 1u);
+  BOOST_TEST(idx.reclaim_expired(500) == 1u);
+  BOOST_TEST(view(a).leased == 0u);
+  BOOST_TEST((idx.renew(*l, 501, 900).error == errc::lease_not_held));
+  BOOST_TEST((idx.release(*l) == errc::lease_not_held));
+}
+
+BOOST_FIXTURE_TEST_CASE(renew_of_an_expired_lease_frees_it_and_answers_lease_not_held, fixture) {
+  auto a = add(3, 1);
+  auto l = acquire(pool, 100);
+  BOOST_REQUIRE(l);
+  BOOST_TEST((idx.renew(*l, 100, 1000).error == errc::lease_not_held));
+  BOOST_TEST(view(a).leased == 0u);
+  BOOST_TEST(idx.leases_held() == 0u);
+  BOOST_TEST((idx.release(*l) == errc::lease_not_held));
+  BOOST_TEST(idx.reclaim_expired(10'000) == 0u);
+}
+
+BOOST_FIXTURE_TEST_CASE(renew_after_release_answers_lease_not_held_and_leaves_the_next_holding_alone, fixture) {
+  auto a = add(3, 1);
+  auto first = acquire(pool, 100);
+  BOOST_REQUIRE(first);
+  BOOST_TEST((idx.release(*first) == errc::ok));
+  BOOST_TEST((idx.renew(*first, 0, 1000).error == errc::lease_not_held));
+  auto second = acquire(pool, 200);  // reuses the freed record
+  BOOST_REQUIRE(second);
+  BOOST_TEST(second->record == first->record);
+  BOOST_TEST((idx.renew(*first, 0, 1000).error == errc::lease_not_held));
+  BOOST_TEST(idx.reclaim_expired(200) == 1u);  // its own expiry, untouched
+  BOOST_TEST(view(a).leased == 0u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_lease_record_keeps_working_across_its_sequence_wrap, fixture) {
+  // The sequence of a record advances at every free and renewal; a record
+  // reused that often must keep matching its holder's lease. The lease names
+  // the holding by its token only, so it carries nothing that could wrap
+  // differently from what the record compares.
+  auto a = add(2, 1);
+  auto l = acquire(pool, 1000);
+  BOOST_REQUIRE(l);
+  const std::uint32_t r = l->record;
+  BOOST_TEST((idx.release(*l) == errc::ok));
+  constexpr std::uint64_t last = (std::uint64_t{1} << 62) - 1;
+  test_access::set_lease_sequence(idx, r, last - 2);
+  std::int64_t now = 0;
+  for (int round = 0; round < 4; ++round) {  // acquire, renew and release or reclaim: 2 steps a round
+    auto held = acquire(pool, now + 10);
+    BOOST_REQUIRE(held);
+    BOOST_TEST(held->record == r);  // the same record, reused (per-thread LIFO)
+    BOOST_TEST(bool(idx.renew(*held, now, now + 20)));
+    if (round % 2 == 0)
+      BOOST_TEST((idx.release(*held) == errc::ok));
+    else
+      BOOST_TEST(idx.reclaim_expired(now + 20) == 1u);
+    BOOST_TEST(view(a).leased == 0u);
+    now += 100;
+  }
+  // 8 steps from last - 2: the sequence went past 2^62 - 1 and wrapped to 5.
+  BOOST_TEST(test_access::lease_sequence(idx, r) == 5u);
+  // And a token that matches only in its low 32 bits, which is what an id
+  // carrying a truncated sequence compared, still frees nothing.
+  auto held = acquire(pool);
+  BOOST_REQUIRE(held);
+  lease low_half = *held;
+  low_half.token ^= std::uint64_t{0xffffffff} << 32;
+  BOOST_TEST((idx.release(low_half) == errc::lease_not_held));
+  BOOST_TEST((idx.release(*held) == errc::ok));
 }
 
 BOOST_FIXTURE_TEST_CASE(a_released_lease_id_cannot_free_a_later_lease_on_the_same_record, fixture) {
   auto a = add(3, 1);
-  auto first = idx.acquire(pool);
+  auto first = acquire(pool);
   BOOST_TEST((idx.release(*first) == errc::ok));
-  auto second = idx.acquire(pool);  // reuses the freed record
+  auto second = acquire(pool);  // reuses the freed record
   BOOST_TEST((idx.release(*first) == errc::lease_not_held));
   BOOST_TEST(view(a).leased == 1u);
   BOOST_TEST((idx.release(*second) == errc::ok));
@@ -152,9 +275,9 @@ BOOST_FIXTURE_TEST_CASE(a_released_lease_id_cannot_free_a_later_lease_on_the_sam
 
 BOOST_FIXTURE_TEST_CASE(expired_leases_are_reclaimed_by_the_sweep_at_the_given_time, fixture) {
   auto a = add(4, 1);
-  auto short_lived = idx.acquire(pool, 100);
-  auto long_lived = idx.acquire(pool, 500);
-  auto forever = idx.acquire(pool);
+  auto short_lived = acquire(pool, 100);
+  auto long_lived = acquire(pool, 500);
+  auto forever = acquire(pool);
   BOOST_TEST(view(a).leased == 3u);
   BOOST_TEST(idx.reclaim_expired(99) == 0u);
   BOOST_TEST(idx.reclaim_expired(100) == 1u);
@@ -172,7 +295,7 @@ BOOST_FIXTURE_TEST_CASE(set_load_rejects_negative_or_above_capacity_and_changes_
   BOOST_TEST((idx.set_load(a, -1) == errc::load_out_of_range));
   BOOST_TEST((idx.set_load(a, 5) == errc::load_out_of_range));
   BOOST_TEST(view(a).reported == 3u);
-  auto l = idx.acquire(pool);
+  auto l = acquire(pool);
   BOOST_REQUIRE(l);
   // One slot is leased: the agent may report at most 3 more.
   BOOST_TEST((idx.set_load(a, 4) == errc::load_out_of_range));
@@ -202,10 +325,10 @@ BOOST_FIXTURE_TEST_CASE(paused_and_offline_agents_are_never_selected, fixture) {
   BOOST_TEST((idx.set_status(a, agent_status::paused) == errc::ok));
   BOOST_TEST((idx.set_status(b, agent_status::offline) == errc::ok));
   BOOST_TEST((idx.least_loaded(pool).error == errc::no_capacity));
-  BOOST_TEST((idx.acquire(pool).error == errc::no_capacity));
+  BOOST_TEST((acquire(pool).error == errc::no_capacity));
   BOOST_TEST((view(a).status == agent_status::paused));
   BOOST_TEST((idx.set_status(b, agent_status::online) == errc::ok));
-  BOOST_TEST(idx.acquire(pool)->agent.slot == b.slot);
+  BOOST_TEST(acquire(pool)->agent.slot == b.slot);
 }
 
 BOOST_FIXTURE_TEST_CASE(busy_cannot_be_set_directly, fixture) {
@@ -229,7 +352,7 @@ BOOST_FIXTURE_TEST_CASE(set_capacity_changes_the_ratio_and_refuses_to_go_below_t
 
 BOOST_FIXTURE_TEST_CASE(a_removed_agent_leaves_selection_and_its_handle_goes_stale, fixture) {
   auto a = add(4, 1);
-  auto l = idx.acquire(pool);
+  auto l = acquire(pool);
   BOOST_TEST((idx.remove(a) == errc::ok));
   BOOST_TEST((idx.remove(a) == errc::unknown_agent));
   BOOST_TEST((idx.view(a).error == errc::unknown_agent));
@@ -250,10 +373,10 @@ BOOST_FIXTURE_TEST_CASE(pools_are_independent, fixture) {
   const auto coder = *idx.pool("coder");
   idx.insert(coder, 1, 9);
   add(1, 1);
-  BOOST_TEST(idx.acquire(pool)->agent.pool == pool);
-  BOOST_TEST((idx.acquire(pool).error == errc::no_capacity));
-  BOOST_TEST(idx.acquire(coder)->agent.pool == coder);
-  BOOST_TEST((idx.acquire(99).error == errc::unknown_type));
+  BOOST_TEST(acquire(pool)->agent.pool == pool);
+  BOOST_TEST((acquire(pool).error == errc::no_capacity));
+  BOOST_TEST(acquire(coder)->agent.pool == coder);
+  BOOST_TEST((acquire(99).error == errc::unknown_type));
 }
 
 BOOST_FIXTURE_TEST_CASE(scan_visits_every_live_agent_with_its_tag_and_stamp, fixture) {

@@ -1,0 +1,196 @@
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <set>
+#include <string>
+
+#include "agentreg/registry.hpp"
+
+using namespace agentreg;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct fixture {
+  std::shared_ptr<core::manual_clock> clock = std::make_shared<core::manual_clock>();
+  registry reg{make_config()};
+
+  config make_config() {
+    config c;
+    c.time_source = clock;
+    c.auto_sweep = false;
+    c.start_grace = 0ns;
+    return c;
+  }
+
+  void add(const std::string& id, std::int64_t capacity) {
+    agent_spec s;
+    s.agent_id = id;
+    s.agent_type = "planner";
+    s.llm_provider = "claude";
+    s.model_name = "claude-3-5-sonnet-20241022";
+    s.max_capacity = capacity;
+    BOOST_REQUIRE(bool(reg.register_agent(s)));
+  }
+  std::int64_t load(const std::string& id) { return reg.get_agent(id)->current_load; }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(registry_lease)
+
+BOOST_FIXTURE_TEST_CASE(renew_moves_the_expiry_to_now_plus_the_ttl, fixture) {
+  add("a", 1);
+  auto l = reg.acquire("planner", {.ttl = 30s});
+  BOOST_REQUIRE(bool(l));
+  clock->advance(20s);
+  auto renewed = reg.renew(*l, 30s);
+  BOOST_REQUIRE(bool(renewed));
+  BOOST_TEST(renewed->agent_id == "a");
+  BOOST_TEST(renewed->expires_at == clock->now() + core::timestamp{30} * core::ns_per_s);
+  BOOST_TEST(renewed->lease_id == l->lease_id);
+  clock->advance(29s);  // 49 s after the acquire: past its first expiry
+  BOOST_TEST(reg.sweep()->leases_reclaimed == 0);
+  BOOST_TEST(load("a") == 1);
+  clock->advance(1s);
+  BOOST_TEST(reg.sweep()->leases_reclaimed == 1);
+  BOOST_TEST(load("a") == 0);
+}
+
+BOOST_FIXTURE_TEST_CASE(renew_gives_a_lease_without_ttl_one, fixture) {
+  add("a", 1);
+  auto l = reg.acquire("planner");
+  BOOST_REQUIRE(bool(l));
+  BOOST_TEST(l->expires_at == 0);
+  BOOST_REQUIRE(bool(reg.renew(*l, 5s)));
+  clock->advance(5s);
+  BOOST_TEST(reg.sweep()->leases_reclaimed == 1);
+}
+
+BOOST_FIXTURE_TEST_CASE(renew_after_release_expiry_or_reclaim_answers_lease_not_held, fixture) {
+  add("a", 3);
+  auto released = reg.acquire("planner", {.ttl = 10s});
+  BOOST_REQUIRE(bool(reg.release(*released)));
+  BOOST_TEST((reg.renew(*released, 10s).code() == errc::lease_not_held));
+
+  auto expired = reg.acquire("planner", {.ttl = 10s});
+  auto reclaimed = reg.acquire("planner", {.ttl = 5s});
+  BOOST_TEST(load("a") == 2);
+  clock->advance(5s);
+  BOOST_TEST(reg.sweep()->leases_reclaimed == 1);
+  BOOST_TEST((reg.renew(*reclaimed, 10s).code() == errc::lease_not_held));
+  clock->advance(5s);  // `expired` is due now, and no sweep ran
+  BOOST_TEST((reg.renew(*expired, 10s).code() == errc::lease_not_held));
+  BOOST_TEST(load("a") == 0);  // the expired lease was freed by the refusal
+  BOOST_TEST(reg.stats().leases_held == 0);
+  BOOST_TEST((reg.release(*expired).code() == errc::lease_not_held));
+}
+
+BOOST_FIXTURE_TEST_CASE(renew_refuses_a_ttl_that_is_not_positive_or_overflows_and_changes_nothing, fixture) {
+  add("a", 1);
+  auto l = reg.acquire("planner", {.ttl = 10s});
+  BOOST_REQUIRE(bool(l));
+  BOOST_TEST((reg.renew(*l, 0s).code() == errc::invalid_argument));
+  BOOST_TEST((reg.renew(*l, -1s).code() == errc::invalid_argument));
+  BOOST_TEST((reg.renew(*l, std::chrono::nanoseconds::max()).code() == errc::invalid_argument));
+  clock->advance(10s);  // still the first expiry
+  BOOST_TEST(reg.sweep()->leases_reclaimed == 1);
+}
+
+BOOST_FIXTURE_TEST_CASE(acquire_refuses_a_ttl_whose_expiry_overflows_instead_of_expiring_at_once, fixture) {
+  add("a", 1);
+  BOOST_TEST((reg.acquire("planner", {.ttl = std::chrono::nanoseconds::max()}).code() == errc::invalid_argument));
+  BOOST_TEST(load("a") == 0);
+  // The largest TTL that fits is accepted and not reclaimed.
+  const auto largest = std::chrono::nanoseconds{std::numeric_limits<core::timestamp>::max() - clock->now()};
+  auto l = reg.acquire("planner", {.ttl = largest});
+  BOOST_REQUIRE(bool(l));
+  BOOST_TEST(l->expires_at == std::numeric_limits<core::timestamp>::max());
+  clock->advance(1000h);
+  BOOST_TEST(reg.sweep()->leases_reclaimed == 0);
+  BOOST_TEST(bool(reg.release(*l)));
+}
+
+BOOST_FIXTURE_TEST_CASE(a_lease_with_a_wrong_secret_is_not_held_and_frees_or_renews_nothing, fixture) {
+  add("a", 2);
+  auto l = reg.acquire("planner", {.ttl = 10s});
+  BOOST_REQUIRE(bool(l));
+  for (const std::uint64_t flip : {std::uint64_t{1}, std::uint64_t{1} << 40, ~std::uint64_t{0}}) {
+    lease forged = *l;
+    forged.lease_id ^= flip;
+    BOOST_TEST((reg.release(forged).code() == errc::lease_not_held));
+    BOOST_TEST((reg.renew(forged, 1h).code() == errc::lease_not_held));
+  }
+  lease other_record = *l;
+  other_record.record += 1000;
+  BOOST_TEST((reg.release(other_record).code() == errc::lease_not_held));
+  BOOST_TEST(load("a") == 1);
+  clock->advance(10s);  // not renewed by the forgeries
+  BOOST_TEST(reg.sweep()->leases_reclaimed == 1);
+}
+
+BOOST_FIXTURE_TEST_CASE(lease_secrets_are_random_not_sequential, fixture) {
+  add("a", 100);
+  std::set<std::uint64_t> secrets;
+  std::uint64_t high_bits_seen = 0;
+  for (int i = 0; i < 100; ++i) {
+    auto l = reg.acquire("planner");
+    BOOST_REQUIRE(bool(l));
+    secrets.insert(l->lease_id);
+    high_bits_seen |= l->lease_id >> 32;
+    BOOST_REQUIRE(bool(reg.release(*l)));  // the same record each time
+  }
+  BOOST_TEST(secrets.size() == 100u);
+  // A record number or a sequence would leave the high half near zero.
+  BOOST_TEST(high_bits_seen == 0xffffffffull);
+}
+
+BOOST_FIXTURE_TEST_CASE(the_text_form_of_a_lease_is_url_safe_and_parses_back_to_a_working_lease, fixture) {
+  add("a", 2);
+  auto l = reg.acquire("planner", {.ttl = 10s});
+  BOOST_REQUIRE(bool(l));
+  const std::string text = to_string(*l);
+  BOOST_TEST(text.size() == 32u);
+  BOOST_TEST(text.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
+             std::string::npos);
+  auto parsed = parse_lease(text);
+  BOOST_REQUIRE(parsed.has_value());
+  BOOST_TEST(parsed->agent_id.empty());
+  BOOST_TEST(parsed->lease_id == l->lease_id);
+  BOOST_TEST(parsed->record == l->record);
+  BOOST_TEST(parsed->pool == l->pool);
+  BOOST_TEST(parsed->slot == l->slot);
+  BOOST_TEST(parsed->generation == l->generation);
+  BOOST_TEST(to_string(*parsed) == text);
+  auto renewed = reg.renew(*parsed, 1h);
+  BOOST_REQUIRE(bool(renewed));
+  BOOST_TEST(renewed->agent_id == "a");  // from the registry, not from the text
+  BOOST_TEST(bool(reg.release(*parsed)));
+  BOOST_TEST(load("a") == 0);
+  BOOST_TEST((reg.release(*parsed).code() == errc::lease_not_held));
+}
+
+BOOST_FIXTURE_TEST_CASE(garbage_text_is_no_lease_and_a_well_formed_forgery_is_a_clean_lease_not_held, fixture) {
+  add("a", 2);
+  auto l = reg.acquire("planner");
+  BOOST_REQUIRE(bool(l));
+  const std::string text = to_string(*l);
+  for (const std::string& bad : {std::string{}, std::string{"abc"}, text.substr(1), text + "A",
+                                text.substr(0, 31) + "=", text.substr(0, 31) + "+", text.substr(0, 31) + "/",
+                                text.substr(0, 31) + " ", std::string(32, '.'), std::string(31, 'A') + '\0'})
+    BOOST_TEST(!parse_lease(bad).has_value(), "accepted " << bad);
+  // Well-formed texts that name no holding: another secret, a record far
+  // beyond the table, every field at its largest.
+  std::string flipped = text;
+  flipped[31] = flipped[31] == 'A' ? 'B' : 'A';
+  for (const std::string& forged : {flipped, std::string(32, '_'), std::string(32, 'A'), std::string(32, '-')}) {
+    auto parsed = parse_lease(forged);
+    BOOST_REQUIRE(parsed.has_value());
+    BOOST_TEST((reg.release(*parsed).code() == errc::lease_not_held), forged);
+    BOOST_TEST((reg.renew(*parsed, 1s).code() == errc::lease_not_held), forged);
+  }
+  BOOST_TEST(load("a") == 1);
+  BOOST_TEST(bool(reg.release(*l)));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
