@@ -490,9 +490,9 @@ void measure_scaling(const plan& p, results& out) {
   std::printf("\n");
 }
 
-// The secret every facade acquire draws (core::random_u64: getrandom(2)
-// bytes in per-thread 4 KiB blocks), ns per draw on one thread, refills
-// included: the facade's acquire costs the index's pair plus this.
+// The secret every facade acquire draws (core::random_u64), ns per draw on
+// one thread, refills included: the facade's acquire costs the index's pair
+// plus this.
 void measure_secret_draw(const plan& p, results& out) {
   std::vector<double> ns;
   std::uint64_t sink = 0;
@@ -504,10 +504,10 @@ void measure_secret_draw(const plan& p, results& out) {
     ns.push_back(std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count() / draws);
   }
   out.secret_draw_ns = summarize(ns);
-  std::printf("lease secret draw (core::random_u64, getrandom(2) in 4 KiB blocks per thread), 1 thread:\n"
+  std::printf("lease secret draw (core::random_u64: %s), 1 thread:\n"
               "  %.1f ns per draw [%.1f .. %.1f], median of %d rounds of %d draws (checksum %llx)\n\n",
-              out.secret_draw_ns.median, out.secret_draw_ns.min, out.secret_draw_ns.max, p.scale_rounds, 1 << 18,
-              static_cast<unsigned long long>(sink & 0xfff));
+              core::random_source(), out.secret_draw_ns.median, out.secret_draw_ns.min, out.secret_draw_ns.max,
+              p.scale_rounds, 1 << 18, static_cast<unsigned long long>(sink & 0xfff));
 }
 
 boost::json::object to_json(const results& r, const options& opts, const plan& p, const machine_info& machine,
