@@ -18,6 +18,10 @@ struct aggregator_state {
   engine_context* ctx = nullptr;
   core::summary_set summaries;
   msg::aggregator_stats stats;
+  // Set by the restore message, which the registry sends once recovery
+  // succeeded: before it, no snapshot is sent, since the summaries would
+  // lack what the database holds and overwrite its totals with smaller ones.
+  bool recovered = false;
   static inline const char* name = "agentreg.aggregator";
 
   // Takes in everything callers left in the outbox, so that an answer counts
@@ -39,7 +43,7 @@ struct aggregator_state {
   // (they hold only what a drain brought): either way every record counted
   // in the snapshot is forwarded before it.
   void send_snapshots() {
-    if (!ctx->persistence)
+    if (!ctx->persistence || !recovered)
       return;
     msg::snapshots s;
     const auto now = ctx->clock->now();
@@ -58,6 +62,7 @@ struct aggregator_state {
   // Persisted summaries are added to what may already be counted (a
   // timeout the sweep drained first), not put in its place.
   void restore(const std::vector<core::performance_snapshot>& snaps) {
+    recovered = true;
     for (const auto& p : snaps) {
       if (static_cast<std::size_t>(p.summary.dimension) >= core::summary_set::dimensions)
         continue;
@@ -111,6 +116,27 @@ msg::aggregator_actor::behavior_type aggregator_behavior(aggregator_pointer self
         for (const auto& [key, acc] : ordered)
           out.push_back(acc->snapshot(dim, std::string{key}));
         return out;
+      },
+      [=](msg::changed_atom, const std::string& agent_id) {
+        auto& st = self->state;
+        if (!st.ctx->persistence)
+          return;
+        auto rec = st.ctx->agents.find(agent_id);
+        if (!rec)
+          return;  // unregistered since: its unregistration follows, or came first
+        msg::snapshots s;
+        s.agents.push_back({snapshot(*rec, st.ctx->index), false, 0});
+        caf::anon_send(st.ctx->persistence, msg::snapshot_atom::value, std::move(s));
+      },
+      [=](msg::unreg_atom, core::agent_record& last, std::uint64_t serial) {
+        auto& st = self->state;
+        if (!st.ctx->persistence)
+          return;
+        if (auto now = st.ctx->agents.find(last.agent.agent_id); now && now->serial != serial)
+          return;  // registered again since: that registration is what persistence must keep
+        msg::snapshots s;
+        s.agents.push_back(std::move(last));
+        caf::anon_send(st.ctx->persistence, msg::snapshot_atom::value, std::move(s));
       },
       [=](msg::restore_atom, const std::vector<core::performance_snapshot>& snaps) { self->state.restore(snaps); },
       [=](msg::snapshot_atom) {

@@ -34,7 +34,10 @@ std::vector<std::pair<core::tool_usage, core::log_histogram>> tool_usage_table::
 void tool_usage_table::restore(const core::tool_usage& u, core::log_histogram durations) {
   auto& s = shard_of(u.agent_id);
   std::lock_guard guard{s.mutex};
-  s.agents[u.agent_id][u.tool_name].restore(u, std::move(durations));
+  // Added to what this engine counted before recovery, not put in its place.
+  core::tool_accumulator persisted;
+  persisted.restore(u, std::move(durations));
+  s.agents[u.agent_id][u.tool_name].merge(persisted);
 }
 
 }  // namespace agentreg::actors

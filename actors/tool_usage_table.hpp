@@ -24,7 +24,7 @@ class tool_usage_table {
   std::vector<core::tool_usage> of(const std::string& agent_id) const;
   /// Every (agent, tool) pair with its duration histogram (persistence).
   std::vector<std::pair<core::tool_usage, core::log_histogram>> all() const;
-  /// Puts back persisted totals (recovery).
+  /// Adds persisted totals (recovery) to what is counted.
   void restore(const core::tool_usage& u, core::log_histogram durations);
 
  private:

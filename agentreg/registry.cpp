@@ -5,9 +5,12 @@
 #include <functional>
 #include <future>
 #include <iostream>
+#include <condition_variable>
 #include <limits>
+#include <mutex>
 #include <thread>
 #include <tuple>
+#include <unordered_set>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -91,30 +94,62 @@ struct registry::impl {
     const std::size_t n_askers = 2 * std::max<std::size_t>(1, c.scheduler_threads);
     for (std::size_t i = 0; i < n_askers; ++i)
       askers.push_back(spawn_asker(system, asker_max_in_flight));
-    if (c.database_url)
-      recover(*c.database_url);
-    else
+    if (c.database_url) {
+      if (!recover(*c.database_url))
+        recovery = std::thread{[this, url = *c.database_url] { keep_recovering(url); }};
+    } else {
       std::clog << "agentreg: no database URL configured: running in memory only\n";
+    }
+  }
+
+  // Retries recovery with exponential backoff (100 ms doubling to 5 s)
+  // until it succeeds or the registry stops. Meanwhile the engine serves
+  // from memory and its records are written as usual (they are
+  // idempotent), but no snapshot is: the aggregator takes none before it
+  // has the recovered summaries, so what the database holds is never
+  // overwritten with the smaller totals of an engine that started empty.
+  void keep_recovering(const std::string& url) {
+    auto backoff = std::chrono::milliseconds{100};
+    std::unique_lock lock{recovery_mutex};
+    for (;;) {
+      if (recovery_wake.wait_for(lock, backoff, [this] { return recovery_stop; }))
+        return;
+      lock.unlock();
+      const bool done = recover(url);
+      lock.lock();
+      if (done)
+        return;
+      backoff = std::min(backoff * 2, std::chrono::milliseconds{5000});
+    }
   }
 
   // Loads what a previous registry wrote: agents (offline until they
   // heartbeat; the start grace period covers them), tool usage, summaries,
-  // and executions still running. A database that cannot be reached now is
-  // reported and skipped: the writer keeps trying to reach it.
-  void recover(const std::string& url) {
+  // and executions still running. Answers false when the database cannot
+  // be reached (reported; keep_recovering tries again). What was loaded is
+  // merged with what this engine did before it: counts are added, an agent
+  // registered or unregistered here since the start is left as it is here.
+  bool recover(const std::string& url) {
     auto migrated = db::migrate(url);
     auto loaded = migrated ? db::loader::connect(url) : core::expected<db::loader>{migrated.error()};
     auto state = loaded ? loaded->load() : core::expected<db::recovered_state>{loaded.error()};
     if (!state) {
-      std::clog << "agentreg: could not recover from the database (" << state.error().message
-                << "); starting empty, writes will be retried\n";
-      return;
+      if (recovery_failures++ == 0)
+        std::clog << "agentreg: could not recover from the database (" << state.error().message
+                  << "); serving from memory, recovery will be retried with backoff, and no summary is "
+                     "written before it succeeds\n";
+      return false;
     }
-    for (const auto& a : state->agents)
+    for (const auto& a : state->agents) {
+      if (left_before_recovery(a.agent_id))
+        continue;
       if (auto added = add_agent(a, index::agent_status::offline, a.registered_at); !added)
         std::clog << "agentreg: could not recover agent " << a.agent_id << ": " << added.error().message << "\n";
+    }
     for (const auto& t : state->tool_usage)
       ctx.tools.restore(t.usage, core::log_histogram::from_buckets(t.durations));
+    // Also the aggregator's signal that recovery is done: it takes no
+    // snapshot before this message.
     caf::anon_send(ctx.aggregator, msg::restore_atom::value, std::move(state->performance));
     // A running execution keeps the agent's spec of its start, so it is
     // rebuilt from the row, whether or not its agent is still registered.
@@ -128,8 +163,28 @@ struct registry::impl {
         ctx.executions.insert(*id, {std::make_shared<const core::agent_spec>(std::move(spec)), std::move(e.task_type),
                                     std::move(e.workflow_slug), std::move(e.run_id), e.started_at});
       }
+    {
+      std::lock_guard guard{recovery_mutex};
+      recovered = true;
+      left_early.clear();
+    }
     std::clog << "agentreg: recovered " << state->agents.size() << " agents, " << state->tool_usage.size()
               << " tool usage rows, " << state->running_executions.size() << " running executions\n";
+    return true;
+  }
+
+  // True when `agent_id` was unregistered here before recovery: the row
+  // recovery reads is older than that, and must not bring it back.
+  bool left_before_recovery(const std::string& agent_id) {
+    std::lock_guard guard{recovery_mutex};
+    return left_early.count(agent_id) > 0;
+  }
+
+  // Notes an unregistration that happens before recovery succeeded.
+  void note_unregistered(const std::string& agent_id) {
+    std::lock_guard guard{recovery_mutex};
+    if (!recovered)
+      left_early.insert(agent_id);
   }
 
   // Makes a new agent: index slot, record, actor, directory entry, watch.
@@ -161,13 +216,17 @@ struct registry::impl {
     return added_agent{rec, true};
   }
 
-  // Tells persistence about one agent now (registration, unregistration).
+  // Tells persistence about one agent now (registration, unregistration),
+  // through the aggregator: it takes every agent snapshot, so they reach
+  // persistence in the order of the directory's changes (see unreg_atom).
   void persist_agent(const actors::agent_record& rec, bool unregistered) {
     if (!ctx.persistence)
       return;
-    msg::snapshots s;
-    s.agents.push_back({actors::snapshot(rec, ctx.index), unregistered, unregistered ? ctx.clock->now() : 0});
-    caf::anon_send(ctx.persistence, msg::snapshot_atom::value, std::move(s));
+    if (unregistered)
+      caf::anon_send(ctx.aggregator, msg::unreg_atom::value,
+                     core::agent_record{actors::snapshot(rec, ctx.index), true, ctx.clock->now()}, rec.serial);
+    else
+      caf::anon_send(ctx.aggregator, msg::changed_atom::value, rec.agent_id);
   }
 
   // Room in the persistence backlog for one record (always, in memory only).
@@ -180,6 +239,14 @@ struct registry::impl {
   }
 
   ~impl() {
+    if (recovery.joinable()) {
+      {
+        std::lock_guard guard{recovery_mutex};
+        recovery_stop = true;
+      }
+      recovery_wake.notify_all();
+      recovery.join();
+    }
     // Every completion runs before anything stops. Asked from a scoped
     // actor: a job in an asker cannot wait for its own asker to be idle.
     {
@@ -360,6 +427,8 @@ struct registry::impl {
                   s->persistence_batches = p.batches;
                   s->persistence_rows = p.rows;
                   s->persistence_retries = p.retries;
+                  s->persistence_dead_letters = p.dead_letters;
+                  s->persistence_lost = p.lost;
                   s->persistence_last_error = p.last_error;
                   complete();
                 },
@@ -393,6 +462,16 @@ struct registry::impl {
   actors::engine_context ctx;
   std::vector<caf::actor> askers;
   mutable std::atomic<std::size_t> next_asker{0};
+
+  // Recovery retried in the background when the database was unreachable
+  // at start (keep_recovering).
+  std::mutex recovery_mutex;
+  std::condition_variable recovery_wake;
+  bool recovery_stop = false;                 // guarded by recovery_mutex
+  bool recovered = false;                     // guarded by recovery_mutex
+  std::unordered_set<std::string> left_early;  // guarded by recovery_mutex: see note_unregistered
+  int recovery_failures = 0;                  // recovery thread (or constructor) only
+  std::thread recovery;
 };
 
 registry::registry(config cfg) : impl_(std::make_unique<impl>(std::move(cfg))) {}
@@ -431,6 +510,7 @@ expected<unit> registry::unregister_agent(const std::string& agent_id) {
     return rec.error();
   auto& ctx = impl_->ctx;
   (*rec)->unregistered.store(true, std::memory_order_release);
+  impl_->note_unregistered(agent_id);
   if (!ctx.agents.erase(**rec))
     return error{errc::unknown_agent, "agent " + agent_id + " is not registered"};
   if (auto binding = (*rec)->binding())

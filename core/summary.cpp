@@ -1,5 +1,7 @@
 #include "core/summary.hpp"
 
+#include <algorithm>
+
 namespace agentreg::core {
 
 void performance_accumulator::add(const execution& e) {
@@ -125,6 +127,15 @@ tool_usage tool_accumulator::snapshot(const std::string& agent_id, const std::st
     u.p99_duration_ms = durations_.quantile(0.99);
   }
   return u;
+}
+
+void tool_accumulator::merge(const tool_accumulator& other) {
+  invocations_ += other.invocations_;
+  success_ += other.success_;
+  failure_ += other.failure_;
+  duration_sum_ms_ += other.duration_sum_ms_;
+  last_ = std::max(last_, other.last_);
+  durations_.merge(other.durations_);
 }
 
 void tool_accumulator::restore(const tool_usage& u, log_histogram durations) {

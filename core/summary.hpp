@@ -70,6 +70,8 @@ class tool_accumulator {
   void add(const tool_call_record& r);
   [[nodiscard]] tool_usage snapshot(const std::string& agent_id, const std::string& tool) const;
   void restore(const tool_usage& u, log_histogram durations);
+  /// Adds everything `other` counted.
+  void merge(const tool_accumulator& other);
   [[nodiscard]] const log_histogram& durations() const { return durations_; }
 
  private:

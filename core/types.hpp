@@ -214,6 +214,11 @@ struct engine_stats {
   std::int64_t persistence_batches = 0;
   std::int64_t persistence_rows = 0;
   std::int64_t persistence_retries = 0;
+  /// Records the database refused for their data, kept in the
+  /// agentreg_dead_letters table (as JSON, with the error) instead.
+  std::int64_t persistence_dead_letters = 0;
+  /// Records that will never be written (a writer that died held them).
+  std::int64_t persistence_lost = 0;
   std::string persistence_last_error;
 };
 

@@ -49,6 +49,17 @@ using aggregator_actor = caf::typed_actor<
     caf::replies_to<perf_atom, core::group_by, std::string>::with<core::performance>,
     /// Every summary of a dimension, ordered by key.
     caf::replies_to<perf_by_atom, core::group_by>::with<std::vector<core::performance>>,
+    /// An agent was registered or changed its spec: its current state (read
+    /// when this is handled, not when it was sent) goes to persistence.
+    /// One-way; repeating it is harmless.
+    caf::reacts_to<changed_atom, std::string>,
+    /// An agent was unregistered: its last state, marked unregistered, goes
+    /// to persistence, unless the id was registered again since (a record
+    /// with another serial is under it). Every agent snapshot reaches
+    /// persistence through the aggregator, which reads the directory when it
+    /// handles a message, so a snapshot taken before an unregistration can
+    /// never arrive after it. One-way.
+    caf::reacts_to<unreg_atom, core::agent_record, std::uint64_t>,
     /// Puts back persisted summaries (recovery at start). One-way.
     caf::reacts_to<restore_atom, std::vector<core::performance_snapshot>>,
     /// Sends every summary, tool usage and agent to persistence now and

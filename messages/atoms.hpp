@@ -23,5 +23,7 @@ using restore_atom = caf::atom_constant<caf::atom("restore")>;
 using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
 using sync_atom = caf::atom_constant<caf::atom("sync")>;
+using changed_atom = caf::atom_constant<caf::atom("changed")>;
+using unreg_atom = caf::atom_constant<caf::atom("unreg")>;
 
 }  // namespace agentreg::msg

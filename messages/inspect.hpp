@@ -12,7 +12,7 @@ namespace agentreg::core {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, agent_spec& x) {
   return f(caf::meta::type_name("agent_spec"), x.agent_id, x.agent_type, x.llm_provider, x.model_name,
-           x.temperature, x.max_tokens, x.max_capacity, x.metadata);
+           x.temperature, x.max_tokens, x.max_capacity, x.metadata, x.agent_card, x.skills);
 }
 
 template <class Inspector>

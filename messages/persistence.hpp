@@ -32,33 +32,46 @@ struct persistence_stats {
   std::int64_t batches = 0;   ///< transactions committed
   std::int64_t rows = 0;      ///< rows written
   std::int64_t retries = 0;   ///< failed attempts (connect or write)
+  /// Records the database refused for their data, kept in the
+  /// agentreg_dead_letters table instead (see persistence_writer).
+  std::int64_t dead_letters = 0;
+  /// Records that will never be written: held by a writer that died, or
+  /// refused even as dead letters. Said on stderr too.
+  std::int64_t lost = 0;
   bool connected = false;
   std::string last_error;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, persistence_stats& x) {
-  return f(caf::meta::type_name("persistence_stats"), x.buffered, x.batches, x.rows, x.retries, x.connected,
+  return f(caf::meta::type_name("persistence_stats"), x.buffered, x.batches, x.rows, x.retries, x.dead_letters, x.lost,
+           x.connected,
            x.last_error);
 }
 
-/// The protocol of the write-behind persistence writer (a detached actor that
-/// owns its database connection).
+/// The protocol of the engine's persistence (the router in front of the
+/// write-behind writers, see db::spawn_persistence).
 using persistence_actor = caf::typed_actor<
     /// Executions (running and completed) and tool calls. One-way.
     caf::reacts_to<batch_atom, record_batch>,
     /// Agents, tool usage and summaries as absolute values. One-way.
     caf::reacts_to<snapshot_atom, snapshots>,
+    /// Writes everything received before; answers true once committed, false
+    /// if the database could not be reached (the records stay buffered) or
+    /// a writer did not answer within its request timeout.
+    caf::replies_to<flush_atom>::with<bool>,
+    /// Counters (a writer that does not answer in time is reported in
+    /// last_error).
+    caf::replies_to<stats_atom>::with<persistence_stats>>;
+
+/// The protocol of one write-behind writer (a detached actor that owns its
+/// database connection): the engine's, plus what its router asks it.
+using persistence_writer_actor = persistence_actor::extend<
     /// The timer: writes what waits, retries after a failure. One-way.
     caf::reacts_to<caf::tick_atom>,
-    /// Writes everything received before; answers true once committed, false
-    /// if the database could not be reached (the records stay buffered).
-    caf::replies_to<flush_atom>::with<bool>,
     /// Answers true once everything received before is committed, as the
     /// writer commits it anyway (on batch_size or flush_interval): nothing
     /// is forced, and during an outage the answer waits for the database.
-    caf::replies_to<sync_atom>::with<bool>,
-    /// Counters.
-    caf::replies_to<stats_atom>::with<persistence_stats>>;
+    caf::replies_to<sync_atom>::with<bool>>;
 
 }  // namespace agentreg::msg

@@ -74,6 +74,8 @@ const table_spec& agents_spec() {
        same("temperature", "double precision"), same("max_tokens", "bigint"),
        time_us("registered_at_us", "registered_at"),
        {"metadata", "text", "metadata", "metadata::jsonb", {}},
+       {"agent_card", "text", "agent_card", "nullif(agent_card, '')::jsonb", {}},
+       same("skills", "text[]"),
        {"unregistered", "boolean", "", "", {}},
        // The first unregistration time is kept across replays; registering
        // again (unregistered = false) clears it.
@@ -210,8 +212,10 @@ template <class Batch, class F>
 void for_each_text(Batch& b, F&& f) {
   for (auto& r : b.agents) {
     auto& a = r.agent;
-    for (auto* s : {&a.agent_id, &a.agent_type, &a.llm_provider, &a.model_name})
+    for (auto* s : {&a.agent_id, &a.agent_type, &a.llm_provider, &a.model_name, &a.agent_card})
       f(*s);
+    for (auto& s : a.skills)
+      f(s);
   }
   for (auto& e : b.executions)
     for (auto* s : {&e.agent_id, &e.agent_type, &e.llm_provider, &e.model_name, &e.task_type, &e.workflow_slug,
@@ -334,6 +338,65 @@ std::pair<std::string, std::string> array_literals(const histogram_buckets& h) {
 
 const char* null_if_empty(const std::string& s) { return s.empty() ? nullptr : s.c_str(); }
 
+// Each record of `b` as (kind, JSON), for the dead-letter table.
+std::vector<std::pair<std::string, std::string>> records_as_json(const batch& b) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& r : b.agents) {
+    const auto& a = r.agent;
+    detail::json_builder j;
+    j.text("agent_id", a.agent_id).text("agent_type", a.agent_type).text("status", core::to_string(a.status));
+    j.number("current_load", a.current_load).number("max_capacity", a.max_capacity);
+    j.text("llm_provider", a.llm_provider).text("model_name", a.model_name);
+    j.number("temperature", a.temperature).number("max_tokens", a.max_tokens);
+    j.number("last_heartbeat_ns", a.last_heartbeat).number("registered_at_ns", a.registered_at);
+    j.raw("metadata", detail::json_object(a.metadata)).text("agent_card", a.agent_card).texts("skills", a.skills);
+    j.flag("unregistered", r.unregistered).number("unregistered_at_ns", r.unregistered_at);
+    out.emplace_back("agent", j.str());
+  }
+  for (const auto& e : b.executions) {
+    detail::json_builder j;
+    j.text("id", e.id).text("agent_id", e.agent_id).text("agent_type", e.agent_type);
+    j.text("llm_provider", e.llm_provider).text("model_name", e.model_name).text("task_type", e.task_type);
+    j.text("workflow_slug", e.workflow_slug).text("run_id", e.run_id).text("status", core::to_string(e.status));
+    j.number("started_at_ns", e.started_at).number("completed_at_ns", e.completed_at);
+    j.number("duration_ms", e.duration_ms).number("prompt_tokens", e.prompt_tokens);
+    j.number("completion_tokens", e.completion_tokens).number("cached_tokens", e.cached_tokens);
+    j.number("total_tokens", e.total_tokens).number("cost_micro_usd", e.cost_micro_usd);
+    j.flag("cost_from_price_table", e.cost_from_price_table).text("price_version", e.price_version);
+    if (e.success_score)
+      j.number("success_score", *e.success_score);
+    j.number("retry_count", e.retry_count).text("error_message", e.error_message);
+    out.emplace_back("execution", j.str());
+  }
+  for (const auto& t : b.tool_calls) {
+    detail::json_builder j;
+    j.text("id", t.id).text("agent_id", t.agent_id).text("tool_name", t.tool_name);
+    j.text("execution_id", t.call.execution_id).number("success_count", t.call.success_count);
+    j.number("failure_count", t.call.failure_count).number("duration_ms", t.call.duration_ms);
+    j.number("called_at_ns", t.at);
+    out.emplace_back("tool_call", j.str());
+  }
+  for (const auto& s : b.tool_usage) {
+    const auto& u = s.usage;
+    detail::json_builder j;
+    j.text("agent_id", u.agent_id).text("tool_name", u.tool_name).number("invocation_count", u.invocation_count);
+    j.number("success_count", u.success_count).number("failure_count", u.failure_count);
+    j.number("avg_duration_ms", u.avg_duration_ms).number("last_used_at_ns", u.last_used_at);
+    out.emplace_back("tool_usage", j.str());
+  }
+  for (const auto& s : b.performance) {
+    const auto& p = s.summary;
+    detail::json_builder j;
+    j.text("dimension", core::to_string(p.dimension)).text("key", p.key);
+    j.number("total_executions", p.total_executions).number("successful_executions", p.successful_executions);
+    j.number("failed_executions", p.failed_executions).number("timeout_executions", p.timeout_executions);
+    j.number("total_tokens_used", p.total_tokens_used).number("total_cost_micro_usd", p.total_cost_micro_usd);
+    j.number("total_retries", p.total_retries).number("last_execution_at_ns", p.last_execution_at);
+    out.emplace_back("performance", j.str());
+  }
+  return out;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -341,6 +404,7 @@ const char* null_if_empty(const std::string& s) { return s.empty() ? nullptr : s
 struct batch_writer::impl {
   std::unique_ptr<pqxx::connection> conn;
   bool broken = false;
+  bool data_error = false;
 
   template <class Rows>
   std::int64_t copy_and_merge(pqxx::work& tx, const table_spec& spec, std::size_t count, Rows&& rows) {
@@ -363,7 +427,8 @@ struct batch_writer::impl {
         s << std::forward_as_tuple(a.agent_id, a.agent_type, core::to_string(a.status), a.current_load,
                                    a.max_capacity, a.llm_provider, a.model_name, to_micros(a.last_heartbeat),
                                    a.temperature, a.max_tokens, to_micros(a.registered_at),
-                                   detail::json_object(a.metadata), r.unregistered, to_micros(r.unregistered_at));
+                                   detail::json_object(a.metadata), a.agent_card, detail::array_literal(a.skills),
+                                   r.unregistered, to_micros(r.unregistered_at));
       }
     });
 
@@ -423,11 +488,14 @@ batch_writer::batch_writer(batch_writer&&) noexcept = default;
 batch_writer& batch_writer::operator=(batch_writer&&) noexcept = default;
 batch_writer::~batch_writer() = default;
 
-core::expected<batch_writer> batch_writer::connect(const std::string& url) {
+core::expected<batch_writer> batch_writer::connect(const std::string& url,
+                                                   std::chrono::milliseconds statement_timeout) {
   auto p = std::make_unique<impl>();
   try {
     p->conn = detail::open_connection(url);
     pqxx::work tx{*p->conn};
+    // A session setting (not LOCAL): it outlives this transaction.
+    tx.exec0("SET statement_timeout = " + std::to_string(std::max<std::int64_t>(statement_timeout.count(), 1)));
     const bool versioned = tx.exec1("SELECT to_regclass('schema_version') IS NOT NULL")[0].as<bool>();
     const int version =
         versioned ? tx.exec1("SELECT coalesce(max(version), 0) FROM schema_version")[0].as<int>() : 0;
@@ -448,7 +516,33 @@ core::expected<batch_writer> batch_writer::connect(const std::string& url) {
 
 bool batch_writer::broken() const { return impl_->broken; }
 
+bool batch_writer::data_error() const { return impl_->data_error; }
+
+core::expected<std::int64_t> batch_writer::write_dead_letters(const batch& b, const std::string& error) {
+  impl_->data_error = false;
+  if (impl_->broken || !impl_->conn->is_open()) {
+    impl_->broken = true;
+    return core::error{core::errc::internal, "database: the connection was lost earlier: connect a new writer"};
+  }
+  const auto records = records_as_json(b);
+  const std::string why = detail::sanitized_text(error);
+  try {
+    pqxx::work tx{*impl_->conn};
+    for (const auto& [kind, json] : records)
+      tx.exec_params0("INSERT INTO agentreg_dead_letters (kind, record, error) VALUES ($1, $2::jsonb, $3)", kind, json,
+                      why);
+    tx.commit();
+  } catch (...) {
+    auto f = detail::current_failure("write dead letters", impl_->conn.get());
+    impl_->broken = f.broken;
+    impl_->data_error = f.data;
+    return f.error;
+  }
+  return static_cast<std::int64_t>(records.size());
+}
+
 core::expected<write_report> batch_writer::write(const batch& b) {
+  impl_->data_error = false;
   if (impl_->broken || !impl_->conn->is_open()) {
     impl_->broken = true;
     return core::error{core::errc::internal, "database: the connection was lost earlier: connect a new writer"};
@@ -468,8 +562,10 @@ core::expected<write_report> batch_writer::write(const batch& b) {
   const batch& to_send = repaired ? *repaired : b;
 
   auto sel = select_records(to_send);
-  if (!sel)
+  if (!sel) {
+    impl_->data_error = true;
     return sel.error();
+  }
   try {
     auto report = impl_->write(to_send, *sel);
     report.sanitized_fields = unstorable;
@@ -477,6 +573,7 @@ core::expected<write_report> batch_writer::write(const batch& b) {
   } catch (...) {
     auto f = detail::current_failure("write batch", impl_->conn.get());
     impl_->broken = f.broken;
+    impl_->data_error = f.data;
     return f.error;
   }
 }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -27,11 +28,20 @@ namespace agentreg::db {
 /// which runs detached because every call blocks on I/O).
 class batch_writer {
  public:
-  /// Connects to `url` (a libpq URL or key=value string) and prepares the
-  /// session's staging tables. The schema must be at
-  /// `latest_schema_version()`: run `migrate` first.
+  /// How long one statement of a write may run before the server cancels
+  /// it. A healthy write of two batches takes well under a second; a
+  /// statement that hangs (a lock held elsewhere, a server stuck on I/O)
+  /// then fails as an error value instead of stalling its writer for good.
+  static constexpr std::chrono::milliseconds default_statement_timeout{60'000};
+
+  /// Connects to `url` (a libpq URL or key=value string; see
+  /// detail::with_connection_defaults for the TCP timeouts added) and
+  /// prepares the session's staging tables, with `statement_timeout` set
+  /// for the session. The schema must be at `latest_schema_version()`: run
+  /// `migrate` first.
   /// Errors: internal (cannot connect, or the schema is not current).
-  static core::expected<batch_writer> connect(const std::string& url);
+  static core::expected<batch_writer> connect(const std::string& url,
+                                              std::chrono::milliseconds statement_timeout = default_statement_timeout);
 
   batch_writer(batch_writer&&) noexcept;
   batch_writer& operator=(batch_writer&&) noexcept;
@@ -53,6 +63,20 @@ class batch_writer {
   /// the database reported on a working connection (bad data, a constraint):
   /// retrying the same batch on this connection would fail the same way.
   [[nodiscard]] bool broken() const;
+
+  /// True when the last `write` failed because of the records themselves:
+  /// the database refused their data (SQLSTATE class 22 or 23: a
+  /// constraint, a value out of range) or an id was not a UUID. The same
+  /// records fail again on any connection; smaller parts of the batch may
+  /// not (see persistence_writer, which splits such a batch to isolate the
+  /// records at fault).
+  [[nodiscard]] bool data_error() const;
+
+  /// Keeps every record of `b` (normally one) in `agentreg_dead_letters`:
+  /// its kind, the record as JSON, `error` and the time, in one
+  /// transaction. Answers how many were kept. Errors: internal (the
+  /// database failed; check broken()).
+  core::expected<std::int64_t> write_dead_letters(const batch& b, const std::string& error);
 
  private:
   struct impl;

@@ -63,7 +63,7 @@ std::vector<core::agent> read_agents(pqxx::transaction_base& tx) {
   const auto rows = tx.exec(
       "SELECT agent_id, agent_type, status, current_load, max_capacity, llm_provider, model_name, " +
       sql_micros("last_heartbeat") + ", temperature, max_tokens, " + sql_micros("registered_at") +
-      " FROM agent_instances WHERE unregistered_at IS NULL ORDER BY agent_id");
+      ", coalesce(agent_card::text, '') FROM agent_instances WHERE unregistered_at IS NULL ORDER BY agent_id");
   std::vector<core::agent> out;
   out.reserve(rows.size());
   std::unordered_map<std::string, std::size_t> by_id;
@@ -81,6 +81,9 @@ std::vector<core::agent> read_agents(pqxx::transaction_base& tx) {
     a.temperature = r[8].as<double>();
     a.max_tokens = r[9].as<std::int64_t>();
     a.registered_at = from_micros(r[10].as<std::int64_t>());
+    // jsonb keeps the card's value, not its text: it comes back as
+    // PostgreSQL prints jsonb (keys ordered, its own spacing).
+    a.agent_card = r[11].as<std::string>();
     by_id.emplace(a.agent_id, out.size());
     out.push_back(std::move(a));
   }
@@ -92,6 +95,14 @@ std::vector<core::agent> read_agents(pqxx::transaction_base& tx) {
   for (const auto& r : meta)
     if (auto it = by_id.find(r[0].as<std::string>()); it != by_id.end())
       out[it->second].metadata[r[1].as<std::string>()] = text_or_empty(r[2]);
+  // Skills in their stored order, one row each (no array parser needed).
+  const auto skills = tx.exec(
+      "SELECT a.agent_id, s.skill FROM agent_instances a "
+      "CROSS JOIN LATERAL unnest(a.skills) WITH ORDINALITY s(skill, n) WHERE a.unregistered_at IS NULL "
+      "ORDER BY a.agent_id, s.n");
+  for (const auto& r : skills)
+    if (auto it = by_id.find(r[0].as<std::string>()); it != by_id.end())
+      out[it->second].skills.push_back(text_or_empty(r[1]));
   return out;
 }
 

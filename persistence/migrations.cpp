@@ -137,8 +137,30 @@ CREATE TABLE agent_performance_summary (
 );
 )sql";
 
+// A2A: an agent's Agent Card (validated JSON text from the engine; jsonb,
+// so SQL can query it; NULL: none) and its skills (the list filter).
+constexpr std::string_view schema_v2 = R"sql(
+ALTER TABLE agent_instances ADD COLUMN agent_card jsonb;
+ALTER TABLE agent_instances ADD COLUMN skills text[] NOT NULL DEFAULT '{}';
+)sql";
+
+// Records the database refused for their data (a constraint, a value out
+// of range), kept instead of blocking every record behind them: the record
+// as JSON (as the engine had it), the database's error, and when.
+constexpr std::string_view schema_v3 = R"sql(
+CREATE TABLE agentreg_dead_letters (
+  id        bigserial PRIMARY KEY,
+  kind      text NOT NULL,
+  record    jsonb NOT NULL,
+  error     text NOT NULL,
+  failed_at timestamptz NOT NULL DEFAULT now()
+);
+)sql";
+
 constexpr std::array builtin = {
     migration{1, "agent registry tables", schema_v1},
+    migration{2, "A2A agent cards and skills", schema_v2},
+    migration{3, "dead letters", schema_v3},
 };
 
 // The runner's own table, created under the advisory lock (two concurrent

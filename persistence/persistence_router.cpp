@@ -26,13 +26,14 @@ struct held_snapshot {
 };
 
 struct router_state {
-  std::vector<msg::persistence_actor> writers;
+  std::vector<msg::persistence_writer_actor> writers;
   // Per writer: gate room of the records sent to it and not yet committed
   // (added here on send, subtracted by the writer on commit).
   std::vector<std::shared_ptr<std::atomic<std::int64_t>>> rooms;
   // Every writer ever spawned, shared with the functor that stops them when
   // the router stops (it runs after the state is gone).
-  std::shared_ptr<std::vector<msg::persistence_actor>> spawned = std::make_shared<std::vector<msg::persistence_actor>>();
+  std::shared_ptr<std::vector<msg::persistence_writer_actor>> spawned =
+      std::make_shared<std::vector<msg::persistence_writer_actor>>();
   writer_config cfg;
   std::shared_ptr<core::backlog_gate> gate;
   std::deque<held_snapshot> held;  // in order; a release is in flight while not empty
@@ -41,6 +42,8 @@ struct router_state {
   // sync sent to a writer that died is never answered (CAF 0.17 has no
   // broken-promise error), so the replacement starts a new release.
   std::uint64_t generation = 0;
+  // Records held by writers that died (their gate room, given back).
+  std::int64_t lost = 0;
   static inline const char* name = "agentreg.persistence_router";
 
   std::size_t writer_of(std::string_view id) const { return std::hash<std::string_view>{}(id) % writers.size(); }
@@ -62,7 +65,7 @@ std::vector<msg::record_batch> split(const router_state& st, msg::record_batch& 
 
 // Asks writers [first, end) `x...` and calls done(answers) with their
 // answers in writer order once all are in (at once when there are none); a
-// writer that fails to answer gives nullopt.
+// writer that fails to answer within cfg.request_timeout gives nullopt.
 template <class T, class Done, class... Ts>
 void ask_writers(router_pointer self, std::size_t first, Done done, Ts... xs) {
   const auto& writers = self->state.writers;
@@ -79,7 +82,7 @@ void ask_writers(router_pointer self, std::size_t first, Done done, Ts... xs) {
       if (--*waiting == 0)
         done(*answers);
     };
-    self->request(writers[first + i], caf::infinite, xs...)
+    self->request(writers[first + i], self->state.cfg.request_timeout, xs...)
         .then([on_answer](T& answer) mutable { on_answer(std::move(answer)); },
               [on_answer](caf::error&) mutable { on_answer(std::nullopt); });
   }
@@ -104,8 +107,9 @@ void send_held(router_pointer self, std::uint64_t upto) {
 // then never reaches the database before the completions it counts, which
 // may have gone to another writer; the first writer needs no sync, as it
 // writes what it receives in order. Snapshots held meanwhile get the next
-// release. A writer that cannot answer (it died: what it held is lost
-// anyway) does not hold the snapshots back.
+// release. A sync that times out (an outage: the writer cannot commit yet)
+// is asked again; a writer that died is replaced, and its down handler
+// starts a new release (what it held is lost anyway).
 void release_held(router_pointer self) {
   auto& st = self->state;
   if (st.held.empty())
@@ -114,9 +118,13 @@ void release_held(router_pointer self) {
   const std::uint64_t generation = st.generation;
   ask_writers<bool>(
       self, 1,
-      [self, upto, generation](const std::vector<std::optional<bool>>&) {
+      [self, upto, generation](const std::vector<std::optional<bool>>& synced) {
         if (generation != self->state.generation)
           return;  // a writer was replaced meanwhile; its down handler released again
+        if (!all_true(synced)) {
+          release_held(self);  // not committed yet: ask again
+          return;
+        }
         send_held(self, upto);
         release_held(self);
       },
@@ -165,8 +173,10 @@ msg::persistence_actor::behavior_type router_behavior(router_pointer self, write
       const auto lost = st.rooms[i]->load(std::memory_order_relaxed);
       std::clog << "agentreg: a persistence writer stopped (" << to_string(down.reason) << "); " << lost
                 << " records it held are lost; starting a new one\n";
-      if (lost > 0)
+      if (lost > 0) {
         st.gate->release(lost);
+        st.lost += lost;
+      }
       spawn_writer(self, i);
       ++st.generation;
       release_held(self);
@@ -207,23 +217,6 @@ msg::persistence_actor::behavior_type router_behavior(router_pointer self, write
         if (st.held.size() == 1)
           release_held(self);
       },
-      [=](caf::tick_atom) {},  // the writers keep their own timers
-      [=](msg::sync_atom) -> caf::result<bool> {
-        // The other writers, then what is held (as a release would send
-        // it), then the first writer.
-        auto rp = self->make_response_promise<bool>();
-        const std::uint64_t upto = self->state.next_seq;
-        ask_writers<bool>(
-            self, 1,
-            [self, rp, upto](const std::vector<std::optional<bool>>& others) mutable {
-              send_held(self, upto);
-              self->request(self->state.writers.front(), caf::infinite, msg::sync_atom::value)
-                  .then([rp, others](bool first) mutable { rp.deliver(first && all_true(others)); },
-                        [rp](caf::error&) mutable { rp.deliver(false); });
-            },
-            msg::sync_atom::value);
-        return rp;
-      },
       [=](msg::flush_atom) -> caf::result<bool> {
         // Writes now (shutdown, tests): the other writers first, then what is
         // held, then the first writer. False if a writer could not write:
@@ -249,8 +242,9 @@ msg::persistence_actor::behavior_type router_behavior(router_pointer self, write
         auto rp = self->make_response_promise<msg::persistence_stats>();
         ask_writers<msg::persistence_stats>(
             self, 0,
-            [rp](const std::vector<std::optional<msg::persistence_stats>>& answers) mutable {
+            [rp, lost = self->state.lost](const std::vector<std::optional<msg::persistence_stats>>& answers) mutable {
               msg::persistence_stats all;
+              all.lost = lost;
               all.connected = true;
               for (const auto& a : answers) {
                 if (!a) {
@@ -262,6 +256,8 @@ msg::persistence_actor::behavior_type router_behavior(router_pointer self, write
                 all.batches += a->batches;
                 all.rows += a->rows;
                 all.retries += a->retries;
+                all.dead_letters += a->dead_letters;
+                all.lost += a->lost;
                 all.connected = all.connected && a->connected;
                 if (!a->last_error.empty())
                   all.last_error = a->last_error;

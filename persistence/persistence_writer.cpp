@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <deque>
+#include <iostream>
 #include <utility>
 #include <optional>
 
@@ -16,6 +17,27 @@
 namespace agentreg::db {
 
 namespace {
+
+// Moves the first `n` records of `from` (kinds in batch order) into a new
+// batch, which it answers; the rest stay in `from`.
+batch take_front(batch& from, std::size_t n) {
+  batch front;
+  auto move = [&n](auto& to, auto& v) {
+    const auto k = std::min(n, v.size());
+    to.insert(to.end(), std::make_move_iterator(v.begin()), std::make_move_iterator(v.begin() + static_cast<std::ptrdiff_t>(k)));
+    v.erase(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k));
+    n -= k;
+  };
+  move(front.agents, from.agents);
+  move(front.executions, from.executions);
+  move(front.tool_calls, from.tool_calls);
+  move(front.tool_usage, from.tool_usage);
+  move(front.performance, from.performance);
+  return front;
+}
+
+// Executions and tool calls hold room in the gate; snapshots do not.
+std::int64_t gated(const batch& b) { return static_cast<std::int64_t>(b.executions.size() + b.tool_calls.size()); }
 
 // Records wait in segments, in arrival order, each closed once it holds two
 // batches' worth. A flush writes the segments front to back, one
@@ -73,22 +95,63 @@ struct writer_state {
     }
     if (!writer || writer->broken()) {
       writer.reset();
-      auto w = batch_writer::connect(cfg.url);
+      auto w = batch_writer::connect(cfg.url, cfg.statement_timeout);
       if (!w)
         return failed(w.error().message);
       writer.emplace(std::move(*w));
     }
-    const batch& segment = backlog.front();
+    batch& segment = backlog.front();
     auto report = writer->write(segment);
-    if (!report)
+    if (!report) {
+      if (writer->data_error())
+        return refused(report.error().message);
       return failed(report.error().message);
+    }
     stats.connected = true;
     ++stats.batches;
     stats.rows += report->rows_written();
-    // Executions and tool calls hold room in the gate; snapshots do not.
-    const auto gated = static_cast<std::int64_t>(segment.executions.size() + segment.tool_calls.size());
-    gate->release(gated);
-    room->fetch_sub(gated, std::memory_order_relaxed);  // relaxed: a count, read by the router after this actor is gone
+    done_with_front();
+    return true;
+  }
+
+  // The database refused the front segment for its data: a record in it is
+  // at fault, and writing it again would fail forever (and keep its room in
+  // the gate, blocking every caller under `block`). The segment is split in
+  // two, each half written on its own, so the good records land; a single
+  // record still refused is kept in the dead-letter table instead. Each
+  // split halves a part, so a segment of n records with one bad record costs
+  // about 2 log2(n) transactions. True: go on with the next segment.
+  bool refused(const std::string& why) {
+    batch& segment = backlog.front();
+    if (segment.size() > 1) {
+      batch front = take_front(segment, segment.size() / 2);
+      backlog.push_front(std::move(front));
+      return true;
+    }
+    auto kept = writer->write_dead_letters(segment, why);
+    if (!kept && !writer->data_error())
+      return failed(kept.error().message);  // retried later: the record waits in place
+    if (kept) {
+      stats.dead_letters += *kept;
+    } else {
+      // Refused even as JSON text (the builder makes valid JSON, so this
+      // would be a bug): said, and counted as lost.
+      stats.lost += static_cast<std::int64_t>(segment.size());
+      std::clog << "agentreg: a record the database refused could not be kept as a dead letter ("
+                << kept.error().message << "); it is lost\n";
+    }
+    stats.last_error = why;
+    done_with_front();
+    return true;
+  }
+
+  // The front segment is settled (committed or dead-lettered): its room in
+  // the gate is given back and the syncs it completes are answered.
+  void done_with_front() {
+    const batch& segment = backlog.front();
+    const auto room_held = gated(segment);
+    gate->release(room_held);
+    room->fetch_sub(room_held, std::memory_order_relaxed);  // relaxed: a count, read by the router after this actor is gone
     stats.buffered -= static_cast<std::int64_t>(segment.size());
     waiting -= segment.size();
     committed += segment.size();
@@ -98,7 +161,6 @@ struct writer_state {
       syncs.pop_front();
     }
     backoff = std::chrono::milliseconds{0};
-    return true;
   }
 
   bool failed(const std::string& why) {
@@ -122,9 +184,9 @@ struct writer_state {
   }
 };
 
-using writer_pointer = msg::persistence_actor::stateful_pointer<writer_state>;
+using writer_pointer = msg::persistence_writer_actor::stateful_pointer<writer_state>;
 
-msg::persistence_actor::behavior_type writer_behavior(writer_pointer self, writer_config cfg,
+msg::persistence_writer_actor::behavior_type writer_behavior(writer_pointer self, writer_config cfg,
                                                       std::shared_ptr<core::backlog_gate> gate,
                                                       std::shared_ptr<std::atomic<std::int64_t>> room) {
   self->state.cfg = std::move(cfg);
@@ -175,7 +237,7 @@ msg::persistence_actor::behavior_type writer_behavior(writer_pointer self, write
 
 }  // namespace
 
-msg::persistence_actor spawn_persistence_writer(caf::actor_system& system, writer_config cfg,
+msg::persistence_writer_actor spawn_persistence_writer(caf::actor_system& system, writer_config cfg,
                                                 std::shared_ptr<core::backlog_gate> gate,
                                                 std::shared_ptr<std::atomic<std::int64_t>> room) {
   return system.spawn<caf::detached>(writer_behavior, std::move(cfg), std::move(gate), std::move(room));

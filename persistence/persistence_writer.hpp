@@ -11,6 +11,7 @@
 
 #include "core/backlog_gate.hpp"
 #include "messages/persistence.hpp"
+#include "persistence/batch_writer.hpp"
 
 namespace agentreg::db {
 
@@ -24,6 +25,14 @@ struct writer_config {
   /// After a failure, wait this long, doubling per failure up to max_backoff.
   std::chrono::milliseconds min_backoff{50};
   std::chrono::milliseconds max_backoff{2000};
+  /// Each statement of a write may run this long (batch_writer::connect).
+  std::chrono::milliseconds statement_timeout = batch_writer::default_statement_timeout;
+  /// How long the router waits for a writer's answer (flush, stats, a
+  /// sync) before it takes the writer as not answering: a writer blocked in
+  /// a statement cannot answer until the statement ends, and nothing in the
+  /// engine may wait on it forever. A flush answers false then, stats say
+  /// so, and a snapshot release asks again.
+  std::chrono::milliseconds request_timeout{15'000};
 };
 
 /// Spawns the write-behind persistence writer, detached (it blocks on
@@ -35,7 +44,7 @@ struct writer_config {
 /// database is down it keeps everything, reconnects with exponential
 /// backoff and writes it all once it is back; a batch whose commit was not
 /// acknowledged is written again, which the idempotent writes make harmless.
-msg::persistence_actor spawn_persistence_writer(caf::actor_system& system, writer_config cfg,
+msg::persistence_writer_actor spawn_persistence_writer(caf::actor_system& system, writer_config cfg,
                                                 std::shared_ptr<core::backlog_gate> gate,
                                                 std::shared_ptr<std::atomic<std::int64_t>> room);
 

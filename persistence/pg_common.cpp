@@ -33,14 +33,20 @@ failure current_failure(std::string_view doing, const pqxx::connection_base* c) 
       f.broken = true;
       what = std::string{"commit outcome unknown: "} + e.what();
     } catch (const pqxx::sql_error& e) {
-      what = e.sqlstate().empty() ? std::string{e.what()} : "SQLSTATE " + e.sqlstate() + ": " + e.what();
+      const std::string state = e.sqlstate();
+      what = state.empty() ? std::string{e.what()} : "SQLSTATE " + state + ": " + e.what();
+      const std::string_view cls = std::string_view{state}.substr(0, 2);
+      f.broken = cls == "08";
+      f.data = cls == "22" || cls == "23";
     } catch (const std::exception& e) {
       what = e.what();
     } catch (...) {
       what = "unknown exception";
     }
-    if (c != nullptr && !c->is_open())
+    if (c != nullptr && !c->is_open()) {
       f.broken = true;
+      f.data = false;  // on a lost connection nothing says the data was at fault
+    }
     f.error.message = "database: " + std::string{doing} + ": " + trimmed(std::move(what));
   } catch (...) {
     // Building the message itself failed (out of memory): keep the essentials.
@@ -52,8 +58,16 @@ failure current_failure(std::string_view doing, const pqxx::connection_base* c) 
 std::string with_connection_defaults(const std::string& url) {
   const bool uri = url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0;
   std::string out = url;
+  // Whether the string sets `key` itself: "key=" at the start of a parameter.
+  const auto sets = [&](std::string_view key) {
+    const std::string needle = std::string{key} + '=';
+    for (auto at = out.find(needle); at != std::string::npos; at = out.find(needle, at + 1))
+      if (at == 0 || out[at - 1] == '?' || out[at - 1] == '&' || out[at - 1] == ' ')
+        return true;
+    return false;
+  };
   auto add = [&](std::string_view key, std::string_view value) {
-    if (out.find(key) != std::string::npos)
+    if (sets(key))
       return;
     if (uri)
       out += out.find('?') == std::string::npos ? '?' : '&';
@@ -63,6 +77,17 @@ std::string with_connection_defaults(const std::string& url) {
   };
   add("connect_timeout", "10");
   add("application_name", "agentreg");
+  // A peer that vanished (a partition, a host that died without closing
+  // its sockets) must show up as a broken connection in bounded time, not
+  // after TCP's default ~2 hours (idle) or ~15 minutes (unacknowledged
+  // data): keepalives probe an idle connection after 10 s, every 5 s, 3
+  // times; tcp_user_timeout drops one whose sent data stays unacknowledged
+  // for 30 s.
+  add("keepalives", "1");
+  add("keepalives_idle", "10");
+  add("keepalives_interval", "5");
+  add("keepalives_count", "3");
+  add("tcp_user_timeout", "30000");
   return out;
 }
 

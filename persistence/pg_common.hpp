@@ -20,19 +20,29 @@ namespace agentreg::db::detail {
 struct failure {
   core::error error;
   bool broken = false;  ///< the connection is unusable: reconnect
+  /// The database refused the data itself (SQLSTATE class 22, data
+  /// exception, or 23, integrity constraint violation): the same rows fail
+  /// the same way on any connection, so retrying them cannot help.
+  bool data = false;
 };
 
 /// Describes the exception being handled; call it inside a `catch` block.
 /// `doing` says what failed ("write batch"). `c` (may be null) is asked
 /// whether it is still open, because libpqxx reports some losses (a server
-/// killed mid-statement) as a plain sql_error.
+/// killed mid-statement) as a plain sql_error. Connection errors
+/// (pqxx::broken_connection, an unknown commit outcome, SQLSTATE class 08)
+/// are `broken`; data errors are `data`; anything else (a statement timeout,
+/// a serialization failure, a full disk) is neither: worth retrying later.
 failure current_failure(std::string_view doing, const pqxx::connection_base* c) noexcept;
 
 /// `url` (URI or keyword=value form) with the engine's connection defaults
 /// added where it sets none: connect_timeout=10 (libpq otherwise waits for
-/// an unreachable host as long as TCP does: minutes) and
+/// an unreachable host as long as TCP does: minutes),
 /// application_name=agentreg (the engine's connections, one per writer, are
-/// then told apart in pg_stat_activity).
+/// then told apart in pg_stat_activity), and TCP keepalives
+/// (keepalives=1, keepalives_idle=10, keepalives_interval=5,
+/// keepalives_count=3) with tcp_user_timeout=30000 (ms), so that a network
+/// partition breaks the connection within about 30 s instead of hanging it.
 std::string with_connection_defaults(const std::string& url);
 
 /// A new connection to `url` (with_connection_defaults),

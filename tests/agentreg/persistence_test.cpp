@@ -1,6 +1,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -24,6 +25,19 @@ agent_spec spec(const std::string& id, std::int64_t capacity = 100) {
   agent_spec s{id, "planner", "openai", "gpt-4o-mini"};
   s.max_capacity = capacity;
   return s;
+}
+
+// Waits until `done()` holds, checking every few milliseconds, for at most
+// `deadline` (generous: the machine is shared); answers whether it held.
+template <class Pred>
+bool eventually(Pred done, std::chrono::seconds deadline = 120s) {
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= until)
+      return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
 }
 
 // Runs start+complete pairs on `threads` threads until `stop`; counts what
@@ -146,6 +160,141 @@ BOOST_AUTO_TEST_CASE(a_new_registry_on_the_same_database_gets_agents_tools_total
   // The execution that was running before the restart can be completed.
   BOOST_TEST(bool(again.complete_execution(running, "success", {.prompt_tokens = 1})));
   BOOST_TEST(again.get_performance("a1")->total_executions == 6);
+}
+
+BOOST_AUTO_TEST_CASE(an_agent_card_and_skills_survive_a_restart) {
+  test::fresh_database db;
+  auto s = spec("carded");
+  s.agent_card = R"({"name":"Planner","version":"1.0","skills":[{"id":"plan","tags":["x"]}]})";
+  s.skills = {"plan", "x"};
+  {
+    registry reg{db_config(db.url)};
+    BOOST_REQUIRE(bool(reg.register_agent(s)));
+  }
+  registry again{db_config(db.url)};
+  auto a = again.get_agent("carded");
+  BOOST_REQUIRE(bool(a));
+  BOOST_TEST((a->skills == s.skills));
+  // jsonb keeps the value; the text comes back as PostgreSQL prints it.
+  BOOST_TEST(db.query_params("SELECT $1::jsonb = $2::jsonb", a->agent_card, s.agent_card)[0][0].as<bool>(),
+             a->agent_card);
+}
+
+// A record the database refuses for its data must not be retried forever:
+// that writer would hold its gate room for good, and under `block` every
+// hot call would then hang. The refused segment is split until the record
+// at fault is alone; it goes to the dead-letter table, everything else lands.
+BOOST_AUTO_TEST_CASE(a_record_the_database_refuses_goes_to_the_dead_letters_and_every_other_record_lands) {
+  test::fresh_database db;
+  constexpr int executions = 600;
+  config c = db_config(db.url);
+  c.buffer_limit = 100;  // far fewer than the executions: a stuck writer blocks the producer
+  c.on_full = backlog_policy::block;
+  c.batch_size = 64;
+  auto owned = std::make_unique<registry>(c);
+  registry& reg = *owned;
+  db.query("ALTER TABLE agent_executions ADD CONSTRAINT test_no_poison CHECK (total_tokens <> 4242)");
+  BOOST_REQUIRE(bool(reg.register_agent(spec("a0"))));
+  std::atomic<int> done{0};
+  std::thread producer{[&] {
+    for (int i = 0; i < executions; ++i) {
+      auto id = reg.start_execution("a0", {.task_type = "t"});
+      if (!id)
+        break;
+      // Only the completion of execution 300 is refused: its running row lands.
+      auto e = reg.complete_execution(*id, "success",
+                                      {.prompt_tokens = i == 300 ? 4242 : 1, .completion_tokens = 0});
+      if (!e)
+        break;
+      ++done;
+    }
+  }};
+  const bool finished = eventually([&] { return done.load() == executions; });
+  BOOST_TEST(finished, "the producer stopped at " << done.load() << " of " << executions);
+  if (!finished) {  // blocked for good: stopping the registry closes the gate, which frees it
+    owned.reset();
+    producer.join();
+    return;
+  }
+  BOOST_TEST(eventually([&] { return reg.stats().persistence_backlog == 0; }));
+  const auto stats = reg.stats();
+  BOOST_TEST(stats.persistence_dead_letters == 1);
+  BOOST_TEST(stats.persistence_lost == 0);
+  BOOST_TEST(db.scalar("SELECT count(*) FROM agent_executions WHERE status = 'success'") ==
+             std::to_string(executions - 1));
+  const auto dead = db.query("SELECT kind, record->>'status', (record->>'total_tokens')::bigint, error, "
+                             "record->>'id' FROM agentreg_dead_letters");
+  BOOST_TEST_REQUIRE(dead.size() == 1u);
+  BOOST_TEST(dead[0][0].as<std::string>() == "execution");
+  BOOST_TEST(dead[0][1].as<std::string>() == "success");
+  BOOST_TEST(dead[0][2].as<std::int64_t>() == 4242);
+  BOOST_TEST(dead[0][3].as<std::string>().find("test_no_poison") != std::string::npos);
+  // Its running row landed, unless its start left the outbox together with
+  // the completion (then one record carried both).
+  BOOST_TEST(db.scalar("SELECT count(*) FROM agent_executions WHERE status <> 'running' AND id = '" +
+                       dead[0][4].as<std::string>() + "'") == "0");
+  producer.join();
+}
+
+// The aggregator snapshots every agent each performance_update_interval;
+// one snapshot taken just before an unregistration and sent after it used
+// to clear unregistered_at, and the agent came back at the next start.
+BOOST_AUTO_TEST_CASE(an_agent_snapshot_taken_before_an_unregistration_never_brings_the_agent_back) {
+  test::fresh_database db;
+  {
+    config c = db_config(db.url);
+    c.performance_update_interval = 1ms;  // an agent snapshot at every aggregator tick (10 ms)
+    registry reg{c};
+    for (int round = 0; round < 30; ++round) {
+      for (int i = 0; i < 100; ++i)
+        BOOST_REQUIRE(bool(reg.register_agent(spec("r" + std::to_string(round) + "_" + std::to_string(i)))));
+      for (int i = 0; i < 100; ++i)
+        BOOST_REQUIRE(bool(reg.unregister_agent("r" + std::to_string(round) + "_" + std::to_string(i))));
+    }
+  }
+  BOOST_TEST(db.count("agent_instances") == 3000);
+  BOOST_TEST(db.scalar("SELECT count(*) FROM agent_instances WHERE unregistered_at IS NULL") == "0");
+  registry again{db_config(db.url)};
+  BOOST_TEST(again.list_agents().empty());
+}
+
+// A registry that starts while the database is down must not overwrite
+// the stored totals with the smaller ones it counts meanwhile: it retries
+// recovery, writes no snapshot before it succeeds, and then adds what it
+// loads to what it counted.
+BOOST_AUTO_TEST_CASE(a_registry_started_while_the_database_is_down_recovers_later_and_merges_its_counts) {
+  test::fresh_database db;
+  const execution_metrics m{.prompt_tokens = 100, .completion_tokens = 50, .estimated_cost_usd = 0.01};
+  {
+    registry reg{db_config(db.url)};
+    reg.register_agent(spec("a1"));
+    for (int i = 0; i < 5; ++i)
+      BOOST_REQUIRE(bool(reg.complete_execution(*reg.start_execution("a1", {.task_type = "plan"}), "success", m)));
+    reg.record_tool_usage("a1", "bash", {.success_count = 2, .duration_ms = 10});
+  }
+  test::test_cluster::get().kill();
+  {
+    config c = db_config(db.url);
+    c.performance_update_interval = 1ms;  // it would write a snapshot at every tick if it could
+    registry reg{c};
+    BOOST_REQUIRE(bool(reg.register_agent(spec("a1"))));
+    for (int i = 0; i < 3; ++i)
+      BOOST_REQUIRE(bool(reg.complete_execution(*reg.start_execution("a1", {.task_type = "plan"}), "success", m)));
+    reg.record_tool_usage("a1", "bash", {.success_count = 1, .duration_ms = 10});
+    BOOST_TEST(reg.get_performance("a1")->total_executions == 3);
+    test::test_cluster::get().restart();
+    // Recovery succeeds at one of its retries and adds the stored totals.
+    BOOST_TEST(eventually([&] { return reg.get_performance("a1")->total_executions == 8; }));
+    BOOST_TEST(reg.get_performance("a1")->total_tokens_used == 8 * 150);
+    BOOST_TEST(reg.get_tool_usage("a1")->at(0).invocation_count == 3);
+    BOOST_TEST(reg.get_performance_by(group_by::task_type)->at(0).total_executions == 8);
+  }
+  BOOST_TEST(db.scalar("SELECT total_executions FROM agent_performance_summary WHERE dimension = 'agent' AND "
+                       "key = 'a1'") == "8");
+  BOOST_TEST(db.scalar("SELECT invocation_count FROM agent_tool_usage WHERE agent_id = 'a1'") == "3");
+  BOOST_TEST(db.scalar("SELECT count(*) FROM agent_executions WHERE status = 'success'") == "8");
+  registry again{db_config(db.url)};
+  BOOST_TEST(again.get_performance("a1")->total_executions == 8);
 }
 
 BOOST_AUTO_TEST_CASE(a_database_killed_under_load_loses_nothing_and_duplicates_nothing) {

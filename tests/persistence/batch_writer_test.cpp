@@ -433,10 +433,65 @@ BOOST_FIXTURE_TEST_CASE(a_database_error_on_a_working_connection_is_an_error_val
   BOOST_TEST((r.code() == core::errc::internal));
   BOOST_TEST(r.error().message.find("agent_tool_calls") != std::string::npos, r.error().message);
   BOOST_TEST(!writer.broken());
+  BOOST_TEST(!writer.data_error());  // a missing table is no fault of the records
   BOOST_TEST(count("agent_instances") == 0);  // all or nothing
 
   b.tool_calls.clear();
   BOOST_TEST(write(b).agents == 1);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_constraint_refusing_a_record_is_a_data_error_and_the_record_can_be_kept_as_a_dead_letter,
+                        writer_fixture) {
+  query("ALTER TABLE agent_executions ADD CONSTRAINT test_no_poison CHECK (task_type <> 'poison')");
+  auto bad = completed(sample_running("agent_p", 1));
+  bad.task_type = "poison";
+  bad.error_message = "quote \" backslash \\ tab\t and \xff invalid UTF-8";
+  db::batch b;
+  b.executions = {completed(sample_running("agent_p", 2)), bad};
+  auto r = writer.write(b);
+  BOOST_TEST_REQUIRE(!r);
+  BOOST_TEST(r.error().message.find("SQLSTATE 23514") != std::string::npos, r.error().message);
+  BOOST_TEST(writer.data_error());
+  BOOST_TEST(!writer.broken());
+  BOOST_TEST(count("agent_executions") == 0);
+
+  db::batch one;
+  one.executions = {bad};
+  auto kept = writer.write_dead_letters(one, r.error().message);
+  BOOST_TEST_REQUIRE(bool(kept), (kept ? "" : kept.error().message));
+  BOOST_TEST(*kept == 1);
+  const auto row = query("SELECT kind, record->>'id', record->>'task_type', (record->>'total_tokens')::bigint, "
+                         "record->>'error_message', error, failed_at > now() - interval '1 minute' "
+                         "FROM agentreg_dead_letters")[0];
+  BOOST_TEST(row[0].as<std::string>() == "execution");
+  BOOST_TEST(row[1].as<std::string>() == bad.id);
+  BOOST_TEST(row[2].as<std::string>() == "poison");
+  BOOST_TEST(row[3].as<std::int64_t>() == bad.total_tokens);
+  BOOST_TEST(row[4].as<std::string>() == "quote \" backslash \\ tab\t and \xEF\xBF\xBD invalid UTF-8");
+  BOOST_TEST(row[5].as<std::string>().find("test_no_poison") != std::string::npos);
+  BOOST_TEST(row[6].as<bool>());
+  // The writer goes on: the good record alone is written.
+  b.executions.pop_back();
+  BOOST_TEST(write(b).executions == 1);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_write_blocked_by_a_lock_fails_after_the_statement_timeout_instead_of_waiting_forever,
+                        writer_fixture) {
+  auto w = db::batch_writer::connect(url, std::chrono::milliseconds{300});
+  BOOST_TEST_REQUIRE(bool(w), (w ? "" : w.error().message));
+  pqxx::work blocker{sql()};
+  blocker.exec0("LOCK TABLE agent_executions IN ACCESS EXCLUSIVE MODE");
+  db::batch b;
+  b.executions = {completed(sample_running("agent_t", 1))};
+  auto r = w->write(b);
+  BOOST_TEST_REQUIRE(!r);
+  BOOST_TEST(r.error().message.find("SQLSTATE 57014") != std::string::npos, r.error().message);
+  BOOST_TEST(!w->broken());      // the connection is fine...
+  BOOST_TEST(!w->data_error());  // ...and so are the records: retry later
+  blocker.abort();
+  auto again = w->write(b);
+  BOOST_TEST_REQUIRE(bool(again), (again ? "" : again.error().message));
+  BOOST_TEST(again->executions == 1);
 }
 
 BOOST_FIXTURE_TEST_CASE(unregistering_an_agent_keeps_its_executions_and_costs, writer_fixture) {

@@ -156,6 +156,40 @@ BOOST_FIXTURE_TEST_CASE(the_loader_returns_what_was_written_including_running_ex
   BOOST_TEST(l.performance()->size() == 2u);
 }
 
+BOOST_FIXTURE_TEST_CASE(an_agent_card_and_skills_round_trip_through_the_writer_and_the_loader, writer_fixture) {
+  auto carded = sample_agent("agent_with_card");
+  carded.agent_card =
+      R"({"name": "Planner", "skills": [{"id": "plan", "tags": ["a,b", "{x}"]}], "note": "quote \" and \\ and \u00fc"})";
+  // Commas, braces, quotes, backslashes, spaces, the word NULL, non-ASCII
+  // and an empty skill are all plain elements of the array.
+  carded.skills = {"plan", "a,b", "{x}", "say \"hi\"", "back\\slash", "NULL", "ünï", ""};
+  auto plain = sample_agent("agent_without_card");
+  db::batch b;
+  b.agents = {{carded}, {plain}};
+  write(b);
+
+  BOOST_TEST(scalar("SELECT agent_card IS NULL FROM agent_instances WHERE agent_id = 'agent_without_card'") == "t");
+  BOOST_TEST(scalar("SELECT cardinality(skills) FROM agent_instances WHERE agent_id = 'agent_without_card'") == "0");
+  // Stored as jsonb (queryable), equal as a JSON value to what was given.
+  BOOST_TEST(query_params("SELECT agent_card = $1::jsonb, agent_card->>'name' FROM agent_instances "
+                          "WHERE agent_id = 'agent_with_card'",
+                          carded.agent_card)[0][0]
+                 .as<bool>());
+  BOOST_TEST(scalar("SELECT skills[2] FROM agent_instances WHERE agent_id = 'agent_with_card'") == "a,b");
+
+  auto state = connect_loader(url).load();
+  BOOST_TEST_REQUIRE(bool(state), (state ? "" : state.error().message));
+  BOOST_TEST_REQUIRE(state->agents.size() == 2u);
+  const auto& got = state->agents[0];  // ordered by id
+  BOOST_TEST(got.agent_id == "agent_with_card");
+  BOOST_TEST((got.skills == carded.skills));
+  // The card comes back as jsonb prints it: the same JSON value.
+  BOOST_TEST(query_params("SELECT $1::jsonb = $2::jsonb", got.agent_card, carded.agent_card)[0][0].as<bool>(),
+             got.agent_card);
+  BOOST_TEST(state->agents[1].agent_card.empty());
+  BOOST_TEST(state->agents[1].skills.empty());
+}
+
 BOOST_FIXTURE_TEST_CASE(the_loader_on_a_new_database_returns_nothing, migrated_database) {
   auto l = connect_loader(url);
   auto state = l.load();
