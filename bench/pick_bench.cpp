@@ -6,6 +6,8 @@
 // (bench/pick/fleet.hpp: capacities 1..8, every agent at capacity - 1, so
 // every pick takes an agent's last free slot):
 //   agentreg                 registry::acquire + release, in-process
+//   agentreg_http            the same over HTTP: POST /v1/leases, DELETE /v1/leases/{id}
+//                            against a running agentregd (--agentregd URL)
 //   mutex_set                std::mutex + std::set by load/capacity, in-process
 //   redis_lua                Redis, one Lua script per pick and per release
 //                            (EVALSHA), the release pipelined with the next pick
@@ -73,6 +75,8 @@ constexpr unsigned local_batch = 64;
 // Targets of the issue, at 2 threads: agentreg / baseline.
 const std::map<std::string, double> targets_2t{
     {"redis_lua", 300}, {"postgresql", 1000}, {"etcd_txn", 3000}};
+// agentreg over HTTP against Redis over loopback: both a network hop.
+constexpr double http_vs_redis_target = 1.0;
 
 struct cell {  // one variant at one thread count
   std::vector<double> rate, vs_agentreg;  // per round
@@ -146,7 +150,7 @@ boost::json::object to_json(const cell& c) {
                         {"failures", c.failures},
                         {"conflicts", c.conflicts}};
   if (!c.vs_agentreg.empty())
-    o["agentreg_ratio"] = to_json(summarize(c.vs_agentreg), 1);
+    o["agentreg_ratio"] = to_json(summarize(c.vs_agentreg), 3);
   if (!c.errors.empty())
     o["first_error"] = c.errors.front();
   return o;
@@ -173,6 +177,10 @@ int run_pick_suite(const options& opts) {
   try {
     entries.push_back({make_agentreg_variant(), {}});
     entries.push_back({make_mutex_set_variant(), {}});
+    if (!opts.agentregd.empty())
+      entries.push_back({make_agentreg_http_variant(opts.agentregd), {}});
+    else
+      skipped["agentreg_http"] = "no --agentregd given";
     if (!opts.redis.empty()) {
       std::string host;
       std::uint16_t port = 0;
@@ -266,6 +274,29 @@ int run_pick_suite(const options& opts) {
                 ratio >= it->second ? "met" : "NOT met");
     targets[e.v->key()] = boost::json::object{{"min", it->second}, {"measured", rounded(ratio, 1)},
                                               {"met", ratio >= it->second}};
+  }
+  {
+    const entry* http = nullptr;
+    const entry* redis = nullptr;
+    for (const auto& e : entries) {
+      if (e.v->key() == "agentreg_http")
+        http = &e;
+      if (e.v->key() == "redis_lua")
+        redis = &e;
+    }
+    if (http != nullptr && redis != nullptr && http->by_threads.count(2) && redis->by_threads.count(2)) {
+      // Per round: agentreg/redis over agentreg/http is http/redis.
+      const auto& h = http->by_threads.at(2).vs_agentreg;
+      const auto& r = redis->by_threads.at(2).vs_agentreg;
+      std::vector<double> per_round;
+      for (std::size_t i = 0; i < std::min(h.size(), r.size()); ++i)
+        per_round.push_back(h[i] > 0 ? r[i] / h[i] : 0);
+      const double ratio = summarize(per_round).median;
+      std::printf("target: agentreg_http / redis_lua at 2 threads x%.2f >= %.0f: %s\n", ratio, http_vs_redis_target,
+                  ratio >= http_vs_redis_target ? "met" : "NOT met");
+      targets["agentreg_http_vs_redis_lua"] = boost::json::object{
+          {"min", http_vs_redis_target}, {"measured", rounded(ratio, 2)}, {"met", ratio >= http_vs_redis_target}};
+    }
   }
   for (const auto& problem : problems)
     std::printf("FAILED: %s\n", problem.c_str());

@@ -23,6 +23,7 @@ struct http_client::impl {
   tcp::socket socket{io};
   boost::beast::flat_buffer buffer;
   bool connected = false;
+  std::string authorization;
 
   void connect() {
     boost::system::error_code ignored;
@@ -40,6 +41,8 @@ struct http_client::impl {
     http::request<http::string_body> req{verb, target, 11};
     req.set(http::field::host, host);
     req.keep_alive(true);
+    if (!authorization.empty())
+      req.set(http::field::authorization, authorization);
     if (body != nullptr) {
       req.set(http::field::content_type, "application/json");
       req.body() = *body;
@@ -87,6 +90,18 @@ http_response http_client::post(const std::string& target, const std::string& bo
 
 http_response http_client::get(const std::string& target) {
   return impl_->exchange(http::verb::get, target, nullptr);
+}
+
+http_response http_client::put(const std::string& target, const std::string& body) {
+  return impl_->exchange(http::verb::put, target, &body);
+}
+
+http_response http_client::del(const std::string& target) {
+  return impl_->exchange(http::verb::delete_, target, nullptr);
+}
+
+void http_client::set_bearer_token(std::string token) {
+  impl_->authorization = token.empty() ? std::string{} : "Bearer " + token;
 }
 
 void split_host_port(const std::string& url, std::string& host, std::uint16_t& port) {

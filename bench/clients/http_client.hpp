@@ -32,6 +32,12 @@ class http_client {
   http_response post(const std::string& target, const std::string& body);
   /// GET `target`; the same.
   http_response get(const std::string& target);
+  /// PUT `body` as application/json; the same.
+  http_response put(const std::string& target, const std::string& body);
+  /// DELETE `target` (no body); the same.
+  http_response del(const std::string& target);
+  /// Adds `Authorization: Bearer TOKEN` to every later request (empty: none).
+  void set_bearer_token(std::string token);
 
  private:
   struct impl;

@@ -13,6 +13,11 @@ namespace agentreg::bench::pick {
 /// agentreg::registry in-process (no database): acquire() and release().
 std::unique_ptr<variant> make_agentreg_variant();
 
+/// agentreg over HTTP: a running agentregd at `url` (POST /v1/leases,
+/// DELETE /v1/leases/{id}), one keep-alive connection per client. Registers
+/// the fleet there.
+std::unique_ptr<variant> make_agentreg_http_variant(const std::string& url);
+
 /// bench/mutex_set_baseline.hpp: a std::set ordered by load/capacity
 /// behind one std::mutex, in-process.
 std::unique_ptr<variant> make_mutex_set_variant();
