@@ -19,8 +19,8 @@ void measure_sweep(const plan& p, pg_server& srv, const cpu_meter& cpu, results&
               static_cast<unsigned long long>(p.sweep_rows), p.sweep_rounds);
   std::fflush(stdout);
   const auto cpu_start = cpu.read();
-  for (auto batch : sweep_batch_sizes)
-    for (auto flush : sweep_flush_intervals)
+  for (auto batch : p.sweep_batch_sizes)
+    for (auto flush : p.sweep_flush_intervals)
       out.sweep.push_back({batch, flush, {}, {}, {}});
   for (int round = 0; round < p.sweep_rounds; ++round) {
     std::vector<std::size_t> order(out.sweep.size());
@@ -51,7 +51,7 @@ void measure_sweep(const plan& p, pg_server& srv, const cpu_meter& cpu, results&
   // interval changes only the tail: the batch size is chosen on the median
   // over its flush intervals, which is steadier than one point.
   std::printf("  by batch_size (median over the flush intervals):");
-  for (auto batch : sweep_batch_sizes) {
+  for (auto batch : p.sweep_batch_sizes) {
     std::vector<double> rates;
     for (const auto& s : out.sweep)
       if (s.batch_size == batch)
