@@ -4,6 +4,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/changes.hpp"
 #include "messages/errors.hpp"
 
 namespace agentreg::actors {
@@ -76,6 +77,7 @@ caf::result<core::agent> apply_spec(agent_state& st, core::agent_spec spec) {
   }
   st.rec->set_binding(std::make_shared<const agent_binding>(agent_binding{std::move(spec), ref}));
   touch(*st.rec, ref, *st.ctx);
+  record_agent_change(*st.ctx, core::change_kind::agent_updated, st.rec->serial);
   return snapshot(*st.rec, idx);
 }
 
@@ -89,22 +91,44 @@ msg::agent_actor::behavior_type agent_behavior(agent_pointer self, std::shared_p
       return msg::to_caf(to_core(e, self->state.rec->agent_id));
     return snapshot(*self->state.rec, self->state.ctx->index);
   };
+  // Tells the change stream what moved since `before`: status, load.
+  auto record_changes = [self, ref](const index::result<index::agent_view>& before) {
+    auto& engine = *self->state.ctx;
+    const auto after = engine.index.view(ref());
+    if (!before || !after)
+      return;
+    if (after->status != before->status)
+      record_agent_change(engine, core::change_kind::status_changed, self->state.rec->serial);
+    else if (after->reported != before->reported)
+      record_agent_change(engine, core::change_kind::load_changed, self->state.rec->serial);
+  };
   return {
       [=](msg::heartbeat_atom, bool has_load, std::int64_t load) -> caf::result<core::agent> {
         auto& idx = self->state.ctx->index;
+        const auto before = idx.view(ref());
         if (has_load)
           if (auto e = idx.set_load(ref(), load); e != index::errc::ok)
             return answer(e);
         touch(*self->state.rec, ref(), *self->state.ctx);
         if (auto v = idx.view(ref()); v && v->status == index::agent_status::offline)
           idx.set_status(ref(), index::agent_status::online);
+        // Only a heartbeat that changes something is a change.
+        record_changes(before);
         return answer(index::errc::ok);
       },
       [=](msg::status_atom, core::agent_status s) -> caf::result<core::agent> {
-        return answer(self->state.ctx->index.set_status(ref(), static_cast<index::agent_status>(s)));
+        const auto before = self->state.ctx->index.view(ref());
+        const auto e = self->state.ctx->index.set_status(ref(), static_cast<index::agent_status>(s));
+        if (e == index::errc::ok)
+          record_changes(before);
+        return answer(e);
       },
       [=](msg::load_atom, std::int64_t load) -> caf::result<core::agent> {
-        return answer(self->state.ctx->index.set_load(ref(), load));
+        const auto before = self->state.ctx->index.view(ref());
+        const auto e = self->state.ctx->index.set_load(ref(), load);
+        if (e == index::errc::ok)
+          record_changes(before);
+        return answer(e);
       },
       [=](msg::spec_atom, core::agent_spec& spec) -> caf::result<core::agent> {
         return apply_spec(self->state, std::move(spec));
@@ -116,7 +140,10 @@ msg::agent_actor::behavior_type agent_behavior(agent_pointer self, std::shared_p
           return false;
         if (v->status != index::agent_status::online && v->status != index::agent_status::busy)
           return false;
-        return idx.set_status(ref(), index::agent_status::offline) == index::errc::ok;
+        if (idx.set_status(ref(), index::agent_status::offline) != index::errc::ok)
+          return false;
+        record_agent_change(*self->state.ctx, core::change_kind::status_changed, self->state.rec->serial);
+        return true;
       },
       [=](caf::get_atom) -> core::agent { return snapshot(*self->state.rec, self->state.ctx->index); },
   };

@@ -9,6 +9,7 @@
 #include "actors/tool_usage_table.hpp"
 #include "core/clock.hpp"
 #include "core/backlog_gate.hpp"
+#include "core/change_log.hpp"
 #include "core/config.hpp"
 #include "core/price_table.hpp"
 #include "index/priority_index.hpp"
@@ -49,6 +50,9 @@ struct engine_context {
   msg::persistence_actor persistence;
   /// Room for records not yet committed (null in memory only).
   std::shared_ptr<core::backlog_gate> gate;
+  /// The change stream (see actors/changes.hpp). Last, so that its
+  /// publisher, which reads the directory and the index, stops first.
+  std::unique_ptr<core::change_log> changes;
 };
 
 /// Every agent as persistence stores it (absolute values).

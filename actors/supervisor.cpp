@@ -11,6 +11,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/agent_actor.hpp"
+#include "actors/changes.hpp"
 #include "messages/errors.hpp"
 
 namespace agentreg::actors {
@@ -39,6 +40,7 @@ std::int64_t time_out_executions(engine_context& ctx, core::timestamp now) {
     e.completed_at = now;
     e.duration_ms = (now - e.started_at) / core::ns_per_ms;
     e.error_message = "execution_timeout exceeded";
+    record_completion(ctx, e);
     if (ctx.records.put_completed(e))
       caf::anon_send(ctx.aggregator, msg::drain_atom::value);
   }
@@ -118,6 +120,7 @@ void run_sweep(supervisor_pointer self, sweep_done done) {
     ++st.sweeps;
     st.evictions_total += r.evicted;
     st.last_sweep = r;
+    record_sweep(*self->state.ctx, r);
     pending->done(r);
   };
   // Asks the next agents, keeping `in_flight` requests out; finishes when the

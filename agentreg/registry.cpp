@@ -20,6 +20,7 @@
 
 #include "actors/agent_actor.hpp"
 #include "actors/aggregator.hpp"
+#include "actors/changes.hpp"
 #include "actors/context.hpp"
 #include "actors/supervisor.hpp"
 #include "agentreg/asker.hpp"
@@ -81,8 +82,15 @@ struct registry::impl {
   explicit impl(config c)
       : system(configure(system_config, c)),
         ctx(c, c.time_source ? c.time_source : std::make_shared<core::system_clock>(), load_prices(c)) {
-    // The gate and the writers first: the actors spawned next read them
-    // from the context, which must not change once they run.
+    // The change stream, the gate and the writers first: the actors
+    // spawned next read them from the context, which must not change once
+    // they run. Revisions start at the start time in microseconds, so a
+    // revision a client kept from an earlier run is (almost always) behind
+    // this run's and answered "compacted" rather than mistaken for one of ours.
+    core::change_log::options changes;
+    changes.capacity = c.change_log_capacity;
+    changes.first_revision = static_cast<std::uint64_t>(ctx.clock->now() / 1000);
+    ctx.changes = std::make_unique<core::change_log>(changes, actors::change_resolver(ctx));
     if (c.database_url) {
       ctx.gate = std::make_shared<core::backlog_gate>(c.buffer_limit, c.on_full);
       ctx.persistence = db::spawn_persistence(
@@ -496,6 +504,7 @@ void registry::register_agent_async(agent_spec spec, completion<agent> done) {
     if (!added)
       return done(added.error());
     if (added->inserted) {
+      actors::record_agent_change(ctx, core::change_kind::agent_registered, added->rec->serial);
       impl_->persist_agent(*added->rec, false);
       return done(actors::snapshot(*added->rec, ctx.index));
     }
@@ -513,8 +522,10 @@ expected<unit> registry::unregister_agent(const std::string& agent_id) {
   impl_->note_unregistered(agent_id);
   if (!ctx.agents.erase(**rec))
     return error{errc::unknown_agent, "agent " + agent_id + " is not registered"};
-  if (auto binding = (*rec)->binding())
+  if (auto binding = (*rec)->binding()) {
     ctx.index.remove(binding->ref);
+    actors::record_unregistered(ctx, agent_id, binding->spec.agent_type);
+  }
   caf::anon_send_exit((*rec)->actor(), caf::exit_reason::user_shutdown);
   impl_->persist_agent(**rec, true);
   return unit{};
@@ -631,6 +642,7 @@ expected<lease> registry::acquire(const std::string& agent_type, acquire_options
       ctx.index.release(*l);
       continue;
     }
+    actors::record_lease_change(ctx, core::change_kind::lease_granted, l->agent);
     return lease{rec->agent_id, l->token, l->agent.pool, l->agent.slot, l->agent.generation, l->record, expires_at};
   }
   return error{errc::no_capacity, "no agent of type " + agent_type + " stayed registered long enough"};
@@ -638,6 +650,8 @@ expected<lease> registry::acquire(const std::string& agent_type, acquire_options
 
 expected<unit> registry::release(const lease& l) {
   const auto e = impl_->ctx.index.release(index::lease{{l.pool, l.slot, l.generation}, l.record, l.lease_id});
+  if (e == index::errc::ok)
+    actors::record_lease_change(impl_->ctx, core::change_kind::lease_released, {l.pool, l.slot, l.generation});
   if (e == index::errc::ok || e == index::errc::unknown_agent)  // the agent left: nothing to free
     return unit{};
   return actors::to_core(e, l.agent_id);
@@ -723,6 +737,7 @@ expected<execution> registry::complete_execution(const std::string& execution_id
   e.success_score = metrics.success_score;
   e.retry_count = metrics.retry_count;
   e.error_message = metrics.error_message;
+  actors::record_completion(ctx, e);
   impl_->nudge(ctx.records.put_completed(e));
   return e;
 }
@@ -803,5 +818,18 @@ engine_stats registry::stats() const {
 }
 
 void registry::stats_async(completion<engine_stats> done) const { impl_->stats_async(std::move(done)); }
+
+// ---- change stream ----------------------------------------------------------
+
+change_batch registry::changes_since(std::uint64_t revision, std::size_t max) const {
+  return impl_->ctx.changes->changes_since(revision, max);
+}
+
+std::uint64_t registry::revision() const { return impl_->ctx.changes->revision(); }
+
+std::unique_ptr<registry::change_subscription> registry::on_new_revision(
+    std::function<void(std::uint64_t)> notify) const {
+  return impl_->ctx.changes->subscribe(std::move(notify));
+}
 
 }  // namespace agentreg

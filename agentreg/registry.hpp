@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/change_log.hpp"
 #include "core/config.hpp"
 #include "core/error.hpp"
 #include "core/types.hpp"
@@ -22,6 +23,9 @@ using core::agent;
 using core::agent_filter;
 using core::agent_spec;
 using core::agent_status;
+using core::change;
+using core::change_batch;
+using core::change_kind;
 using core::backlog_policy;
 using core::engine_stats;
 using core::errc;
@@ -196,6 +200,36 @@ class registry {
   void stats_async(completion<engine_stats> done) const;
   /// Waits until every one-way message sent before is processed.
   void sync() const;
+
+  // ---- change stream ----
+  // One sequence of revisions over the changes watchers care about (see
+  // core::change_kind): agents registered, updated, unregistered; status and
+  // load changes (a heartbeat that changes neither is none); leases granted,
+  // released and expired; executions completed; sweeps held in degraded
+  // mode. Kept in a ring of config.change_log_capacity changes.
+  //
+  // To follow the registry: read revision(), then list (the listing
+  // reflects at least every change up to it), then changes_since(revision)
+  // in a loop, each time from the batch's revision. A batch that says
+  // `compacted` means the watcher fell behind the ring (or holds a revision
+  // of another run): list again. A change made during the listing may come
+  // twice; none is missed. Changes carry the agent's state when published,
+  // so the last change of an agent carries its latest state.
+
+  /// The changes after `revision`, oldest first, at most `max`; every change
+  /// whose call returned before this one is included. Never waits on an
+  /// actor (a lock shared with other readers and the publisher).
+  [[nodiscard]] change_batch changes_since(std::uint64_t revision, std::size_t max = 1000) const;
+  /// The last revision, every change whose call returned before included.
+  [[nodiscard]] std::uint64_t revision() const;
+  /// While the handle lives, `notify` is called with the last revision each
+  /// time it grows (at most every 5 ms; on the change stream's publisher
+  /// thread or a reader's). For long polls and Server-Sent Events without
+  /// polling: `notify` must return quickly (post to an I/O thread) and never
+  /// call into the registry; destroying the handle waits for a call in
+  /// progress, so never destroy it from `notify` itself.
+  using change_subscription = core::change_log::subscription;
+  [[nodiscard]] std::unique_ptr<change_subscription> on_new_revision(std::function<void(std::uint64_t)> notify) const;
   /// The configuration in use.
   [[nodiscard]] const config& configuration() const;
 

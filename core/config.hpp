@@ -53,6 +53,11 @@ struct registry_config {
   /// or "stealing" (idle workers poll; can win with many cores).
   std::string scheduler_policy = "sharing";
 
+  /// Changes the change stream keeps for watchers (registry::changes_since);
+  /// a watcher further behind is told "compacted" and re-lists. A change
+  /// costs ~200 bytes here.
+  std::size_t change_log_capacity = 16384;
+
   // Persistence.
   /// PostgreSQL URL; absent means memory only.
   std::optional<std::string> database_url;

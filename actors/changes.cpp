@@ -1,0 +1,98 @@
+#include "actors/changes.hpp"
+
+namespace agentreg::actors {
+
+void record_agent_change(engine_context& ctx, core::change_kind kind, std::uint64_t serial) {
+  core::pending_change c;
+  c.kind = kind;
+  c.at = ctx.clock->now();
+  c.serial = serial;
+  ctx.changes->record(std::move(c));
+}
+
+void record_unregistered(engine_context& ctx, const std::string& agent_id, const std::string& agent_type) {
+  core::pending_change c;
+  c.kind = core::change_kind::agent_unregistered;
+  c.at = ctx.clock->now();
+  c.agent_id = agent_id;
+  c.agent_type = agent_type;
+  ctx.changes->record(std::move(c));
+}
+
+void record_lease_change(engine_context& ctx, core::change_kind kind, index::agent_ref ref) {
+  core::pending_change c;
+  c.kind = kind;
+  c.at = ctx.clock->now();
+  c.by_handle = true;
+  c.pool = ref.pool;
+  c.slot = ref.slot;
+  c.generation = ref.generation;
+  ctx.changes->record(std::move(c));
+}
+
+void record_completion(engine_context& ctx, const core::execution& e) {
+  core::pending_change c;
+  c.kind = core::change_kind::execution_completed;
+  c.at = e.completed_at;
+  c.agent_id = e.agent_id;
+  c.agent_type = e.agent_type;
+  c.execution_id = e.id;
+  c.outcome = e.status;
+  c.duration_ms = e.duration_ms;
+  c.total_tokens = e.total_tokens;
+  c.cost_micro_usd = e.cost_micro_usd;
+  ctx.changes->record(std::move(c));
+}
+
+void record_sweep(engine_context& ctx, const core::sweep_report& report) {
+  core::pending_change c;
+  c.at = report.at;
+  if (report.leases_reclaimed > 0) {
+    c.kind = core::change_kind::leases_expired;
+    c.count = report.leases_reclaimed;
+    ctx.changes->record(c);
+  }
+  if (report.degraded) {
+    c.kind = core::change_kind::sweep_degraded;
+    c.count = report.stale;
+    ctx.changes->record(c);
+  }
+}
+
+core::change_log::resolver change_resolver(const engine_context& ctx) {
+  return [&ctx](const core::pending_change& in, core::change& out) {
+    std::shared_ptr<agent_record> rec;
+    if (in.by_handle) {
+      if (auto v = ctx.index.view(index::agent_ref{in.pool, in.slot, in.generation}))
+        rec = ctx.agents.find_serial(v.value.tag);
+    } else if (in.serial != 0) {
+      rec = ctx.agents.find_serial(in.serial);
+    } else if (!in.agent_id.empty() && in.kind != core::change_kind::agent_unregistered) {
+      rec = ctx.agents.find(in.agent_id);
+    }
+    if (!rec) {
+      // Gone: an unregistration or a completion says what it recorded; a
+      // change of an agent unregistered since is superseded by the
+      // unregistration that follows it.
+      out.status = core::agent_status::offline;
+      switch (in.kind) {
+        case core::change_kind::agent_unregistered:
+        case core::change_kind::execution_completed:
+        case core::change_kind::leases_expired:
+        case core::change_kind::sweep_degraded: return true;
+        default: return false;
+      }
+    }
+    const auto binding = rec->binding();
+    out.agent_id = rec->agent_id;
+    out.agent_type = binding->spec.agent_type;
+    out.max_capacity = binding->spec.max_capacity;
+    if (auto v = ctx.index.view(binding->ref)) {
+      out.current_load = v.value.load();
+      out.status = static_cast<core::agent_status>(v.value.status);
+    }
+    return true;
+  };
+}
+
+}  // namespace agentreg::actors

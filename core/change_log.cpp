@@ -1,0 +1,281 @@
+#include "core/change_log.hpp"
+
+#include <algorithm>
+#include <bit>
+
+namespace agentreg::core {
+
+const char* to_string(change_kind k) {
+  switch (k) {
+    case change_kind::agent_registered: return "agent_registered";
+    case change_kind::agent_updated: return "agent_updated";
+    case change_kind::status_changed: return "status_changed";
+    case change_kind::load_changed: return "load_changed";
+    case change_kind::agent_unregistered: return "agent_unregistered";
+    case change_kind::lease_granted: return "lease_granted";
+    case change_kind::lease_released: return "lease_released";
+    case change_kind::leases_expired: return "leases_expired";
+    case change_kind::execution_completed: return "execution_completed";
+    case change_kind::sweep_degraded: return "sweep_degraded";
+  }
+  return "unknown";
+}
+
+/// One thread's changes waiting for the publisher: a single-producer,
+/// single-consumer ring (the producer is the thread, the consumer whoever
+/// holds publish_mutex_).
+struct change_log::lane {
+  explicit lane(std::size_t capacity) : slots(std::bit_ceil(std::max<std::size_t>(capacity, 2))), mask(slots.size() - 1) {}
+
+  std::vector<pending_change> slots;
+  const std::size_t mask;
+  // Producer stores (release, after writing the slot); the consumer loads
+  // (acquire) before reading slots.
+  alignas(64) std::atomic<std::uint64_t> head{0};
+  // Consumer stores (release, after moving a slot out); the producer loads
+  // (acquire) before reusing a slot.
+  alignas(64) std::atomic<std::uint64_t> tail{0};
+  // Changes that found the ring full. Producer only writes (release); the
+  // consumer reads (acquire) to publish a gap.
+  std::atomic<std::uint64_t> dropped{0};
+  // The thread exited (release, after its last change); the consumer drains
+  // the lane once more and forgets it (acquire).
+  std::atomic<bool> orphaned{false};
+  // The log was destroyed: the thread forgets the lane (relaxed: only read
+  // by the thread when it looks for another log's lane).
+  std::atomic<bool> log_gone{false};
+};
+
+namespace {
+
+// The logs' lanes of one thread; marked orphaned when the thread exits.
+struct thread_lanes {
+  struct entry {
+    std::uint64_t log_id;
+    std::shared_ptr<void> lane;  // a change_log::lane (private type)
+    std::atomic<bool>* orphaned;
+    std::atomic<bool>* log_gone;
+  };
+  std::vector<entry> entries;
+  ~thread_lanes() {
+    for (auto& e : entries)
+      e.orphaned->store(true, std::memory_order_release);  // pairs with the acquire in publish()
+  }
+};
+
+thread_local thread_lanes this_thread_lanes;
+
+std::atomic<std::uint64_t> next_log_id{1};
+
+}  // namespace
+
+change_log::change_log(options opts, resolver resolve)
+    : opts_(opts),
+      resolve_(std::move(resolve)),
+      // relaxed: only uniqueness matters.
+      id_(next_log_id.fetch_add(1, std::memory_order_relaxed)),
+      compacted_revision_(opts.first_revision),
+      revision_(opts.first_revision) {
+  publisher_ = std::thread{[this] { run_publisher(); }};
+}
+
+change_log::~change_log() {
+  {
+    std::lock_guard guard{wake_mutex_};
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  publisher_.join();
+  std::lock_guard guard{lanes_mutex_};
+  for (auto& l : lanes_)
+    l->log_gone.store(true, std::memory_order_relaxed);
+}
+
+change_log::lane& change_log::mine() {
+  auto& entries = this_thread_lanes.entries;
+  for (auto& e : entries)
+    if (e.log_id == id_)
+      return *static_cast<lane*>(e.lane.get());
+  // First change of this thread in this log: forget the lanes of logs that
+  // are gone, make one.
+  std::erase_if(entries, [](const thread_lanes::entry& e) { return e.log_gone->load(std::memory_order_relaxed); });
+  auto l = std::make_shared<lane>(opts_.lane_capacity);
+  {
+    std::lock_guard guard{lanes_mutex_};
+    lanes_.push_back(l);
+  }
+  entries.push_back({id_, l, &l->orphaned, &l->log_gone});
+  return *l;
+}
+
+void change_log::record(pending_change c) {
+  lane& l = mine();
+  const auto h = l.head.load(std::memory_order_relaxed);  // own variable
+  if (h - l.tail.load(std::memory_order_acquire) > l.mask) {
+    l.dropped.store(l.dropped.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  } else {
+    l.slots[h & l.mask] = std::move(c);
+    l.head.store(h + 1, std::memory_order_release);  // pairs with the acquire in publish()
+  }
+  // Wake the publisher unless it is already told. The fence orders the head
+  // store before the flag's load, against the publisher's exchange: either
+  // it sees our head after clearing the flag, or we see the flag cleared.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (!signalled_.load(std::memory_order_relaxed) && !signalled_.exchange(true, std::memory_order_acq_rel)) {
+    std::lock_guard guard{wake_mutex_};
+    wake_.notify_one();
+  }
+}
+
+void change_log::publish(std::size_t limit) {
+  std::vector<std::shared_ptr<lane>> lanes;
+  {
+    std::lock_guard guard{lanes_mutex_};
+    lanes = lanes_;
+  }
+  std::vector<pending_change> taken;
+  std::uint64_t dropped_now = dropped_retired_;
+  std::vector<lane*> finished;  // orphaned and drained: forget them
+  for (auto& l : lanes) {
+    const bool orphaned = l->orphaned.load(std::memory_order_acquire);  // pairs with ~thread_lanes
+    const auto h = l->head.load(std::memory_order_acquire);            // pairs with record()
+    auto t = l->tail.load(std::memory_order_relaxed);                  // own variable
+    for (; t < h && taken.size() < limit; ++t)
+      taken.push_back(std::move(l->slots[t & l->mask]));
+    l->tail.store(t, std::memory_order_release);  // pairs with the acquire in record()
+    dropped_now += l->dropped.load(std::memory_order_acquire);
+    if (orphaned && t == h)
+      finished.push_back(l.get());
+  }
+  if (!finished.empty()) {
+    std::lock_guard guard{lanes_mutex_};
+    std::erase_if(lanes_, [&](const std::shared_ptr<lane>& l) {
+      if (std::find(finished.begin(), finished.end(), l.get()) == finished.end())
+        return false;
+      dropped_retired_ += l->dropped.load(std::memory_order_acquire);
+      return true;
+    });
+  }
+
+  std::vector<change> ready;
+  ready.reserve(taken.size());
+  for (auto& p : taken) {
+    change c;
+    c.kind = p.kind;
+    c.at = p.at;
+    c.count = p.count;
+    c.agent_id = std::move(p.agent_id);
+    c.agent_type = std::move(p.agent_type);
+    c.execution_id = std::move(p.execution_id);
+    c.outcome = p.outcome;
+    c.duration_ms = p.duration_ms;
+    c.total_tokens = p.total_tokens;
+    c.cost_micro_usd = p.cost_micro_usd;
+    if (resolve_(p, c))
+      ready.push_back(std::move(c));
+  }
+
+  std::uint64_t rev = 0;
+  bool grew = false;
+  {
+    std::lock_guard guard{ring_mutex_};
+    rev = revision_.load(std::memory_order_relaxed);  // written under this lock only
+    if (dropped_now > dropped_seen_) {
+      // A gap: some change was not kept. Every revision up to this one is
+      // compacted, so a watcher that could have missed it re-lists.
+      dropped_seen_ = dropped_now;
+      compacted_revision_ = ++rev;
+      ring_.clear();
+      grew = true;
+    }
+    for (auto& c : ready) {
+      c.revision = ++rev;
+      ring_.push_back(std::move(c));
+      if (ring_.size() > opts_.capacity) {
+        compacted_revision_ = ring_.front().revision;
+        ring_.pop_front();
+      }
+      grew = true;
+    }
+    revision_.store(rev, std::memory_order_release);  // pairs with published_revision()
+  }
+  if (grew) {
+    std::lock_guard guard{subscribers_mutex_};
+    for (auto& s : subscribers_)
+      s.call(rev);
+  }
+}
+
+void change_log::run_publisher() {
+  std::unique_lock lock{wake_mutex_};
+  while (true) {
+    wake_.wait(lock, [this] { return stopping_ || signalled_.load(std::memory_order_acquire); });
+    if (stopping_)
+      return;
+    lock.unlock();
+    // Cleared before draining: a change recorded from here on sets it again.
+    signalled_.exchange(false, std::memory_order_seq_cst);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    {
+      std::lock_guard guard{publish_mutex_};
+      publish(opts_.round_limit);
+    }
+    lock.lock();
+    // Rounds at most every publish_interval: changes coming faster wait
+    // for the next round together (one wake-up, one subscriber call).
+    wake_.wait_for(lock, opts_.publish_interval, [this] { return stopping_; });
+  }
+}
+
+change_batch change_log::changes_since(std::uint64_t revision, std::size_t max) {
+  {
+    std::lock_guard guard{publish_mutex_};
+    publish(std::numeric_limits<std::size_t>::max());
+  }
+  change_batch out;
+  std::lock_guard guard{ring_mutex_};
+  out.revision = revision_.load(std::memory_order_relaxed);  // written under this lock only
+  out.compacted_revision = compacted_revision_;
+  if (revision < compacted_revision_ || revision > out.revision) {
+    out.compacted = true;
+    return out;
+  }
+  if (ring_.empty() || revision >= out.revision)
+    return out;
+  // Revisions in the ring are consecutive (a gap empties it).
+  const auto first = ring_.front().revision;
+  auto it = ring_.begin() + static_cast<std::ptrdiff_t>(revision + 1 - first);
+  const auto n = std::min<std::size_t>(max, static_cast<std::size_t>(ring_.end() - it));
+  out.changes.assign(it, it + static_cast<std::ptrdiff_t>(n));
+  return out;
+}
+
+std::uint64_t change_log::revision() {
+  std::lock_guard guard{publish_mutex_};
+  publish(std::numeric_limits<std::size_t>::max());
+  return revision_.load(std::memory_order_acquire);
+}
+
+std::uint64_t change_log::compacted_revision() const {
+  std::lock_guard guard{ring_mutex_};
+  return compacted_revision_;
+}
+
+std::uint64_t change_log::dropped() const {
+  std::lock_guard guard{publish_mutex_};
+  return dropped_seen_;
+}
+
+std::unique_ptr<change_log::subscription> change_log::subscribe(subscriber s) {
+  std::lock_guard guard{subscribers_mutex_};
+  const auto id = next_subscriber_++;
+  subscribers_.push_back({id, std::move(s)});
+  return std::make_unique<subscription>(*this, id);
+}
+
+change_log::subscription::~subscription() {
+  std::lock_guard guard{log_.subscribers_mutex_};
+  std::erase_if(log_.subscribers_, [this](const subscriber_entry& e) { return e.id == id_; });
+}
+
+}  // namespace agentreg::core

@@ -1,0 +1,214 @@
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "core/change_log.hpp"
+
+using namespace agentreg::core;
+
+namespace {
+
+// Resolves every change: the agent id is the serial's text.
+change_log::resolver by_serial() {
+  return [](const pending_change& in, change& out) {
+    if (out.agent_id.empty())
+      out.agent_id = "agent-" + std::to_string(in.serial);
+    return true;
+  };
+}
+
+pending_change load_change(std::uint64_t serial) {
+  pending_change p;
+  p.kind = change_kind::load_changed;
+  p.serial = serial;
+  return p;
+}
+
+change_log::options small(std::size_t capacity, std::size_t lane_capacity = 1024) {
+  change_log::options o;
+  o.capacity = capacity;
+  o.lane_capacity = lane_capacity;
+  o.first_revision = 100;
+  return o;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(change_log_unit)
+
+BOOST_AUTO_TEST_CASE(changes_get_consecutive_revisions_after_the_first_one) {
+  change_log log{small(16), by_serial()};
+  BOOST_TEST(log.revision() == 100u);
+  for (std::uint64_t i = 1; i <= 5; ++i)
+    log.record(load_change(i));
+  auto b = log.changes_since(100, 100);
+  BOOST_TEST(!b.compacted);
+  BOOST_TEST(b.revision == 105u);
+  BOOST_REQUIRE_EQUAL(b.changes.size(), 5u);
+  for (std::size_t i = 0; i < 5; ++i) {
+    BOOST_TEST(b.changes[i].revision == 101 + i);
+    BOOST_TEST(b.changes[i].agent_id == "agent-" + std::to_string(i + 1));
+  }
+  // From the middle, and bounded by max.
+  auto mid = log.changes_since(102, 2);
+  BOOST_REQUIRE_EQUAL(mid.changes.size(), 2u);
+  BOOST_TEST(mid.changes[0].revision == 103u);
+  BOOST_TEST(mid.changes[1].revision == 104u);
+  // Up to date: nothing, not compacted.
+  auto none = log.changes_since(105, 100);
+  BOOST_TEST(!none.compacted);
+  BOOST_TEST(none.changes.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_revision_older_than_the_ring_answers_compacted_with_the_current_revision) {
+  change_log log{small(4), by_serial()};
+  for (std::uint64_t i = 1; i <= 10; ++i)
+    log.record(load_change(i));
+  auto old = log.changes_since(100, 100);
+  BOOST_TEST(old.compacted);
+  BOOST_TEST(old.changes.empty());
+  BOOST_TEST(old.revision == 110u);
+  BOOST_TEST(old.compacted_revision == 106u);  // the ring keeps 107..110
+  auto kept = log.changes_since(106, 100);
+  BOOST_TEST(!kept.compacted);
+  BOOST_REQUIRE_EQUAL(kept.changes.size(), 4u);
+  BOOST_TEST(kept.changes.front().revision == 107u);
+  BOOST_TEST(log.changes_since(105, 100).compacted);
+}
+
+BOOST_AUTO_TEST_CASE(a_revision_ahead_of_the_log_answers_compacted) {
+  // As after a restart: the client's revision belongs to another run.
+  change_log log{small(4), by_serial()};
+  log.record(load_change(1));
+  auto b = log.changes_since(5000, 10);
+  BOOST_TEST(b.compacted);
+  BOOST_TEST(b.revision == 101u);
+}
+
+BOOST_AUTO_TEST_CASE(a_change_that_finds_its_lane_full_compacts_everything_before_a_gap) {
+  // Lane of 8, and nobody publishes until we ask: the 9th change is dropped.
+  change_log::options o = small(64, 8);
+  o.publish_interval = std::chrono::hours{1};
+  change_log log{o, by_serial()};
+  const auto before = log.revision();
+  // The publisher thread may take some changes early; with 64 recorded at
+  // once at most one round of it fits in between, and a lane of 8 overflows.
+  for (std::uint64_t i = 1; i <= 64; ++i)
+    log.record(load_change(i));
+  auto b = log.changes_since(before, 1000);
+  BOOST_TEST(b.compacted);
+  BOOST_TEST(log.dropped() > 0u);
+  // The gap's revision is the new floor: from it, the changes published after.
+  auto after = log.changes_since(b.compacted_revision, 1000);
+  BOOST_TEST(!after.compacted);
+  BOOST_TEST(after.revision == b.revision);
+}
+
+BOOST_AUTO_TEST_CASE(a_change_the_resolver_refuses_takes_no_revision) {
+  change_log log{small(16), [](const pending_change& in, change&) { return in.serial % 2 == 0; }};
+  for (std::uint64_t i = 1; i <= 6; ++i)
+    log.record(load_change(i));
+  auto b = log.changes_since(100, 100);
+  BOOST_REQUIRE_EQUAL(b.changes.size(), 3u);
+  BOOST_TEST(b.revision == 103u);
+}
+
+BOOST_AUTO_TEST_CASE(subscribers_are_told_new_revisions_without_anyone_asking) {
+  change_log log{small(16), by_serial()};
+  std::mutex m;
+  std::condition_variable cv;
+  std::uint64_t seen = 0;
+  auto sub = log.subscribe([&](std::uint64_t rev) {
+    std::lock_guard g{m};
+    seen = rev;
+    cv.notify_all();
+  });
+  log.record(load_change(7));  // no reader: the publisher thread alone must tell
+  std::unique_lock lock{m};
+  BOOST_TEST(cv.wait_for(lock, std::chrono::seconds{30}, [&] { return seen == 101; }));
+  lock.unlock();
+  sub.reset();
+  log.record(load_change(8));
+  BOOST_TEST(log.revision() == 102u);
+  std::lock_guard g{m};
+  BOOST_TEST(seen == 101u);  // unsubscribed: not told 102
+}
+
+BOOST_AUTO_TEST_CASE(threads_that_exit_leave_their_changes_published) {
+  change_log log{small(1000), by_serial()};
+  for (int t = 0; t < 8; ++t)
+    std::thread{[&log, t] {
+      for (int i = 0; i < 10; ++i)
+        log.record(load_change(static_cast<std::uint64_t>(t * 100 + i)));
+    }}.join();
+  auto b = log.changes_since(100, 1000);
+  BOOST_TEST(b.changes.size() == 80u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(change_log_stress)
+
+BOOST_AUTO_TEST_CASE(concurrent_writers_and_readers_see_every_change_once_in_revision_order) {
+  constexpr int writers = 4;
+  constexpr int per_writer = 50'000;
+  // Lanes hold everything a writer makes, so nothing may be dropped.
+  change_log log{small(writers * per_writer, per_writer), by_serial()};
+  const auto start = log.revision();
+  std::atomic<int> done{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < writers; ++w)
+    threads.emplace_back([&, w] {
+      for (int i = 0; i < per_writer; ++i)
+        log.record(load_change(static_cast<std::uint64_t>(w) * 1'000'000 + static_cast<std::uint64_t>(i)));
+      done.fetch_add(1);
+    });
+  // Two readers follow the stream while it is written.
+  std::vector<std::set<std::uint64_t>> serials(2);
+  std::vector<bool> ordered(2, true);
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 2; ++r)
+    readers.emplace_back([&, r] {
+      auto rev = start;
+      std::vector<int> last(writers, -1);
+      while (true) {
+        const bool finished = done.load() == writers;
+        auto b = log.changes_since(rev, 1000);
+        if (b.compacted) {
+          ordered[r] = false;
+          return;
+        }
+        for (const auto& c : b.changes) {
+          if (c.revision != rev + 1)
+            ordered[r] = false;
+          rev = c.revision;
+          const auto serial = std::stoull(c.agent_id.substr(6));
+          const int w = static_cast<int>(serial / 1'000'000), i = static_cast<int>(serial % 1'000'000);
+          if (i <= last[w])  // one writer's changes keep their order
+            ordered[r] = false;
+          last[w] = i;
+          serials[r].insert(serial);
+        }
+        if (finished && b.changes.empty() && rev == log.revision())
+          return;
+      }
+    });
+  for (auto& t : threads)
+    t.join();
+  for (auto& t : readers)
+    t.join();
+  BOOST_TEST(log.dropped() == 0u);
+  BOOST_TEST(log.revision() == start + writers * per_writer);
+  for (int r = 0; r < 2; ++r) {
+    BOOST_TEST(ordered[r]);
+    BOOST_TEST(serials[r].size() == static_cast<std::size_t>(writers * per_writer));
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
