@@ -49,6 +49,58 @@ std::int64_t time_out_executions(engine_context& ctx, core::timestamp now) {
 
 // One sweep; `done` receives the report once every eviction is applied.
 using sweep_done = std::function<void(const core::sweep_report&)>;
+
+// A sweep whose evictions are being asked. Owned only by the answers still
+// due (and the call that asks the next ones): once the last is in, nothing
+// refers to it and it is freed. (It used to hold its own asking function,
+// which held it back: a cycle that leaked every sweep.)
+struct pending_sweep {
+  core::sweep_report report;
+  std::vector<std::uint64_t> serials;  // agents to evict, oldest heartbeat first
+  std::size_t next = 0;                // next one to ask
+  std::size_t waiting = 0;             // answers still due
+  core::timestamp stale_before = 0;
+  sweep_done done;
+  std::chrono::steady_clock::time_point began;
+};
+
+void finish(supervisor_pointer self, pending_sweep& p) {
+  auto& r = p.report;
+  r.sweep_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - p.began).count();
+  auto& st = self->state.stats;
+  ++st.sweeps;
+  st.evictions_total += r.evicted;
+  st.last_sweep = r;
+  record_sweep(*self->state.ctx, r);
+  p.done(r);
+}
+
+// Evictions are asked of each agent's actor (the owner of its status), at
+// most `in_flight` at a time: CAF 0.17 keeps pending responses in a flat
+// map searched linearly, so 50 000 requests at once would cost quadratic
+// time. Asks the next agents, keeping `in_flight` requests out; finishes
+// when the last answer is in.
+void ask_more(supervisor_pointer self, const std::shared_ptr<pending_sweep>& pending) {
+  constexpr std::size_t in_flight = 512;
+  auto& engine = *self->state.ctx;
+  while (pending->waiting < in_flight && pending->next < pending->serials.size()) {
+    auto rec = engine.agents.find_serial(pending->serials[pending->next++]);
+    if (!rec)  // unregistered since the scan
+      continue;
+    ++pending->waiting;
+    auto on_answer = [self, pending](bool went_offline) {
+      pending->report.evicted += went_offline ? 1 : 0;
+      --pending->waiting;
+      ask_more(self, pending);
+    };
+    self->request(rec->actor(), caf::infinite, msg::offline_atom::value, pending->stale_before)
+        .then(on_answer, [on_answer](caf::error&) { on_answer(false); });
+  }
+  if (pending->waiting == 0 && pending->next >= pending->serials.size())
+    finish(self, *pending);
+}
+
 void run_sweep(supervisor_pointer self, sweep_done done) {
   auto& ctx = *self->state.ctx;
   const auto began = std::chrono::steady_clock::now();
@@ -89,20 +141,6 @@ void run_sweep(supervisor_pointer self, sweep_done done) {
                     [](const auto& a, const auto& b) { return a.first < b.first; });
   report.held_back = report.stale - static_cast<std::int64_t>(evict);
 
-  // Evictions are asked of each agent's actor (the owner of its status), at
-  // most `in_flight` at a time: CAF 0.17 keeps pending responses in a flat
-  // map searched linearly, so 50 000 requests at once would cost quadratic time.
-  constexpr std::size_t in_flight = 512;
-  struct pending_sweep {
-    core::sweep_report report;
-    std::vector<std::uint64_t> serials;  // agents to evict, oldest heartbeat first
-    std::size_t next = 0;                // next one to ask
-    std::size_t waiting = 0;             // answers still due
-    core::timestamp stale_before = 0;
-    sweep_done done;
-    std::chrono::steady_clock::time_point began;
-    std::shared_ptr<std::function<void()>> keep_alive;
-  };
   auto pending = std::make_shared<pending_sweep>();
   pending->report = report;
   pending->stale_before = stale_before;
@@ -110,44 +148,7 @@ void run_sweep(supervisor_pointer self, sweep_done done) {
   pending->began = began;
   for (std::size_t i = 0; i < evict; ++i)
     pending->serials.push_back(stale[i].second);
-
-  auto finish = [self, pending] {
-    auto& r = pending->report;
-    r.sweep_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
-                                                                      pending->began)
-                     .count();
-    auto& st = self->state.stats;
-    ++st.sweeps;
-    st.evictions_total += r.evicted;
-    st.last_sweep = r;
-    record_sweep(*self->state.ctx, r);
-    pending->done(r);
-  };
-  // Asks the next agents, keeping `in_flight` requests out; finishes when the
-  // last answer is in.
-  auto ask_more = std::make_shared<std::function<void()>>();
-  *ask_more = [self, pending, finish, ask_more_weak = std::weak_ptr<std::function<void()>>(ask_more)] {
-    auto& engine = *self->state.ctx;
-    while (pending->waiting < in_flight && pending->next < pending->serials.size()) {
-      auto rec = engine.agents.find_serial(pending->serials[pending->next++]);
-      if (!rec)  // unregistered since the scan
-        continue;
-      ++pending->waiting;
-      auto on_answer = [pending, finish, ask_more_weak](bool went_offline) {
-        pending->report.evicted += went_offline ? 1 : 0;
-        --pending->waiting;
-        if (auto more = ask_more_weak.lock())
-          (*more)();
-      };
-      self->request(rec->actor(), caf::infinite, msg::offline_atom::value, pending->stale_before)
-          .then(on_answer, [on_answer](caf::error&) { on_answer(false); });
-    }
-    if (pending->waiting == 0 && pending->next >= pending->serials.size())
-      finish();
-  };
-  // The callbacks hold the function weakly; the pending state keeps it alive.
-  pending->keep_alive = ask_more;
-  (*ask_more)();
+  ask_more(self, pending);
 }
 
 msg::supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer self, engine_context* ctx) {
