@@ -5,35 +5,14 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/changes.hpp"
+#include "core/validate.hpp"
 #include "messages/errors.hpp"
 
 namespace agentreg::actors {
 
-core::error to_core(index::errc e, const std::string& agent_id) {
-  using index::errc;
-  switch (e) {
-    case errc::ok: return {core::errc::ok, ""};
-    case errc::no_capacity: return {core::errc::no_capacity, "no eligible agent has a free slot"};
-    case errc::unknown_type: return {core::errc::unknown_type, "no agent of this type is registered"};
-    case errc::unknown_agent: return {core::errc::unknown_agent, "agent " + agent_id + " is not registered"};
-    case errc::invalid_capacity: return {core::errc::invalid_capacity, "max_capacity must be within 1..4095"};
-    case errc::capacity_below_load:
-      return {core::errc::capacity_below_load, "agent " + agent_id + " has more load than the new capacity"};
-    case errc::load_out_of_range:
-      return {core::errc::load_out_of_range, "load must be within 0..max_capacity (leased slots included)"};
-    case errc::invalid_status: return {core::errc::invalid_status, "busy is derived from the load; it cannot be set"};
-    case errc::lease_not_held: return {core::errc::lease_not_held, "the lease was already released or expired"};
-    case errc::too_many_agents: return {core::errc::invalid_argument, "too many agents of this type (max 2^20)"};
-    case errc::too_many_types: return {core::errc::invalid_argument, "too many agent types (max 4096)"};
-    case errc::too_many_leases: return {core::errc::no_capacity, "too many leases held at once (max 2^24)"};
-  }
-  return {core::errc::internal, "unknown index error"};
-}
-
 void touch(agent_record& rec, index::agent_ref ref, engine_context& ctx) {
-  const auto now = ctx.clock->now();
-  rec.last_heartbeat.store(now, std::memory_order_release);
-  ctx.index.set_stamp(ref, now);
+  rec.last_heartbeat.store(ctx.clock->now(), std::memory_order_release);
+  ctx.index.set_stamp(ref, ctx.clock->monotonic());
 }
 
 namespace {
@@ -105,6 +84,8 @@ msg::agent_actor::behavior_type agent_behavior(agent_pointer self, std::shared_p
   return {
       [=](msg::heartbeat_atom, bool has_load, std::int64_t load) -> caf::result<core::agent> {
         auto& idx = self->state.ctx->index;
+        if (has_load && !core::load_in_range(load))
+          return answer(index::errc::load_out_of_range);
         const auto before = idx.view(ref());
         if (has_load)
           if (auto e = idx.set_load(ref(), load); e != index::errc::ok)
@@ -117,6 +98,10 @@ msg::agent_actor::behavior_type agent_behavior(agent_pointer self, std::shared_p
         return answer(index::errc::ok);
       },
       [=](msg::status_atom, core::agent_status s) -> caf::result<core::agent> {
+        // The index packs the status in two bits beside a vacant bit: a value
+        // past busy must never reach it.
+        if (auto ok = core::validate(s); !ok)
+          return msg::to_caf(ok.error());
         const auto before = self->state.ctx->index.view(ref());
         const auto e = self->state.ctx->index.set_status(ref(), static_cast<index::agent_status>(s));
         if (e == index::errc::ok)
@@ -124,6 +109,8 @@ msg::agent_actor::behavior_type agent_behavior(agent_pointer self, std::shared_p
         return answer(e);
       },
       [=](msg::load_atom, std::int64_t load) -> caf::result<core::agent> {
+        if (!core::load_in_range(load))
+          return answer(index::errc::load_out_of_range);
         const auto before = self->state.ctx->index.view(ref());
         const auto e = self->state.ctx->index.set_load(ref(), load);
         if (e == index::errc::ok)
@@ -133,10 +120,10 @@ msg::agent_actor::behavior_type agent_behavior(agent_pointer self, std::shared_p
       [=](msg::spec_atom, core::agent_spec& spec) -> caf::result<core::agent> {
         return apply_spec(self->state, std::move(spec));
       },
-      [=](msg::offline_atom, core::timestamp stale_before) -> bool {
+      [=](msg::offline_atom, core::monotonic_time stale_before) -> bool {
         auto& idx = self->state.ctx->index;
         const auto v = idx.view(ref());
-        if (!v || self->state.rec->last_heartbeat.load(std::memory_order_acquire) >= stale_before)
+        if (!v || v->stamp >= stale_before)  // heartbeat since the sweep's scan
           return false;
         if (v->status != index::agent_status::online && v->status != index::agent_status::busy)
           return false;
@@ -145,7 +132,6 @@ msg::agent_actor::behavior_type agent_behavior(agent_pointer self, std::shared_p
         record_agent_change(*self->state.ctx, core::change_kind::status_changed, self->state.rec->serial);
         return true;
       },
-      [=](caf::get_atom) -> core::agent { return snapshot(*self->state.rec, self->state.ctx->index); },
   };
 }
 

@@ -14,9 +14,10 @@ namespace agentreg::actors {
 /// index. Callable from any thread.
 msg::agent_actor spawn_agent(caf::actor_system& system, std::shared_ptr<agent_record> rec, engine_context& ctx);
 
-/// Sets the agent's heartbeat to now, in its record and in the index (where
-/// the stale sweep reads it). Owner actor only (and the registering thread,
-/// before the agent is published).
+/// Sets the agent's heartbeat to now: the wall-clock time in its record (as
+/// reported), the monotonic time in the index (where the stale sweep
+/// measures staleness). Owner actor only (and the registering thread, before
+/// the agent is published).
 void touch(agent_record& rec, index::agent_ref ref, engine_context& ctx);
 
 }  // namespace agentreg::actors

@@ -82,14 +82,14 @@ constexpr auto drain_interval = std::chrono::milliseconds{10};
 msg::aggregator_actor::behavior_type aggregator_behavior(aggregator_pointer self, engine_context* ctx) {
   self->state.ctx = ctx;
   self->delayed_send(self, drain_interval, caf::tick_atom::value);
-  auto last_snapshot = std::make_shared<core::timestamp>(ctx->clock->now());
+  auto last_snapshot = std::make_shared<core::monotonic_time>(ctx->clock->monotonic());
   return {
       [=](msg::drain_atom) { self->state.catch_up(); },
       [=](caf::tick_atom) {
         auto& st = self->state;
         st.catch_up();
         // Summaries go to the database every performance_update_interval.
-        const auto now = st.ctx->clock->now();
+        const auto now = st.ctx->clock->monotonic();  // an interval: never the wall clock
         if (st.ctx->persistence && now - *last_snapshot >= st.ctx->config.performance_update_interval.count()) {
           *last_snapshot = now;
           st.send_snapshots();

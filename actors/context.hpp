@@ -6,6 +6,7 @@
 #include "actors/directory.hpp"
 #include "actors/execution_table.hpp"
 #include "actors/outbox.hpp"
+#include "actors/summary_keys.hpp"
 #include "actors/tool_usage_table.hpp"
 #include "core/clock.hpp"
 #include "core/backlog_gate.hpp"
@@ -27,7 +28,9 @@ struct engine_context {
         clock(std::move(clk)),
         prices(std::move(table)),
         records(config.database_url.has_value()),
-        started_at(clock->now()) {}
+        task_types(config.max_summary_keys),
+        workflows(config.max_summary_keys),
+        started(clock->monotonic()) {}
 
   const core::registry_config config;
   const std::shared_ptr<const core::clock> clock;
@@ -38,9 +41,13 @@ struct engine_context {
   tool_usage_table tools;
   /// Completed executions' counts, and records for persistence (if any).
   outbox records;
+  /// The task types and workflows executions may name (max_summary_keys each).
+  summary_keys task_types;
+  summary_keys workflows;
   /// Set when the registry stops: the supervisor respawns nothing after it.
   std::atomic<bool> stopping{false};
-  const core::timestamp started_at;
+  /// When the engine started (the start grace period runs from here).
+  const core::monotonic_time started;
   std::atomic<std::uint64_t> next_serial{1};
 
   // Set once at start, before any caller can use the registry.

@@ -1,7 +1,5 @@
 #include "actors/directory.hpp"
 
-#include "actors/context.hpp"
-
 #include <functional>
 
 namespace agentreg::actors {
@@ -21,15 +19,6 @@ core::agent snapshot(const agent_record& rec, const index::priority_index& idx) 
       a.status = static_cast<core::agent_status>(v->status);
     }
   return a;
-}
-
-std::vector<core::agent_record> agent_snapshots(const engine_context& ctx) {
-  std::vector<core::agent_record> out;
-  out.reserve(ctx.agents.size());
-  ctx.agents.for_each([&](const std::shared_ptr<agent_record>& rec) {
-    out.push_back(core::agent_record{snapshot(*rec, ctx.index), false, 0});
-  });
-  return out;
 }
 
 directory::shard<directory::id_map>& directory::id_shard(std::string_view id) const {

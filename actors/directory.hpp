@@ -43,7 +43,9 @@ struct agent_record {
     std::lock_guard guard{mutex_};
     binding_ = std::move(b);
   }
-  /// Owner actor only writes (release); the sweep reads (acquire).
+  /// Wall-clock time of the last heartbeat, as reported (the sweep measures
+  /// staleness from the monotonic stamp touch() leaves in the index).
+  /// Owner actor only writes (release); any thread reads (acquire).
   std::atomic<core::timestamp> last_heartbeat;
   /// Set once by unregister, before the actor is told to stop.
   std::atomic<bool> unregistered{false};

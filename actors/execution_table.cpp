@@ -41,12 +41,12 @@ core::expected<running_execution> execution_table::take(const core::uuid& id) {
   return std::move(node.mapped());
 }
 
-std::vector<std::pair<core::uuid, running_execution>> execution_table::take_started_before(core::timestamp cutoff) {
+std::vector<std::pair<core::uuid, running_execution>> execution_table::take_started_before(core::monotonic_time cutoff) {
   std::vector<std::pair<core::uuid, running_execution>> out;
   for (auto& s : shards_) {
     std::lock_guard guard{s.mutex};
     for (auto it = s.running.begin(); it != s.running.end();) {
-      if (it->second.started_at < cutoff) {
+      if (it->second.started_mono < cutoff) {
         s.remember(it->first);
         out.emplace_back(it->first, std::move(it->second));
         it = s.running.erase(it);

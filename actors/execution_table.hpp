@@ -24,7 +24,8 @@ struct running_execution {
   std::string task_type;
   std::string workflow_slug;
   std::string run_id;
-  core::timestamp started_at = 0;
+  core::timestamp started_at = 0;       ///< wall clock: reported and stored
+  core::monotonic_time started_mono = 0;  ///< what its duration and timeout are measured from
 
   /// The record of this execution, still `running`.
   core::execution to_execution(const core::uuid& id, const std::string& price_version) &&;
@@ -51,8 +52,9 @@ class execution_table {
   /// Errors: unknown_execution, already_completed.
   core::expected<running_execution> take(const core::uuid& id);
 
-  /// Removes (and remembers as completed) every execution started before `cutoff`.
-  std::vector<std::pair<core::uuid, running_execution>> take_started_before(core::timestamp cutoff);
+  /// Removes (and remembers as completed) every execution started before
+  /// `cutoff` (monotonic).
+  std::vector<std::pair<core::uuid, running_execution>> take_started_before(core::monotonic_time cutoff);
 
   [[nodiscard]] std::size_t size() const;
 

@@ -29,16 +29,17 @@ using supervisor_pointer = msg::supervisor_actor::stateful_pointer<supervisor_st
 
 // Turns running executions older than the timeout into `timeout`
 // completions, counted and persisted like any other.
-std::int64_t time_out_executions(engine_context& ctx, core::timestamp now) {
-  auto timed_out = ctx.executions.take_started_before(now - ctx.config.execution_timeout.count());
+std::int64_t time_out_executions(engine_context& ctx, core::timestamp now, core::monotonic_time mono) {
+  auto timed_out = ctx.executions.take_started_before(mono - ctx.config.execution_timeout.count());
   const auto n = static_cast<std::int64_t>(timed_out.size());
   if (n > 0 && ctx.gate)  // the writer releases every execution it commits
     ctx.gate->force(n);
   for (auto& [id, running] : timed_out) {
+    const auto duration_ms = (mono - running.started_mono) / core::ns_per_ms;
     auto e = std::move(running).to_execution(id, ctx.prices.version());
     e.status = core::execution_status::timeout;
     e.completed_at = now;
-    e.duration_ms = (now - e.started_at) / core::ns_per_ms;
+    e.duration_ms = duration_ms;
     e.error_message = "execution_timeout exceeded";
     record_completion(ctx, e);
     if (ctx.records.put_completed(e))
@@ -59,7 +60,7 @@ struct pending_sweep {
   std::vector<std::uint64_t> serials;  // agents to evict, oldest heartbeat first
   std::size_t next = 0;                // next one to ask
   std::size_t waiting = 0;             // answers still due
-  core::timestamp stale_before = 0;
+  core::monotonic_time stale_before = 0;
   sweep_done done;
   std::chrono::steady_clock::time_point began;
 };
@@ -104,16 +105,20 @@ void ask_more(supervisor_pointer self, const std::shared_ptr<pending_sweep>& pen
 void run_sweep(supervisor_pointer self, sweep_done done) {
   auto& ctx = *self->state.ctx;
   const auto began = std::chrono::steady_clock::now();
+  // The wall clock only dates the report and the completions; every
+  // interval is measured on the monotonic clock, so a stepped wall clock
+  // neither evicts the fleet nor reclaims leases early.
   const core::timestamp now = ctx.clock->now();
+  const core::monotonic_time mono = ctx.clock->monotonic();
   core::sweep_report report;
   report.at = now;
-  report.leases_reclaimed = static_cast<std::int64_t>(ctx.index.reclaim_expired(now));
-  report.executions_timed_out = time_out_executions(ctx, now);
+  report.leases_reclaimed = static_cast<std::int64_t>(ctx.index.reclaim_expired(mono));
+  report.executions_timed_out = time_out_executions(ctx, now, mono);
 
-  const core::timestamp stale_before = now - ctx.config.stale_timeout.count();
+  const core::monotonic_time stale_before = mono - ctx.config.stale_timeout.count();
   // A scan of the index's slots (contiguous, heartbeat stamped in each),
   // not of the directory's records: ~10 ns an agent instead of ~600.
-  std::vector<std::pair<core::timestamp, std::uint64_t>> stale;  // (heartbeat, serial)
+  std::vector<std::pair<core::monotonic_time, std::uint64_t>> stale;  // (heartbeat, serial)
   std::int64_t online = 0;
   for (std::uint32_t pool = 0; pool < ctx.index.pool_count(); ++pool)
     ctx.index.scan(pool, [&](const index::agent_view& v) {
@@ -127,13 +132,16 @@ void run_sweep(supervisor_pointer self, sweep_done done) {
   report.stale = static_cast<std::int64_t>(stale.size());
 
   const auto grace = ctx.config.start_grace.value_or(ctx.config.stale_timeout).count();
-  report.in_grace_period = now < ctx.started_at + grace;
-  report.degraded = online > 0 && static_cast<double>(stale.size()) >
-                                      ctx.config.degraded_threshold * static_cast<double>(online);
+  report.in_grace_period = mono < ctx.started + grace;
+  // Below the minimum fleet the fraction guards hold nothing back.
+  const bool guarded = online >= static_cast<std::int64_t>(ctx.config.degraded_min_online);
+  report.degraded = guarded && online > 0 &&
+                    static_cast<double>(stale.size()) > ctx.config.degraded_threshold * static_cast<double>(online);
   std::size_t evict = 0;
   if (!report.in_grace_period && !report.degraded) {
-    const auto cap = static_cast<std::size_t>(
-        std::max<double>(1, std::floor(ctx.config.max_eviction_fraction * static_cast<double>(online))));
+    const auto cap = guarded ? static_cast<std::size_t>(std::max<double>(
+                                   1, std::floor(ctx.config.max_eviction_fraction * static_cast<double>(online))))
+                             : stale.size();
     evict = std::min(stale.size(), cap);
   }
   // The longest silent go first.

@@ -2,12 +2,23 @@
 
 namespace agentreg::actors {
 
-core::tool_usage tool_usage_table::add(const core::tool_call_record& r) {
+core::expected<std::pair<core::tool_usage, bool>> tool_usage_table::add(const core::tool_call_record& r,
+                                                                         std::size_t max_tools, outbox& records) {
   auto& s = shard_of(r.agent_id);
   std::lock_guard guard{s.mutex};
-  auto& acc = s.agents[r.agent_id][r.tool_name];
-  acc.add(r);
-  return acc.snapshot(r.agent_id, r.tool_name);
+  auto& tools = s.agents[r.agent_id];  // (never left empty: max_tools >= 1)
+  auto it = tools.find(r.tool_name);
+  if (it == tools.end()) {
+    if (tools.size() >= max_tools)
+      return core::error{core::errc::limit_reached, "agent " + r.agent_id + " already used " +
+                                                        std::to_string(tools.size()) +
+                                                        " distinct tools (max_tools_per_agent); tool " +
+                                                        r.tool_name + " is not recorded"};
+    it = tools.try_emplace(r.tool_name).first;
+  }
+  const bool lane_full = records.put_tool_call(r);
+  it->second.add(r);
+  return std::pair{it->second.snapshot(r.agent_id, r.tool_name), lane_full};
 }
 
 std::vector<core::tool_usage> tool_usage_table::of(const std::string& agent_id) const {

@@ -7,6 +7,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "actors/outbox.hpp"
+#include "core/error.hpp"
 #include "core/summary.hpp"
 #include "core/types.hpp"
 
@@ -18,8 +20,14 @@ namespace agentreg::actors {
 /// rarely do. Thread-safe.
 class tool_usage_table {
  public:
-  /// Adds one report and answers the (agent, tool) totals after it.
-  core::tool_usage add(const core::tool_call_record& r);
+  /// Puts the report's record in `records`, then counts it, under the
+  /// agent's lock (so a snapshot of this table never counts a call whose
+  /// record is not in the outbox), and answers the (agent, tool) totals
+  /// after it and whether the outbox lane asks for a drain. A tool new to an
+  /// agent that already has `max_tools` answers limit_reached, and nothing
+  /// is recorded.
+  core::expected<std::pair<core::tool_usage, bool>> add(const core::tool_call_record& r, std::size_t max_tools,
+                                                        outbox& records);
   /// Every tool of one agent, ordered by name.
   std::vector<core::tool_usage> of(const std::string& agent_id) const;
   /// Every (agent, tool) pair with its duration histogram (persistence).

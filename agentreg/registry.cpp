@@ -55,14 +55,14 @@ caf::actor_system_config& configure(caf::actor_system_config& cfg, const config&
   return cfg;
 }
 
+// The configuration was validated, price table included; a file that broke
+// since then is refused the same way, never replaced by the built-in table.
 core::price_table load_prices(const config& c) {
   if (c.price_table_path.empty())
     return core::price_table::builtin();
   auto t = core::price_table::load(c.price_table_path);
-  if (!t) {
-    std::cerr << "agentreg: " << t.error().message << "; using the built-in price table\n";
-    return core::price_table::builtin();
-  }
+  if (!t)
+    throw invalid_config{"config.price_table_path is not a usable price table: " + t.error().message};
   return *t;
 }
 
@@ -74,6 +74,14 @@ expected<core::timestamp> lease_deadline(core::timestamp now, std::chrono::nanos
   if (now > 0 && ttl.count() > std::numeric_limits<core::timestamp>::max() - now)
     return error{errc::invalid_argument, "ttl is too large: now + ttl overflows the clock"};
   return now + ttl.count();
+}
+
+// The configuration, checked: the constructor's first step, before any
+// thread or actor starts.
+config checked(config c) {
+  if (auto ok = core::validate(c); !ok)
+    throw invalid_config{ok.error().message};
+  return c;
 }
 
 }  // namespace
@@ -156,6 +164,12 @@ struct registry::impl {
     }
     for (const auto& t : state->tool_usage)
       ctx.tools.restore(t.usage, core::log_histogram::from_buckets(t.durations));
+    // Restored summaries count against max_summary_keys as new ones do.
+    for (const auto& p : state->performance)
+      if (p.summary.dimension == group_by::task_type)
+        ctx.task_types.admit(p.summary.key);
+      else if (p.summary.dimension == group_by::workflow)
+        ctx.workflows.admit(p.summary.key);
     // Also the aggregator's signal that recovery is done: it takes no
     // snapshot before this message.
     caf::anon_send(ctx.aggregator, msg::restore_atom::value, std::move(state->performance));
@@ -168,8 +182,12 @@ struct registry::impl {
         spec.agent_type = std::move(e.agent_type);
         spec.llm_provider = std::move(e.llm_provider);
         spec.model_name = std::move(e.model_name);
+        // Its monotonic start is estimated from the stored wall time (the
+        // previous process's monotonic clock means nothing here).
+        const auto age = std::max<core::timestamp>(0, ctx.clock->now() - e.started_at);
         ctx.executions.insert(*id, {std::make_shared<const core::agent_spec>(std::move(spec)), std::move(e.task_type),
-                                    std::move(e.workflow_slug), std::move(e.run_id), e.started_at});
+                                    std::move(e.workflow_slug), std::move(e.run_id), e.started_at,
+                                    ctx.clock->monotonic() - age});
       }
     {
       std::lock_guard guard{recovery_mutex};
@@ -347,6 +365,26 @@ struct registry::impl {
     return wait_for<T>([&](completion<T> done) { ask_async<T>(any_asker(), h, std::move(done), std::move(xs)...); });
   }
 
+  // Each task type and workflow becomes a summary kept for good: a bounded
+  // number of them. Known keys (the usual case) cost one lock-free lookup
+  // each. New ones are both checked before either is added, so a refusal
+  // adds neither (unless another thread takes the last room in between: then
+  // the first may stay; no limit is ever exceeded). Errors: limit_reached.
+  expected<unit> admit_keys(const execution_request& request) {
+    if (ctx.task_types.contains(request.task_type) && ctx.workflows.contains(request.workflow_slug))
+      return unit{};
+    const std::tuple<actors::summary_keys*, const std::string*, const char*> dims[] = {
+        {&ctx.task_types, &request.task_type, "task_type"},
+        {&ctx.workflows, &request.workflow_slug, "workflow_slug"}};
+    for (bool adding : {false, true})
+      for (auto [keys, value, name] : dims)
+        if (!(adding ? keys->admit(*value) : keys->admits(*value)))
+          return error{errc::limit_reached, std::string{name} + " \"" + *value + "\" would be one more than the " +
+                                                std::to_string(keys->limit()) +
+                                                " distinct values summaries keep (max_summary_keys)"};
+    return unit{};
+  }
+
   // Tells the aggregator to drain the outbox now, when a put said its lane
   // is full.
   void nudge(bool lane_full) {
@@ -418,7 +456,7 @@ struct registry::impl {
       s->leases_held = static_cast<std::int64_t>(ctx.index.leases_held());
       s->running_executions = static_cast<std::int64_t>(ctx.executions.size());
       const auto grace = ctx.config.start_grace.value_or(ctx.config.stale_timeout).count();
-      s->in_grace_period = ctx.clock->now() < ctx.started_at + grace;
+      s->in_grace_period = ctx.clock->monotonic() < ctx.started + grace;
       s->persistence_enabled = ctx.config.database_url.has_value();
       if (ctx.gate)
         s->persistence_backlog = ctx.gate->backlog();
@@ -482,7 +520,9 @@ struct registry::impl {
   std::thread recovery;
 };
 
-registry::registry(config cfg) : impl_(std::make_unique<impl>(std::move(cfg))) {}
+expected<unit> validate(const config& cfg) { return core::validate(cfg); }
+
+registry::registry(config cfg) : impl_(std::make_unique<impl>(checked(std::move(cfg)))) {}
 
 registry::~registry() = default;
 
@@ -495,7 +535,7 @@ expected<agent> registry::register_agent(agent_spec spec) {
 }
 
 void registry::register_agent_async(agent_spec spec, completion<agent> done) {
-  if (auto ok = core::validate(spec); !ok)
+  if (auto ok = core::validate(spec, impl_->ctx.config.max_agent_metadata_bytes); !ok)
     return done(ok.error());
   auto& ctx = impl_->ctx;
   auto rec = ctx.agents.find(spec.agent_id);
@@ -574,6 +614,8 @@ expected<agent> registry::update_status(const std::string& agent_id, agent_statu
 }
 
 void registry::update_status_async(const std::string& agent_id, agent_status status, completion<agent> done) {
+  if (auto ok = core::validate(status); !ok)
+    return done(ok.error());
   if (status == agent_status::busy)
     return done(error{errc::invalid_status, "busy is derived from the load; it cannot be set"});
   impl_->ask_agent_async(agent_id, std::move(done), msg::status_atom::value, status);
@@ -619,11 +661,18 @@ expected<lease> registry::acquire(const std::string& agent_type, acquire_options
   if (auto ok = core::validate_id(agent_type, "agent_type"); !ok)
     return ok.error();
   auto& ctx = impl_->ctx;
+  // The index reclaims by the monotonic clock (a stepped wall clock must not
+  // expire leases); the lease reports the wall-clock time.
+  core::monotonic_time deadline = 0;
   core::timestamp expires_at = 0;
   if (options.ttl) {
+    auto mono = lease_deadline(ctx.clock->monotonic(), *options.ttl);
     auto at = lease_deadline(ctx.clock->now(), *options.ttl);
+    if (!mono)
+      return mono.error();
     if (!at)
       return at.error();
+    deadline = *mono;
     expires_at = *at;
   }
   const auto pool = ctx.index.find_pool(agent_type);
@@ -633,7 +682,7 @@ expected<lease> registry::acquire(const std::string& agent_type, acquire_options
     // The secret that proves the holding, from the operating system: a
     // lease that travels (HTTP) cannot be released or renewed by a client
     // that guesses.
-    auto l = ctx.index.acquire(*pool, expires_at, core::random_u64());
+    auto l = ctx.index.acquire(*pool, deadline, core::random_u64());
     if (!l)
       return actors::to_core(l.error, agent_type);
     auto view = ctx.index.view(l->agent);
@@ -659,12 +708,15 @@ expected<unit> registry::release(const lease& l) {
 
 expected<lease> registry::renew(const lease& l, std::chrono::nanoseconds ttl) {
   auto& ctx = impl_->ctx;
-  const core::timestamp now = ctx.clock->now();
-  auto expires_at = lease_deadline(now, ttl);
+  const core::monotonic_time now = ctx.clock->monotonic();  // as in acquire()
+  auto deadline = lease_deadline(now, ttl);
+  auto expires_at = lease_deadline(ctx.clock->now(), ttl);
+  if (!deadline)
+    return deadline.error();
   if (!expires_at)
     return expires_at.error();
   auto renewed =
-      ctx.index.renew(index::lease{{l.pool, l.slot, l.generation}, l.record, l.lease_id}, now, *expires_at);
+      ctx.index.renew(index::lease{{l.pool, l.slot, l.generation}, l.record, l.lease_id}, now, *deadline);
   if (!renewed)
     return actors::to_core(renewed.error, l.agent_id);
   // The agent as the index's record names it, not as the caller's copy says
@@ -690,12 +742,19 @@ expected<std::string> registry::start_execution(const std::string& agent_id, exe
   if (ctx.persistence)
     if (auto room = impl_->admit(full); !room)
       return room.error();
+  // After the backlog room, so that a call refused for room adds no key; a
+  // refused key gives the room back.
+  if (auto keys = impl_->admit_keys(request); !keys) {
+    if (ctx.persistence && ctx.gate)
+      ctx.gate->release(1);
+    return keys.error();
+  }
   const auto binding = (*rec)->binding();
   const core::uuid id = core::make_uuid();
   // The spec is shared with the binding (aliasing), not copied.
   actors::running_execution running{std::shared_ptr<const core::agent_spec>{binding, &binding->spec},
                                     std::move(request.task_type), std::move(request.workflow_slug),
-                                    std::move(request.run_id), ctx.clock->now()};
+                                    std::move(request.run_id), ctx.clock->now(), ctx.clock->monotonic()};
   if (ctx.config.database_url)  // running rows matter to persistence only
     impl_->nudge(ctx.records.put_started(actors::running_execution{running}.to_execution(id, ctx.prices.version())));
   ctx.executions.insert(id, std::move(running));
@@ -704,6 +763,8 @@ expected<std::string> registry::start_execution(const std::string& agent_id, exe
 
 expected<execution> registry::complete_execution(const std::string& execution_id, execution_status status,
                                                   const execution_metrics& metrics, when_backlog_full full) {
+  if (auto ok = core::validate(status); !ok)
+    return ok.error();
   if (status == execution_status::running)
     return error{errc::invalid_status, "an execution completes as success, failed or timeout"};
   const auto id = core::parse_uuid(execution_id);
@@ -720,10 +781,13 @@ expected<execution> registry::complete_execution(const std::string& execution_id
       ctx.gate->release(1);
     return taken.error();
   }
+  const core::monotonic_time started_mono = taken->started_mono;
   execution e = std::move(*taken).to_execution(*id, ctx.prices.version());
   e.status = status;
   e.completed_at = ctx.clock->now();
-  e.duration_ms = std::max<std::int64_t>(0, (e.completed_at - e.started_at) / core::ns_per_ms);
+  // Measured on the monotonic clock: a wall clock stepped meanwhile changes
+  // completed_at, not the duration.
+  e.duration_ms = std::max<std::int64_t>(0, (ctx.clock->monotonic() - started_mono) / core::ns_per_ms);
   e.prompt_tokens = metrics.prompt_tokens.value_or(0);
   e.completion_tokens = metrics.completion_tokens.value_or(0);
   e.cached_tokens = metrics.cached_tokens.value_or(0);
@@ -763,11 +827,17 @@ expected<tool_usage> registry::record_tool_usage(const std::string& agent_id, co
   if (auto room = impl_->admit(full); !room)
     return room.error();
   core::tool_call_record r{core::to_string(core::make_uuid()), agent_id, tool_name, call, ctx.clock->now()};
-  // The record first, then the count: a tool usage snapshot the aggregator
-  // takes before draining the outbox then never counts a call whose record
-  // the drain does not forward before it.
-  impl_->nudge(ctx.records.put_tool_call(r));
-  return ctx.tools.add(r);
+  // The record goes to the outbox before the count, under the same lock: a
+  // tool usage snapshot the aggregator takes before draining the outbox then
+  // never counts a call whose record the drain does not forward before it.
+  auto added = ctx.tools.add(r, ctx.config.max_tools_per_agent, ctx.records);
+  if (!added) {
+    if (ctx.gate)
+      ctx.gate->release(1);
+    return added.error();
+  }
+  impl_->nudge(added->second);
+  return std::move(added->first);
 }
 
 expected<std::vector<tool_usage>> registry::get_tool_usage(const std::string& agent_id) const {
@@ -796,6 +866,8 @@ expected<std::vector<performance>> registry::get_performance_by(group_by dimensi
 }
 
 void registry::get_performance_by_async(group_by dimension, completion<std::vector<performance>> done) const {
+  if (auto ok = core::validate(dimension); !ok)
+    return done(ok.error());
   impl::ask_async<std::vector<performance>>(impl_->any_asker(), impl_->ctx.aggregator, std::move(done),
                                             msg::perf_by_atom::value, dimension);
 }
@@ -810,7 +882,13 @@ void registry::sweep_async(completion<sweep_report> done) {
   impl::ask_async<sweep_report>(impl_->any_asker(), impl_->ctx.supervisor, std::move(done), msg::sweep_atom::value);
 }
 
-void registry::sync() const { impl_->ask<msg::aggregator_stats>(impl_->ctx.aggregator, msg::stats_atom::value); }
+void registry::sync() const {
+  // The aggregator answers after draining every outbox lane (so every
+  // completion and tool call made before is counted and its record handed
+  // on), the supervisor after every watch message enqueued before.
+  impl_->ask<msg::aggregator_stats>(impl_->ctx.aggregator, msg::stats_atom::value);
+  impl_->ask<msg::supervisor_stats>(impl_->ctx.supervisor, msg::stats_atom::value);
+}
 
 engine_stats registry::stats() const {
   auto s = impl::wait_for<engine_stats>([&](completion<engine_stats> done) { stats_async(std::move(done)); });

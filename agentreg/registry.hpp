@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -61,20 +62,40 @@ enum class when_backlog_full : std::uint8_t {
   refuse,        ///< fail with errc::persistence_backlog, never wait (for a thread that must not block)
 };
 
+/// What registry's constructor throws for a configuration it refuses (the
+/// one exception of the facade: a registry is either built from a valid
+/// configuration or not at all). `what()` names the field at fault, as
+/// "config.heartbeat_interval must be within ...".
+class invalid_config : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+/// Checks a configuration as registry's constructor does, without building
+/// one (nothing starts). Errors: invalid_argument, naming the field.
+expected<unit> validate(const config& cfg);
+
 /// Options of acquire().
 struct acquire_options {
-  /// A lease not released within this time is reclaimed by the sweep.
+  /// A lease not released within this time is reclaimed by the sweep
+  /// (measured on the monotonic clock; one too long to add to now never
+  /// expires).
   std::optional<std::chrono::nanoseconds> ttl;
 };
 
 /// The registry: agents, selection, executions, tool usage, summaries.
 ///
-/// Every member function is thread-safe and none throws for bad input: each
-/// answers a value or an error (`expected<T>`), and an error changes no
-/// state. The hot calls (acquire, release, get_least_loaded_agent,
-/// start_execution, complete_execution, record_tool_usage) never wait on an
-/// actor's mailbox; the others ask the owning actor and wait for its answer.
-/// Effects of one-way calls are visible to later queries from the same thread.
+/// Every member function is thread-safe and none throws (only the
+/// constructor does, for a configuration it refuses): each answers a value
+/// or an error (`expected<T>`). A call that answers an error changed
+/// nothing: its arguments, limits and backlog room are checked before any
+/// state is touched (see README "Using it from C++" for the one exception,
+/// an actor that does not answer in time). The hot calls (acquire, release,
+/// get_least_loaded_agent, start_execution, complete_execution,
+/// record_tool_usage) never wait on an actor's mailbox; the others ask the
+/// owning actor and wait for its answer. What a call did is seen by every
+/// call that starts after it returns, on any thread (summaries included:
+/// the aggregator drains the outbox before it answers).
 ///
 /// The calls that ask an actor also have an asynchronous form (`..._async`)
 /// that returns at once and hands the answer to a completion; a thread that
@@ -84,6 +105,10 @@ struct acquire_options {
 /// when the destructor returns, provided no call is made during it.
 class registry {
  public:
+  /// Starts the engine. Throws invalid_config when validate(cfg) fails:
+  /// zero or negative intervals, fractions outside (0, 1] or NaN, unknown
+  /// enum values or scheduler policy, zero batch_size, buffer_limit or
+  /// writer_connections, an unreadable or malformed price table file...
   explicit registry(config cfg = {});
   /// Stops every actor cleanly.
   ~registry();
@@ -93,7 +118,9 @@ class registry {
   // ---- agents ----
   /// Registers an agent (online, heartbeat now), or updates the spec of an
   /// existing id, keeping its load and history.
-  /// Errors: invalid_argument, invalid_capacity, capacity_below_load.
+  /// Errors: invalid_argument (also: metadata, agent_card and skills over
+  /// config.max_agent_metadata_bytes, an agent_card that is no JSON object),
+  /// invalid_capacity, capacity_below_load.
   expected<agent> register_agent(agent_spec spec);
   /// Removes an agent from selection and listings; its executions, costs and
   /// tool usage stay. Errors: unknown_agent.
@@ -102,12 +129,14 @@ class registry {
   [[nodiscard]] expected<agent> get_agent(const std::string& agent_id) const;
   /// Agents whose status is online or busy, ordered by id.
   [[nodiscard]] std::vector<agent> list_online_agents() const;
-  /// Agents matching every field set in `filter`, ordered by id.
+  /// Agents matching every field set in `filter`, ordered by id (a status
+  /// outside agent_status matches none).
   [[nodiscard]] std::vector<agent> list_agents(const agent_filter& filter = {}) const;
   /// Refreshes the heartbeat, optionally sets the agent's reported load, and
   /// brings an offline agent back online. Errors: unknown_agent, load_out_of_range.
   expected<agent> heartbeat(const std::string& agent_id, std::optional<std::int64_t> current_load = {});
-  /// Sets online, offline or paused. Errors: unknown_agent, invalid_status.
+  /// Sets online, offline or paused. Errors: unknown_agent, invalid_status
+  /// (busy, or a value outside agent_status).
   expected<agent> update_status(const std::string& agent_id, agent_status status);
   /// The same, by name ("online", "offline", "paused").
   expected<agent> update_status(const std::string& agent_id, std::string_view status);
@@ -149,7 +178,8 @@ class registry {
 
   // ---- executions ----
   /// Starts an execution on an agent; answers its id (a UUID).
-  /// Errors: invalid_argument, unknown_agent, persistence_backlog.
+  /// Errors: invalid_argument, unknown_agent, limit_reached (a task_type or
+  /// workflow_slug past config.max_summary_keys), persistence_backlog.
   expected<std::string> start_execution(const std::string& agent_id, execution_request request = {},
                                         when_backlog_full full = when_backlog_full::apply_policy);
   /// Completes a running execution with success, failed or timeout. Tokens
@@ -167,7 +197,8 @@ class registry {
 
   // ---- tools ----
   /// Records tool calls of an agent; answers the (agent, tool) totals.
-  /// Errors: invalid_argument, unknown_agent, persistence_backlog.
+  /// Errors: invalid_argument, unknown_agent, limit_reached (a tool past
+  /// config.max_tools_per_agent), persistence_backlog.
   expected<tool_usage> record_tool_usage(const std::string& agent_id, const std::string& tool_name,
                                          const tool_call& call,
                                          when_backlog_full full = when_backlog_full::apply_policy);
@@ -179,7 +210,8 @@ class registry {
   /// is unregistered). Errors: unknown_agent.
   [[nodiscard]] expected<performance> get_performance(const std::string& agent_id) const;
   /// Every summary of one dimension (agent, agent_type, model, task_type,
-  /// workflow), ordered by key.
+  /// workflow), ordered by key. Errors: invalid_argument (a value outside
+  /// group_by).
   [[nodiscard]] expected<std::vector<performance>> get_performance_by(group_by dimension) const;
   /// get_performance(), answered through `done`.
   void get_performance_async(const std::string& agent_id, completion<performance> done) const;
@@ -198,7 +230,12 @@ class registry {
   /// stats(), answered through `done` (the agents are counted on an engine
   /// thread, not the caller's).
   void stats_async(completion<engine_stats> done) const;
-  /// Waits until every one-way message sent before is processed.
+  /// Waits until the engine has taken in everything done before the call,
+  /// on any thread: every completed execution (timeouts included) and tool
+  /// call is counted in the summaries and stats, with its record handed on
+  /// to persistence, and every registered agent is watched by the
+  /// supervisor. It does not wait for the database to commit those records
+  /// (stats().persistence_backlog says how many wait), nor for a sweep.
   void sync() const;
 
   // ---- change stream ----

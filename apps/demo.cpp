@@ -39,11 +39,17 @@ constexpr const char* tools[] = {"code_search", "file_edit", "bash", "web_fetch"
 // their durations read like the milliseconds of real LLM calls.
 class dilated_clock final : public agentreg::core::clock {
  public:
-  agentreg::core::timestamp now() const override { return start_ + (real_.now() - start_) * 1000; }
+  agentreg::core::timestamp now() const override {
+    return wall_start_ + (real_.monotonic() - mono_start_) * 1000;
+  }
+  agentreg::core::monotonic_time monotonic() const override {
+    return mono_start_ + (real_.monotonic() - mono_start_) * 1000;
+  }
 
  private:
   agentreg::core::system_clock real_;
-  agentreg::core::timestamp start_ = real_.now();
+  agentreg::core::timestamp wall_start_ = real_.now();
+  agentreg::core::monotonic_time mono_start_ = real_.monotonic();
 };
 
 long arg(int argc, char** argv, const char* name, long fallback) {

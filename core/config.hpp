@@ -36,10 +36,39 @@ struct registry_config {
   /// When more than this fraction of the online agents is stale at once, the
   /// sweep evicts nobody and the registry reports itself degraded.
   double degraded_threshold = 0.5;
+  /// The fraction guards (max_eviction_fraction, degraded_threshold) apply
+  /// only when at least this many agents are online. In a smaller fleet one
+  /// or two silent agents are no sign that the registry is at fault (1 of 1
+  /// stale is "more than half"), so every stale agent goes offline at the
+  /// next sweep (after the start grace period).
+  std::size_t degraded_min_online = 10;
 
   /// Run the sweep on a timer every heartbeat_interval. Tests turn it off and
   /// call registry::sweep() on simulated time.
   bool auto_sweep = true;
+
+  // Input limits. Each bounds memory that callers' input would otherwise
+  // grow for as long as the registry runs; reaching one is an error that
+  // names it (errc::limit_reached, or invalid_argument for an oversized spec).
+  /// Bytes of free-form data one agent may carry: metadata keys and values,
+  /// the agent card and the skills, each metadata entry and skill counting 64
+  /// bytes more (its node). The directory keeps one spec per agent, so this
+  /// bounds that part of an agent's memory at ~64 KiB (its fixed fields:
+  /// ~2 KB, see README "Measured").
+  std::size_t max_agent_metadata_bytes = 64 * 1024;
+  /// Distinct task_type values, and distinct workflow_slug values, that
+  /// executions may name: each becomes a summary kept for good (~1-3 KB with
+  /// its histogram in the aggregator, as much again in each of the 16 outbox
+  /// lanes that touched it since the last drain, and a row in the database).
+  /// 10 000 keys bound both dimensions at ~60 MB at worst. start_execution
+  /// with an 10 001st key answers limit_reached. (The agent, agent_type and
+  /// model dimensions grow with registrations, which max_agent_metadata_bytes
+  /// and the index's bounds limit instead.)
+  std::size_t max_summary_keys = 10'000;
+  /// Distinct tool names per agent in the tool usage table (each ~1-3 KB
+  /// with its histogram, and a database row): record_tool_usage with one
+  /// more answers limit_reached.
+  std::size_t max_tools_per_agent = 1'000;
 
   /// The clock; null means the system clock.
   std::shared_ptr<const clock> time_source;

@@ -28,6 +28,7 @@ enum class errc : std::uint8_t {
   persistence_backlog,    ///< the write-behind buffer is full (refuse policy)
   shutting_down,          ///< the registry is stopping
   internal,               ///< a bug or an unexpected runtime failure
+  limit_reached,          ///< a configured bound on input is reached (the message names it)
 };
 
 /// Stable snake_case name of an error code.

@@ -2,34 +2,38 @@
 
 #include <algorithm>
 
+#include "core/saturating.hpp"
+
 namespace agentreg::core {
 
 void performance_accumulator::add(const execution& e) {
-  ++total_;
+  // Saturating sums: one execution's figures are bounded by validation, but
+  // their totals over a long life are not.
+  total_ = saturating_add(total_, 1);
   switch (e.status) {
-    case execution_status::success: ++success_; break;
-    case execution_status::failed: ++failed_; break;
-    case execution_status::timeout: ++timeout_; break;
+    case execution_status::success: success_ = saturating_add(success_, 1); break;
+    case execution_status::failed: failed_ = saturating_add(failed_, 1); break;
+    case execution_status::timeout: timeout_ = saturating_add(timeout_, 1); break;
     case execution_status::running: break;
   }
-  duration_sum_ms_ += e.duration_ms;
-  tokens_ += e.total_tokens;
-  cost_micro_ += e.cost_micro_usd;
-  retries_ += e.retry_count;
+  duration_sum_ms_ = saturating_add(duration_sum_ms_, e.duration_ms);
+  tokens_ = saturating_add(tokens_, e.total_tokens);
+  cost_micro_ = saturating_add(cost_micro_, e.cost_micro_usd);
+  retries_ = saturating_add(retries_, e.retry_count);
   if (e.completed_at > last_)
     last_ = e.completed_at;
   durations_.add(static_cast<double>(e.duration_ms));
 }
 
 void performance_accumulator::merge(const performance_accumulator& other) {
-  total_ += other.total_;
-  success_ += other.success_;
-  failed_ += other.failed_;
-  timeout_ += other.timeout_;
-  duration_sum_ms_ += other.duration_sum_ms_;
-  tokens_ += other.tokens_;
-  cost_micro_ += other.cost_micro_;
-  retries_ += other.retries_;
+  total_ = saturating_add(total_, other.total_);
+  success_ = saturating_add(success_, other.success_);
+  failed_ = saturating_add(failed_, other.failed_);
+  timeout_ = saturating_add(timeout_, other.timeout_);
+  duration_sum_ms_ = saturating_add(duration_sum_ms_, other.duration_sum_ms_);
+  tokens_ = saturating_add(tokens_, other.tokens_);
+  cost_micro_ = saturating_add(cost_micro_, other.cost_micro_);
+  retries_ = saturating_add(retries_, other.retries_);
   if (other.last_ > last_)
     last_ = other.last_;
   durations_.merge(other.durations_);
@@ -103,9 +107,9 @@ performance_accumulator& summary_set::at(group_by dimension, const std::string& 
 
 void tool_accumulator::add(const tool_call_record& r) {
   const std::int64_t n = r.call.success_count + r.call.failure_count;
-  invocations_ += n;
-  success_ += r.call.success_count;
-  failure_ += r.call.failure_count;
+  invocations_ = saturating_add(invocations_, n);
+  success_ = saturating_add(success_, r.call.success_count);
+  failure_ = saturating_add(failure_, r.call.failure_count);
   duration_sum_ms_ += r.call.duration_ms * static_cast<double>(n);
   durations_.add(r.call.duration_ms, static_cast<std::uint64_t>(n));
   if (r.at > last_)
@@ -130,9 +134,9 @@ tool_usage tool_accumulator::snapshot(const std::string& agent_id, const std::st
 }
 
 void tool_accumulator::merge(const tool_accumulator& other) {
-  invocations_ += other.invocations_;
-  success_ += other.success_;
-  failure_ += other.failure_;
+  invocations_ = saturating_add(invocations_, other.invocations_);
+  success_ = saturating_add(success_, other.success_);
+  failure_ = saturating_add(failure_, other.failure_);
   duration_sum_ms_ += other.duration_sum_ms_;
   last_ = std::max(last_, other.last_);
   durations_.merge(other.durations_);

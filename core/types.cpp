@@ -26,6 +26,7 @@ const char* to_string(errc e) {
     case errc::persistence_backlog: return "persistence_backlog";
     case errc::shutting_down: return "shutting_down";
     case errc::internal: return "internal";
+    case errc::limit_reached: return "limit_reached";
   }
   return "unknown";
 }
@@ -42,13 +43,18 @@ std::optional<Enum> parse_name(const char* const (&names)[N], std::string_view s
       return static_cast<Enum>(i);
   return std::nullopt;
 }
+
+// A value outside the enum (an integer cast to it) is "unknown", never
+// another value's name.
+template <std::size_t N>
+const char* name_of(const char* const (&names)[N], unsigned value) {
+  return value < N ? names[value] : "unknown";
+}
 }  // namespace
 
-const char* to_string(agent_status s) { return agent_status_names[static_cast<int>(s) & 3]; }
-const char* to_string(execution_status s) { return execution_status_names[static_cast<int>(s) & 3]; }
-const char* to_string(group_by g) {
-  return static_cast<int>(g) < 5 ? group_by_names[static_cast<int>(g)] : "unknown";
-}
+const char* to_string(agent_status s) { return name_of(agent_status_names, static_cast<unsigned>(s)); }
+const char* to_string(execution_status s) { return name_of(execution_status_names, static_cast<unsigned>(s)); }
+const char* to_string(group_by g) { return name_of(group_by_names, static_cast<unsigned>(g)); }
 std::optional<agent_status> parse_agent_status(std::string_view s) {
   return parse_name<agent_status>(agent_status_names, s);
 }

@@ -23,9 +23,7 @@ using agent_actor = caf::typed_actor<
     /// Errors: invalid_capacity, capacity_below_load, invalid_argument. Safe to repeat.
     caf::replies_to<spec_atom, core::agent_spec>::with<core::agent>,
     /// From the sweep: goes offline if the last heartbeat is still older than
-    /// the given time; answers whether it did. Safe to repeat.
-    caf::replies_to<offline_atom, core::timestamp /*stale_before*/>::with<bool>,
-    /// The agent as it is now.
-    caf::replies_to<caf::get_atom>::with<core::agent>>;
+    /// the given monotonic time; answers whether it did. Safe to repeat.
+    caf::replies_to<offline_atom, core::monotonic_time /*stale_before*/>::with<bool>>;
 
 }  // namespace agentreg::msg

@@ -3,7 +3,7 @@
 #include <caf/atom.hpp>
 
 // Every atom of agentreg's protocols, once. CAF 0.17 atoms: at most 10
-// characters. CAF itself provides get_atom, ok_atom, tick_atom.
+// characters. CAF itself provides tick_atom.
 namespace agentreg::msg {
 
 using heartbeat_atom = caf::atom_constant<caf::atom("heartbeat")>;
@@ -17,7 +17,6 @@ using stats_atom = caf::atom_constant<caf::atom("stats")>;
 using batch_atom = caf::atom_constant<caf::atom("batch")>;
 using perf_atom = caf::atom_constant<caf::atom("perf")>;
 using perf_by_atom = caf::atom_constant<caf::atom("perf_by")>;
-using agent_atom = caf::atom_constant<caf::atom("agent")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using restore_atom = caf::atom_constant<caf::atom("restore")>;
 using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;

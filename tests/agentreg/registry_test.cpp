@@ -1,9 +1,14 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <functional>
 #include <thread>
 #include <limits>
 #include <set>
+
+#include <unistd.h>
 
 #include "agentreg/registry.hpp"
 
@@ -199,6 +204,110 @@ BOOST_FIXTURE_TEST_CASE(update_load_and_status_validate_their_input, fixture) {
   BOOST_TEST((reg.get_agent("a")->status == agent_status::paused));
 }
 
+BOOST_FIXTURE_TEST_CASE(every_agent_status_value_and_one_past_it_are_checked_by_update_status, fixture) {
+  add("a", "planner", 4);
+  const std::pair<agent_status, errc> cases[] = {
+      {agent_status::online, errc::ok},
+      {agent_status::offline, errc::ok},
+      {agent_status::paused, errc::ok},
+      {agent_status::busy, errc::invalid_status},
+      {static_cast<agent_status>(4), errc::invalid_status},
+      {static_cast<agent_status>(255), errc::invalid_status},
+  };
+  for (const auto& [status, code] : cases) {
+    BOOST_REQUIRE(bool(reg.update_status("a", agent_status::online)));
+    auto r = reg.update_status("a", status);
+    BOOST_TEST((r.code() == code), "status " << static_cast<int>(status));
+    if (code != errc::ok) {  // refused: the agent is as it was, and still selectable
+      BOOST_TEST((reg.get_agent("a")->status == agent_status::online));
+      auto l = reg.acquire("planner");
+      BOOST_TEST_REQUIRE(bool(l));
+      BOOST_TEST(l->agent_id == "a");
+      BOOST_TEST(bool(reg.release(*l)));
+    } else {
+      BOOST_TEST((reg.get_agent("a")->status == status));
+    }
+  }
+  BOOST_TEST(std::string{core::to_string(static_cast<agent_status>(4))} == "unknown");
+  // A filter on a status no agent can have matches none.
+  BOOST_TEST(reg.list_agents({.status = static_cast<agent_status>(4)}).empty());
+  BOOST_TEST(reg.list_agents({.status = agent_status::online}).size() == 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(every_execution_status_value_and_one_past_it_are_checked_by_complete_execution, fixture) {
+  add("a");
+  const std::pair<execution_status, errc> cases[] = {
+      {execution_status::running, errc::invalid_status},
+      {execution_status::success, errc::ok},
+      {execution_status::failed, errc::ok},
+      {execution_status::timeout, errc::ok},
+      {static_cast<execution_status>(4), errc::invalid_status},
+      {static_cast<execution_status>(200), errc::invalid_status},
+  };
+  std::int64_t completed = 0;
+  for (const auto& [status, code] : cases) {
+    auto id = reg.start_execution("a");
+    auto r = reg.complete_execution(*id, status);
+    BOOST_TEST((r.code() == code), "status " << static_cast<int>(status));
+    if (code == errc::ok) {
+      ++completed;
+      BOOST_TEST((r->status == status));
+    } else {  // refused: still running, nothing counted; a valid completion still works
+      BOOST_TEST(reg.get_performance("a")->total_executions == completed);
+      BOOST_TEST(reg.stats().running_executions == 1);
+      BOOST_TEST(bool(reg.complete_execution(*id, execution_status::success)));
+      ++completed;
+    }
+  }
+  auto p = reg.get_performance("a");
+  BOOST_TEST(p->total_executions == completed);
+  BOOST_TEST(p->successful_executions + p->failed_executions + p->timeout_executions == completed);
+}
+
+BOOST_FIXTURE_TEST_CASE(every_group_by_value_and_one_past_it_are_checked_by_get_performance_by, fixture) {
+  add("a");
+  reg.complete_execution(*reg.start_execution("a", {"t", "w"}), "success");
+  for (int d = 0; d <= 4; ++d) {
+    auto rows = reg.get_performance_by(static_cast<group_by>(d));
+    BOOST_TEST_REQUIRE(bool(rows), "group_by " << d);
+    BOOST_TEST(rows->size() == 1u);
+  }
+  for (int d : {5, 255})
+    BOOST_TEST((reg.get_performance_by(static_cast<group_by>(d)).code() == errc::invalid_argument));
+}
+
+BOOST_FIXTURE_TEST_CASE(a_load_that_would_overflow_with_the_leased_slots_is_refused_and_changes_nothing, fixture) {
+  add("a", "planner", 4);
+  auto l = reg.acquire("planner");  // one leased slot: load + leased must not overflow
+  BOOST_REQUIRE(bool(l));
+  reg.update_load("a", 1);
+  clock->advance(10s);
+  for (std::int64_t bad : {std::numeric_limits<std::int64_t>::max(), std::numeric_limits<std::int64_t>::max() - 1,
+                           std::numeric_limits<std::int64_t>::min(), std::int64_t{4096}}) {
+    BOOST_TEST((reg.update_load("a", bad).code() == errc::load_out_of_range), bad);
+    BOOST_TEST((reg.heartbeat("a", bad).code() == errc::load_out_of_range), bad);
+  }
+  auto a = reg.get_agent("a");
+  BOOST_TEST(a->current_load == 2);
+  BOOST_TEST(a->last_heartbeat == clock->now() - std::chrono::nanoseconds{10s}.count());  // refused heartbeats
+  BOOST_TEST((a->status == agent_status::online));
+  BOOST_TEST(bool(reg.release(*l)));
+}
+
+BOOST_FIXTURE_TEST_CASE(a_ttl_too_long_to_add_to_now_is_refused_rather_than_wrapped, fixture) {
+  add("a", "planner", 2);
+  auto r = reg.acquire("planner", {.ttl = std::chrono::nanoseconds::max()});
+  BOOST_TEST((r.code() == errc::invalid_argument));
+  BOOST_TEST(reg.get_agent("a")->current_load == 0);  // nothing held
+  auto l = reg.acquire("planner", {.ttl = 1min});
+  BOOST_REQUIRE(bool(l));
+  BOOST_TEST((reg.renew(*l, std::chrono::nanoseconds::max()).code() == errc::invalid_argument));
+  clock->advance(59s);
+  BOOST_TEST(reg.sweep()->leases_reclaimed == 0);  // the refused renewal changed nothing
+  clock->advance(1s);
+  BOOST_TEST(reg.sweep()->leases_reclaimed == 1);
+}
+
 BOOST_FIXTURE_TEST_CASE(least_loaded_picks_the_lowest_ratio_and_rotates_ties, fixture) {
   add("a", "planner", 10);
   add("b", "planner", 2);
@@ -369,6 +478,167 @@ BOOST_FIXTURE_TEST_CASE(tool_usage_aggregates_per_agent_and_tool, fixture) {
   BOOST_TEST(reg.get_tool_usage("a")->at(0).invocation_count == 1);
 }
 
+BOOST_AUTO_TEST_CASE(every_configuration_field_is_checked_at_construction_and_the_error_names_it) {
+  BOOST_TEST(bool(validate(config{})));
+  const auto dir = std::filesystem::temp_directory_path() / ("agentreg-config-test-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto file = [&](const std::string& name, const std::string& text) {
+    std::ofstream{dir / name} << text;
+    return (dir / name).string();
+  };
+  const auto not_json = file("not_json.json", "{\"version\": ");
+  const auto no_output = file("no_output.json", R"({"version": "v", "models": {"m": {"input_per_million_usd": 1}}})");
+  const auto good = file("good.json", R"({"version": "v1", "models": {"m": {"input_per_million_usd": 1,
+                                          "output_per_million_usd": 2}}})");
+  struct bad_case {
+    const char* field;
+    std::function<void(config&)> change;
+  };
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const bad_case cases[] = {
+      {"stale_timeout", [](config& c) { c.stale_timeout = 0ns; }},
+      {"stale_timeout", [](config& c) { c.stale_timeout = -5s; }},
+      {"stale_timeout", [](config& c) { c.stale_timeout = std::chrono::nanoseconds::max(); }},
+      {"heartbeat_interval", [](config& c) { c.heartbeat_interval = 0ns; }},
+      {"heartbeat_interval", [](config& c) { c.heartbeat_interval = 1us; }},
+      {"performance_update_interval", [](config& c) { c.performance_update_interval = 0ns; }},
+      {"execution_timeout", [](config& c) { c.execution_timeout = 0ns; }},
+      {"execution_timeout", [](config& c) { c.execution_timeout = std::chrono::hours{24 * 365 * 101}; }},
+      {"start_grace", [](config& c) { c.start_grace = -1s; }},
+      {"max_eviction_fraction", [=](config& c) { c.max_eviction_fraction = nan; }},
+      {"max_eviction_fraction", [](config& c) { c.max_eviction_fraction = 0; }},
+      {"max_eviction_fraction", [](config& c) { c.max_eviction_fraction = 1.5; }},
+      {"degraded_threshold", [=](config& c) { c.degraded_threshold = nan; }},
+      {"degraded_threshold", [](config& c) { c.degraded_threshold = -0.1; }},
+      {"degraded_threshold", [](config& c) { c.degraded_threshold = INFINITY; }},
+      {"scheduler_threads", [](config& c) { c.scheduler_threads = 100'000; }},
+      {"scheduler_policy", [](config& c) { c.scheduler_policy = "fastest"; }},
+      {"batch_size", [](config& c) { c.batch_size = 0; }},
+      {"flush_interval", [](config& c) { c.flush_interval = 0ms; }},
+      {"writer_connections", [](config& c) { c.writer_connections = 0; }},
+      {"writer_connections", [](config& c) { c.writer_connections = 1000; }},
+      {"buffer_limit", [](config& c) { c.buffer_limit = 0; }},
+      {"max_agent_metadata_bytes", [](config& c) { c.max_agent_metadata_bytes = 0; }},
+      {"max_summary_keys", [](config& c) { c.max_summary_keys = 0; }},
+      {"max_summary_keys", [](config& c) { c.max_summary_keys = 2'000'000; }},
+      {"max_tools_per_agent", [](config& c) { c.max_tools_per_agent = 0; }},
+      {"on_full", [](config& c) { c.on_full = static_cast<backlog_policy>(2); }},
+      {"database_url", [](config& c) { c.database_url = ""; }},
+      {"price_table_path", [&](config& c) { c.price_table_path = (dir / "missing.json").string(); }},
+      {"price_table_path", [&](config& c) { c.price_table_path = not_json; }},
+      {"price_table_path", [&](config& c) { c.price_table_path = no_output; }},
+  };
+  for (const auto& [field, change] : cases) {
+    config c;
+    change(c);
+    auto ok = validate(c);
+    BOOST_TEST_REQUIRE(!ok, field);
+    BOOST_TEST((ok.code() == errc::invalid_argument));
+    BOOST_TEST(ok.error().message.find(std::string{"config."} + field) != std::string::npos, ok.error().message);
+    try {
+      registry reg{c};
+      BOOST_ERROR("registry accepted a bad " << field);
+    } catch (const invalid_config& e) {
+      BOOST_TEST(std::string{e.what()} == ok.error().message);
+    }
+  }
+  // The limits are inclusive, and a good price file is used, not the built-in table.
+  config c;
+  c.auto_sweep = false;
+  c.heartbeat_interval = 1ms;
+  c.max_eviction_fraction = 1;
+  c.degraded_threshold = 1;
+  c.start_grace = 0ns;
+  c.price_table_path = good;
+  registry reg{c};
+  reg.register_agent({.agent_id = "a", .agent_type = "t", .model_name = "m"});
+  auto e = reg.complete_execution(*reg.start_execution("a"), "success",
+                                  {.prompt_tokens = 1'000'000, .completion_tokens = 1'000'000});
+  BOOST_TEST(e->price_version == "v1");
+  BOOST_TEST(e->cost_micro_usd == 3'000'000);
+  std::filesystem::remove_all(dir);
+}
+
+namespace {
+config limited(std::size_t metadata_bytes, std::size_t summary_keys, std::size_t tools) {
+  config c;
+  c.auto_sweep = false;
+  c.max_agent_metadata_bytes = metadata_bytes;
+  c.max_summary_keys = summary_keys;
+  c.max_tools_per_agent = tools;
+  return c;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(an_agent_s_metadata_card_and_skills_are_bounded_in_total_bytes) {
+  registry reg{limited(1000, 10, 10)};
+  agent_spec s{.agent_id = "a", .agent_type = "t"};
+  s.metadata["k"] = std::string(1000 - 1 - 64, 'v');  // exactly the limit: key + value + 64 per entry
+  BOOST_TEST_REQUIRE(bool(reg.register_agent(s)));
+  auto big = s;
+  big.metadata["k2"] = "x";
+  auto r = reg.register_agent(big);  // re-registration: refused, the spec stays
+  BOOST_TEST((r.code() == errc::invalid_argument));
+  BOOST_TEST(r.error().message.find("max_agent_metadata_bytes") != std::string::npos, r.error().message);
+  BOOST_TEST(reg.get_agent("a")->metadata.size() == 1u);
+
+  agent_spec card{.agent_id = "b", .agent_type = "t"};
+  card.agent_card = R"({"name": "b", "description": ")" + std::string(1000, 'd') + "\"}";
+  BOOST_TEST((reg.register_agent(card).code() == errc::invalid_argument));
+  agent_spec skills{.agent_id = "c", .agent_type = "t"};
+  for (int i = 0; i < 20; ++i)  // 20 x (3 + 64) > 1000
+    skills.skills.push_back("s" + std::to_string(i % 10) + std::to_string(i / 10));
+  BOOST_TEST((reg.register_agent(skills).code() == errc::invalid_argument));
+  BOOST_TEST(reg.list_agents().size() == 1u);  // neither b nor c exists
+
+  agent_spec fine{.agent_id = "d", .agent_type = "t"};
+  fine.agent_card = R"({"name": "d", "skills": [{"id": "search"}]})";
+  fine.skills = {"search"};
+  auto d = reg.register_agent(fine);
+  BOOST_TEST_REQUIRE(bool(d));
+  BOOST_TEST(d->agent_card == fine.agent_card);
+  fine.agent_card = "not json";
+  BOOST_TEST((reg.register_agent(fine).code() == errc::invalid_argument));
+  fine.agent_card = "[1, 2]";
+  BOOST_TEST((reg.register_agent(fine).code() == errc::invalid_argument));
+  fine.agent_card.clear();
+  fine.skills = {""};
+  BOOST_TEST((reg.register_agent(fine).code() == errc::invalid_argument));
+}
+
+BOOST_AUTO_TEST_CASE(distinct_task_types_and_workflows_are_bounded_and_a_refused_start_changes_nothing) {
+  registry reg{limited(64 * 1024, 3, 10)};
+  reg.register_agent({.agent_id = "a", .agent_type = "t"});
+  for (int i = 0; i < 3; ++i)  // 3 task types, 3 workflows: the limit
+    BOOST_TEST_REQUIRE(bool(reg.start_execution("a", {"task" + std::to_string(i), "flow" + std::to_string(i)})));
+  auto r = reg.start_execution("a", {"task3", "flow0"});
+  BOOST_TEST((r.code() == errc::limit_reached));
+  BOOST_TEST(r.error().message.find("max_summary_keys") != std::string::npos, r.error().message);
+  BOOST_TEST((reg.start_execution("a", {"task0", "flow3"}).code() == errc::limit_reached));
+  BOOST_TEST(reg.stats().running_executions == 3);
+  auto known = reg.start_execution("a", {"task2", "flow1"});  // known keys still work
+  BOOST_TEST_REQUIRE(bool(known));
+  BOOST_TEST(bool(reg.complete_execution(*known, "success")));
+  BOOST_TEST(reg.get_performance_by(group_by::task_type)->size() == 1u);
+  BOOST_TEST(reg.get_performance_by(group_by::workflow)->size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(distinct_tools_per_agent_are_bounded_and_a_refused_call_records_nothing) {
+  registry reg{limited(64 * 1024, 10, 2)};
+  reg.register_agent({.agent_id = "a", .agent_type = "t"});
+  reg.register_agent({.agent_id = "b", .agent_type = "t"});
+  const tool_call once{.success_count = 1, .duration_ms = 5};
+  BOOST_TEST(bool(reg.record_tool_usage("a", "search", once)));
+  BOOST_TEST(bool(reg.record_tool_usage("a", "edit", once)));
+  auto r = reg.record_tool_usage("a", "bash", once);
+  BOOST_TEST((r.code() == errc::limit_reached));
+  BOOST_TEST(r.error().message.find("max_tools_per_agent") != std::string::npos, r.error().message);
+  BOOST_TEST(reg.record_tool_usage("a", "search", once)->invocation_count == 2);  // a known tool: counted
+  BOOST_TEST(reg.get_tool_usage("a")->size() == 2u);
+  BOOST_TEST(bool(reg.record_tool_usage("b", "bash", once)));  // the bound is per agent
+  BOOST_TEST(reg.stats().tool_calls == 4);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(registry_sweep)
@@ -438,6 +708,82 @@ BOOST_FIXTURE_TEST_CASE(when_most_agents_look_stale_evictions_are_held_and_the_r
     reg.heartbeat("a" + std::to_string(i));
   BOOST_TEST(!reg.sweep()->degraded);
   BOOST_TEST(!reg.stats().degraded);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_lone_stale_agent_goes_offline_at_the_next_sweep_and_leaves_selection, fixture) {
+  add("only");
+  clock->advance(301s);  // 1 of 1 stale: "more than half", but one agent is no fleet
+  auto r = reg.sweep();
+  BOOST_TEST(!r->degraded);
+  BOOST_TEST(r->evicted == 1);
+  BOOST_TEST((reg.get_agent("only")->status == agent_status::offline));
+  BOOST_TEST((reg.acquire("planner").code() == errc::no_capacity));
+}
+
+BOOST_FIXTURE_TEST_CASE(below_the_minimum_fleet_every_stale_agent_goes_offline_at_the_next_sweep, fixture) {
+  for (int i = 0; i < 3; ++i)
+    add("a" + std::to_string(i));
+  clock->advance(301s);
+  reg.heartbeat("a0");  // 2 of 3 stale
+  auto r = reg.sweep();
+  BOOST_TEST(!r->degraded);
+  BOOST_TEST(r->stale == 2);
+  BOOST_TEST(r->evicted == 2);
+  BOOST_TEST(r->held_back == 0);
+  BOOST_TEST(reg.list_online_agents().size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(the_minimum_fleet_for_degraded_mode_is_configurable) {
+  auto clock = std::make_shared<core::manual_clock>();
+  config c;
+  c.time_source = clock;
+  c.auto_sweep = false;
+  c.start_grace = 0ns;
+  c.degraded_min_online = 3;
+  registry reg{c};
+  for (int i = 0; i < 3; ++i)
+    reg.register_agent({"a" + std::to_string(i), "planner"});
+  clock->advance(301s);
+  reg.heartbeat("a0");  // 2 of 3 stale, and 3 online is a fleet now
+  auto r = reg.sweep();
+  BOOST_TEST(r->degraded);
+  BOOST_TEST(r->evicted == 0);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_wall_clock_step_evicts_nobody_and_changes_no_duration_ttl_or_timeout, fixture) {
+  for (int i = 0; i < 3; ++i)  // a small fleet: the sweep would evict every stale agent at once
+    add("a" + std::to_string(i));
+  auto lease = reg.acquire("planner", {.ttl = 30min});
+  BOOST_REQUIRE(bool(lease));
+  auto forward = reg.start_execution("a0");
+  clock->advance(2s);
+  clock->step_wall(1h);  // NTP steps the wall clock forward an hour
+  auto r = reg.sweep();
+  BOOST_TEST(r->stale == 0);
+  BOOST_TEST(r->evicted == 0);
+  BOOST_TEST(r->leases_reclaimed == 0);
+  BOOST_TEST(r->executions_timed_out == 0);
+  BOOST_TEST(r->at == clock->now());  // reports carry the wall time
+  BOOST_TEST(reg.list_online_agents().size() == 3u);
+  clock->advance(1s);
+  auto e = reg.complete_execution(*forward, "success");
+  BOOST_TEST(e->duration_ms == 3000);
+  BOOST_TEST(e->completed_at == clock->now());
+
+  auto back = reg.start_execution("a1");
+  clock->step_wall(-2h);  // and back two hours
+  clock->advance(1500ms);
+  e = reg.complete_execution(*back, "success");
+  BOOST_TEST(e->duration_ms == 1500);
+  BOOST_TEST(reg.heartbeat("a2")->last_heartbeat == clock->now());
+  r = reg.sweep();
+  BOOST_TEST(r->stale == 0);
+  BOOST_TEST(r->leases_reclaimed == 0);
+
+  // Time that really passes still counts: the TTL, then staleness.
+  clock->advance(30min);
+  BOOST_TEST(reg.sweep()->leases_reclaimed == 1);
+  BOOST_TEST(reg.list_online_agents().empty());  // all 30 min silent: stale, and a small fleet
 }
 
 BOOST_AUTO_TEST_CASE(no_agent_is_evicted_during_the_grace_period_after_start) {

@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <set>
 
 #include "core/histogram.hpp"
 #include "core/price_table.hpp"
+#include "core/saturating.hpp"
+#include "core/summary.hpp"
 #include "core/uuid.hpp"
 #include "core/validate.hpp"
 
@@ -96,6 +99,33 @@ BOOST_AUTO_TEST_CASE(a_malformed_price_table_is_rejected_with_the_field_named) {
       R"({"version": "v2", "models": {"m": {"input_per_million_usd": 1, "output_per_million_usd": 2.5}}})", "t.json");
   BOOST_REQUIRE(good);
   BOOST_TEST(good->find("m")->cached_input == 1'000'000);  // defaults to the input price
+}
+
+BOOST_AUTO_TEST_CASE(summary_totals_saturate_at_the_int64_bound_instead_of_wrapping) {
+  constexpr auto top = std::numeric_limits<std::int64_t>::max();
+  BOOST_TEST(saturating_add(top - 1, 5) == top);
+  BOOST_TEST(saturating_add(std::numeric_limits<std::int64_t>::min() + 1, -5) == std::numeric_limits<std::int64_t>::min());
+  BOOST_TEST(saturating_add(40, 2) == 42);
+  execution e;
+  e.status = execution_status::success;
+  e.total_tokens = top / 2 + 1;
+  e.cost_micro_usd = top / 2 + 1;
+  e.duration_ms = top / 2 + 1;
+  e.retry_count = top / 2 + 1;
+  performance_accumulator acc;
+  acc.add(e);
+  acc.add(e);
+  auto p = acc.snapshot(group_by::agent, "a");
+  BOOST_TEST(p.total_executions == 2);
+  BOOST_TEST(p.total_tokens_used == top);
+  BOOST_TEST(p.total_cost_micro_usd == top);
+  BOOST_TEST(p.total_retries == top);
+  BOOST_TEST(p.avg_duration_ms > 0);
+  performance_accumulator merged;
+  merged.merge(acc);
+  merged.merge(acc);
+  BOOST_TEST(merged.snapshot(group_by::agent, "a").total_cost_micro_usd == top);
+  BOOST_TEST(merged.snapshot(group_by::agent, "a").total_executions == 4);
 }
 
 BOOST_AUTO_TEST_CASE(validation_names_each_kind_of_bad_input) {
