@@ -144,14 +144,15 @@ BOOST_FIXTURE_TEST_CASE(the_sweep_taking_an_agent_offline_and_a_heartbeat_revivi
 }
 
 BOOST_FIXTURE_TEST_CASE(a_sweep_held_in_degraded_mode_is_a_change, fixture) {
-  for (int i = 0; i < 4; ++i)
+  // Degraded mode needs a minimum fleet (config.degraded_min_online, 10).
+  for (int i = 0; i < 10; ++i)
     add("p" + std::to_string(i));
   next();
   clock->advance(400s);  // everyone stale at once
   auto r = reg.sweep();
   BOOST_REQUIRE(r->degraded);
   auto c = only(change_kind::sweep_degraded);
-  BOOST_TEST(c.count == 4);
+  BOOST_TEST(c.count == 10);
 }
 
 BOOST_FIXTURE_TEST_CASE(leases_granted_released_and_expired_are_changes, fixture) {
