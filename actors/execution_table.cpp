@@ -41,6 +41,16 @@ core::expected<running_execution> execution_table::take(const core::uuid& id) {
   return std::move(node.mapped());
 }
 
+core::expected<running_execution> execution_table::find(const core::uuid& id) const {
+  const auto& s = shard_of(id);
+  std::lock_guard guard{s.mutex};
+  if (auto it = s.running.find(id); it != s.running.end())
+    return it->second;
+  if (s.was_completed(id))
+    return core::error{core::errc::already_completed, "execution " + core::to_string(id) + " is already completed"};
+  return core::error{core::errc::unknown_execution, "no running execution " + core::to_string(id)};
+}
+
 std::vector<std::pair<core::uuid, running_execution>> execution_table::take_started_before(core::monotonic_time cutoff) {
   std::vector<std::pair<core::uuid, running_execution>> out;
   for (auto& s : shards_) {

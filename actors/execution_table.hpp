@@ -52,6 +52,10 @@ class execution_table {
   /// Errors: unknown_execution, already_completed.
   core::expected<running_execution> take(const core::uuid& id);
 
+  /// A copy of a running execution, left in place.
+  /// Errors: unknown_execution, already_completed.
+  [[nodiscard]] core::expected<running_execution> find(const core::uuid& id) const;
+
   /// Removes (and remembers as completed) every execution started before
   /// `cutoff` (monotonic).
   std::vector<std::pair<core::uuid, running_execution>> take_started_before(core::monotonic_time cutoff);
@@ -74,6 +78,7 @@ class execution_table {
     }
   };
   shard& shard_of(const core::uuid& id) { return shards_[core::uuid_hash{}(id) % shard_count]; }
+  const shard& shard_of(const core::uuid& id) const { return shards_[core::uuid_hash{}(id) % shard_count]; }
 
   std::array<shard, shard_count> shards_;
 };

@@ -470,6 +470,7 @@ struct registry::impl {
         self->request(ctx.persistence, caf::infinite, msg::stats_atom::value)
             .then(
                 [s, complete](msg::persistence_stats& p) {
+                  s->persistence_connected = p.connected;
                   s->persistence_batches = p.batches;
                   s->persistence_rows = p.rows;
                   s->persistence_retries = p.retries;
@@ -804,6 +805,17 @@ expected<execution> registry::complete_execution(const std::string& execution_id
   actors::record_completion(ctx, e);
   impl_->nudge(ctx.records.put_completed(e));
   return e;
+}
+
+expected<execution> registry::get_execution(const std::string& execution_id) const {
+  const auto id = core::parse_uuid(execution_id);
+  if (!id)
+    return error{errc::invalid_argument, "execution_id must be a UUID, got \"" + execution_id + "\""};
+  auto& ctx = impl_->ctx;
+  auto running = ctx.executions.find(*id);
+  if (!running)
+    return running.error();
+  return std::move(*running).to_execution(*id, ctx.prices.version());
 }
 
 expected<execution> registry::complete_execution(const std::string& execution_id, std::string_view status,

@@ -195,6 +195,11 @@ class registry {
                                          const execution_metrics& metrics = {},
                                          when_backlog_full full = when_backlog_full::apply_policy);
 
+  /// A running execution (status running, completed_at 0).
+  /// Errors: invalid_argument (not a UUID), unknown_execution,
+  /// already_completed (completed lately).
+  [[nodiscard]] expected<execution> get_execution(const std::string& execution_id) const;
+
   // ---- tools ----
   /// Records tool calls of an agent; answers the (agent, tool) totals.
   /// Errors: invalid_argument, unknown_agent, limit_reached (a tool past

@@ -210,6 +210,7 @@ struct engine_stats {
   sweep_report last_sweep;
   // Persistence (zero without a database).
   bool persistence_enabled = false;
+  bool persistence_connected = false;  ///< every writer's last write succeeded
   std::int64_t persistence_backlog = 0;
   std::int64_t persistence_batches = 0;
   std::int64_t persistence_rows = 0;

@@ -1,0 +1,138 @@
+// agentregd: the registry over HTTP/JSON (docs/api.md).
+
+#include <sys/stat.h>
+
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <random>
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include "agentreg/registry.hpp"
+#include "apps/agentregd/options.hpp"
+#include "server/api.hpp"
+#include "server/router.hpp"
+#include "server/server.hpp"
+
+using namespace agentreg;
+
+namespace {
+
+std::string trim(std::string s) {
+  s.erase(s.find_last_not_of(" \t\r\n") + 1);
+  s.erase(0, s.find_first_not_of(" \t\r\n"));
+  return s;
+}
+
+// 32 bytes from the operating system's random source, as hex.
+std::string new_token() {
+  std::random_device rd;  // /dev/urandom on Linux
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string t;
+  for (int i = 0; i < 8; ++i) {
+    const auto r = rd();
+    for (int b = 0; b < 8; ++b)
+      t.push_back(hex[(r >> (4 * b)) & 15]);
+  }
+  return t;
+}
+
+// The token in `path`; when the file does not exist, a new token is written
+// there, readable by its owner only, and printed.
+std::string token_from(const std::string& path, bool create) {
+  std::ifstream in{path};
+  if (in) {
+    std::string t((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    t = trim(t);
+    if (t.empty())
+      throw std::runtime_error("the token file " + path + " is empty");
+    return t;
+  }
+  if (!create)
+    throw std::runtime_error("cannot read the token file " + path);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0)
+    throw std::runtime_error("cannot create the token file " + path);
+  const auto t = new_token();
+  const std::string line = t + "\n";
+  const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  ::close(fd);
+  if (!ok)
+    throw std::runtime_error("cannot write the token file " + path);
+  std::cout << "agentregd: generated a token in " << path << " (mode 0600): " << t << std::endl;
+  return t;
+}
+
+// Every route the server answers. The "Live" additions (/metrics, /v1/watch,
+// the dashboard) go here, into the same table, so that 404/405 and
+// /openapi.json know them too.
+void add_routes(http::router& table, registry& reg, const http::api_options& api) {
+  http::add_api_routes(table, reg, api);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto parsed = daemon::parse(argc, argv);
+  if (parsed.help) {
+    std::cout << daemon::help_text();
+    return 0;
+  }
+  if (!parsed.errors.empty()) {
+    for (const auto& e : parsed.errors)
+      std::cerr << "agentregd: error: " << e << "\n";
+    std::cerr << "agentregd: see --help\n";
+    return 2;
+  }
+  auto& s = parsed.values;
+  // SIGINT and SIGTERM are taken by sigwait in main() only: blocked before
+  // any thread starts, so every thread inherits the mask.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  http::server_counters counters;
+  std::optional<registry> reg;
+  http::router table;  // outlives the server, which reads it
+  std::optional<http::server> srv;
+  try {
+    if (!s.token_file.empty())
+      s.server.token = token_from(s.token_file, true);
+    if (!s.read_token_file.empty())
+      s.server.read_token = token_from(s.read_token_file, false);
+    s.server.counters = &counters;
+    s.api.counters = &counters;
+    reg.emplace(s.engine);
+    add_routes(table, *reg, s.api);
+    srv.emplace(table, s.server);
+    srv->start();
+    std::cout << "agentregd: listening on " << (srv->tls() ? "https://" : "http://") << s.server.address << ":"
+              << srv->port() << " (" << s.server.io_threads << " I/O threads, "
+              << (s.engine.database_url ? "PostgreSQL" : "memory only") << ", "
+              << (s.server.token.empty() ? "no auth" : "bearer token") << ")" << std::endl;
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    std::cout << "agentregd: " << (sig == SIGINT ? "SIGINT" : "SIGTERM")
+              << ": stopping (no new connections, requests in flight finish)" << std::endl;
+    srv->stop(s.shutdown_grace);
+    // The registry's destructor runs every pending completion and flushes
+    // everything to the database; the server (its io_contexts) goes after.
+    reg.reset();
+    std::cout << "agentregd: stopped after " << counters.requests.load() << " requests" << std::endl;
+    srv.reset();
+  } catch (const std::exception& e) {
+    std::cerr << "agentregd: error: " << e.what() << std::endl;
+    if (srv)
+      srv->stop(std::chrono::milliseconds{0});
+    reg.reset();
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,40 @@
+#pragma once
+// agentregd's settings: one table of options, each a flag, an AGENTREG_*
+// environment variable and a config file key, documented by --help.
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agentreg/registry.hpp"
+#include "server/api.hpp"
+#include "server/server.hpp"
+
+namespace agentreg::daemon {
+
+/// Everything agentregd runs with.
+struct settings {
+  config engine;
+  http::server_options server;
+  http::api_options api;
+  std::string token_file;       ///< read, or created with a new token on first run
+  std::string read_token_file;  ///< read only
+  std::chrono::milliseconds shutdown_grace{10'000};
+};
+
+/// The outcome of reading the command line, the environment and the config file.
+struct parsed {
+  settings values;
+  bool help = false;
+  std::vector<std::string> errors;  ///< one sentence each; non-empty: do not start
+};
+
+/// Reads, lowest precedence first: defaults, the config file (--config or
+/// AGENTREG_CONFIG), AGENTREG_* variables, flags.
+parsed parse(int argc, char** argv);
+
+/// The --help text: every option with its variable, default and meaning.
+std::string help_text();
+
+}  // namespace agentreg::daemon

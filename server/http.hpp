@@ -1,0 +1,84 @@
+#pragma once
+// The server's own vocabulary, free of Beast and Boost.JSON: requests and
+// responses as the route handlers see them, routes, scopes. The connection
+// code (session.cpp) translates between these and Beast's messages.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace agentreg::http {
+
+/// The methods the API uses.
+enum class method : std::uint8_t { get, post, put, del };
+const char* to_string(method m);
+
+/// Who may call a route: anyone, the read-only token or the full token,
+/// the full token only.
+enum class scope : std::uint8_t { open, read, write };
+
+/// A request as a handler sees it: decoded path parameters and query, the
+/// whole body. It stays valid until the handler's responder has been called.
+struct request {
+  method verb = method::get;
+  std::string path;                                        ///< percent-decoded segments joined by '/'
+  std::vector<std::string> params;                         ///< the pattern's {parameters}, in order
+  std::vector<std::pair<std::string, std::string>> query;  ///< decoded, in order
+  std::string body;
+  std::string if_none_match;  ///< the If-None-Match header, if any
+};
+
+/// A response. `body` is JSON unless `content_type` says otherwise; 204 and
+/// 304 are sent without a body.
+struct response {
+  unsigned status = 200;
+  std::string body;
+  std::string content_type = "application/json; charset=utf-8";
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+/// Hands a handler's response to its connection. Call exactly once, from
+/// any thread: the response is posted to the connection's executor.
+using responder = std::function<void(response)>;
+
+/// A route's code: answers through `respond`, at once or later (from an
+/// engine thread), never waiting for the engine on the calling I/O thread.
+using handler = std::function<void(const request&, responder respond)>;
+
+/// One row of the route table: method, path pattern (literal segments and
+/// {parameters}), required scope, handler, and what the OpenAPI document
+/// says about it.
+struct route {
+  method verb = method::get;
+  std::string pattern;  ///< e.g. "/v1/agents/{agent_id}/heartbeat"
+  scope needs = scope::write;
+  handler handle;
+  std::string summary;               ///< one line for the OpenAPI document
+  std::vector<unsigned> statuses;    ///< the statuses it answers besides the common ones
+  bool has_body = false;             ///< takes a JSON request body
+};
+
+/// What the server counts, for /v1/stats (and later /metrics). Thread-safe.
+struct server_counters {
+  std::atomic<std::int64_t> connections{0};       ///< open now
+  std::atomic<std::int64_t> connections_total{0};
+  std::atomic<std::int64_t> requests{0};
+  std::atomic<std::int64_t> refused_connections{0};  ///< over max_connections
+};
+
+/// One answered request, for a per-request observer (metrics, slow-request
+/// logging): the route's pattern (or "" when no route matched).
+struct completed_request {
+  method verb = method::get;
+  std::string_view pattern;
+  unsigned status = 0;
+  std::chrono::nanoseconds duration{0};
+};
+
+}  // namespace agentreg::http

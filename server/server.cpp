@@ -1,0 +1,540 @@
+// The connections: Beast over Asio, one io_context per I/O thread, plain TCP
+// or TLS. This file is the only one that includes Beast and Asio.
+
+#include "server/server.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <iostream>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "server/errors.hpp"
+#include "server/json.hpp"
+
+namespace agentreg::http {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = net::ip::tcp;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+using sha256_digest = std::array<unsigned char, 32>;
+
+sha256_digest sha256(std::string_view s) {
+  sha256_digest d{};
+  unsigned int n = 0;
+  EVP_Digest(s.data(), s.size(), d.data(), &n, EVP_sha256(), nullptr);
+  return d;
+}
+
+// Tokens are compared as SHA-256 digests with CRYPTO_memcmp: the time taken
+// depends neither on where the first differing byte is nor on the length.
+bool same_token(const sha256_digest& expected, std::string_view given) {
+  const auto d = sha256(given);
+  return CRYPTO_memcmp(d.data(), expected.data(), d.size()) == 0;
+}
+
+std::optional<method> method_of(bhttp::verb v) {
+  switch (v) {
+    case bhttp::verb::get: return method::get;
+    case bhttp::verb::post: return method::post;
+    case bhttp::verb::put: return method::put;
+    case bhttp::verb::delete_: return method::del;
+    default: return std::nullopt;
+  }
+}
+
+bool is_json(std::string_view content_type) {
+  const auto semi = content_type.find(';');
+  auto type = content_type.substr(0, semi);
+  while (!type.empty() && type.back() == ' ')
+    type.remove_suffix(1);
+  return beast::iequals(type, "application/json");
+}
+
+}  // namespace
+
+// ---- the server's shared state ------------------------------------------------
+
+class session_base;
+
+/// The state of one I/O thread: its io_context, its acceptor and its open
+/// sessions (touched on that thread only).
+struct io_thread {
+  // In this order, so that destroying the io_context (which destroys the
+  // sessions still queued in it) finds `sessions` alive.
+  std::unordered_set<session_base*> sessions;
+  std::thread thread;
+  net::io_context ioc{1};
+  std::optional<tcp::acceptor> acceptor;
+};
+
+struct server_state {
+  server_state(const router& r, server_options o) : routes(r), options(std::move(o)) {
+    counters = options.counters ? options.counters : &own_counters;
+    if (!options.token.empty())
+      token = sha256(options.token);
+    if (!options.read_token.empty())
+      read_token = sha256(options.read_token);
+    if (options.io_threads == 0)
+      throw std::runtime_error("io_threads must be at least 1");
+    if (options.tls_cert_file.empty() != options.tls_key_file.empty())
+      throw std::runtime_error("TLS needs both --tls-cert and --tls-key");
+    if (!options.tls_cert_file.empty()) {
+      ssl.emplace(net::ssl::context::tls_server);
+      ssl->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                       net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1);
+      boost::system::error_code ec;
+      ssl->use_certificate_chain_file(options.tls_cert_file, ec);
+      if (ec)
+        throw std::runtime_error("cannot load the TLS certificate " + options.tls_cert_file + ": " + ec.message());
+      ssl->use_private_key_file(options.tls_key_file, net::ssl::context::pem, ec);
+      if (ec)
+        throw std::runtime_error("cannot load the TLS key " + options.tls_key_file + ": " + ec.message());
+    }
+    for (std::size_t i = 0; i < options.io_threads; ++i)
+      threads.push_back(std::make_unique<io_thread>());
+  }
+
+  void accept(io_thread& t);
+  void session_closed(io_thread& t, session_base* s);
+  void log_slow(const completed_request& done, std::string_view target);
+
+  const router& routes;
+  server_options options;
+  server_counters own_counters;
+  server_counters* counters = nullptr;
+  std::optional<sha256_digest> token, read_token;
+  std::optional<net::ssl::context> ssl;
+  std::uint16_t bound_port = 0;
+  std::atomic<bool> stopping{false};
+  bool started = false, stopped = false;
+  std::mutex closed_mutex;
+  std::condition_variable all_closed;
+  std::atomic<std::int64_t> last_slow_log{0};
+  // Last, so that they are destroyed first: sessions still queued in an
+  // io_context refer to the members above.
+  std::vector<std::unique_ptr<io_thread>> threads;
+};
+
+// ---- sessions -----------------------------------------------------------------
+
+class session_base {
+ public:
+  virtual ~session_base() = default;
+  /// On the session's thread, when the server stops: an idle connection
+  /// closes now, a busy one after its answer.
+  virtual void on_stop() = 0;
+};
+
+template <class Stream>
+class session final : public session_base, public std::enable_shared_from_this<session<Stream>> {
+ public:
+  session(server_state& srv, io_thread& t, Stream stream)
+      : srv_(srv), thread_(t), stream_(std::move(stream)), tokens_(srv.options.max_requests_per_second) {
+    srv_.counters->connections.fetch_add(1, std::memory_order_relaxed);  // relaxed: a gauge for display
+    srv_.counters->connections_total.fetch_add(1, std::memory_order_relaxed);
+    thread_.sessions.insert(this);
+  }
+  ~session() override { srv_.session_closed(thread_, this); }
+
+  void start() {
+    if constexpr (std::is_same_v<Stream, beast::ssl_stream<beast::tcp_stream>>) {
+      beast::get_lowest_layer(stream_).expires_after(srv_.options.header_timeout);
+      stream_.async_handshake(net::ssl::stream_base::server,
+                              [self = this->shared_from_this()](beast::error_code ec) {
+                                if (ec)
+                                  return self->close();
+                                self->wait_for_request();
+                              });
+    } else {
+      wait_for_request();
+    }
+  }
+
+  void on_stop() override {
+    if (idle_)
+      close();
+  }
+
+ private:
+  // Between requests: any byte within the idle timeout, then the whole
+  // header within the header timeout (a slowloris client that trickles
+  // bytes is closed when the header timeout passes).
+  void wait_for_request() {
+    if (srv_.stopping.load(std::memory_order_acquire))
+      return close();
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(srv_.options.max_header_bytes));
+    parser_->body_limit(srv_.options.max_body_bytes);
+    if (buffer_.size() > 0)  // a pipelined request is already here
+      return read_header();
+    idle_ = true;
+    beast::get_lowest_layer(stream_).expires_after(srv_.options.idle_timeout);
+    stream_.async_read_some(buffer_.prepare(4096),
+                            [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
+                              self->idle_ = false;
+                              if (ec)
+                                return self->close();
+                              self->buffer_.commit(n);
+                              self->read_header();
+                            });
+  }
+
+  void read_header() {
+    beast::get_lowest_layer(stream_).expires_after(srv_.options.header_timeout);
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                               if (ec)
+                                 return self->refuse_unreadable(ec);
+                               self->received_ = clock_type::now();
+                               if (self->parser_->is_done())
+                                 return self->dispatch();
+                               self->read_body();
+                             });
+  }
+
+  void read_body() {
+    beast::get_lowest_layer(stream_).expires_after(srv_.options.body_timeout);
+    bhttp::async_read(stream_, buffer_, *parser_, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec)
+        return self->refuse_unreadable(ec);
+      self->dispatch();
+    });
+  }
+
+  // A request that cannot be read whole: answered when an answer can help
+  // (limits, malformed HTTP), then the connection closes; a timeout or a
+  // vanished client just closes.
+  void refuse_unreadable(beast::error_code ec) {
+    close_after_ = true;
+    if (ec == bhttp::error::header_limit)
+      return write(error_response("headers_too_large", "the request line and headers exceed " +
+                                                          std::to_string(srv_.options.max_header_bytes) + " bytes"),
+                   "", {});
+    if (ec == bhttp::error::body_limit)
+      return write(error_response("body_too_large",
+                                  "the body exceeds " + std::to_string(srv_.options.max_body_bytes) + " bytes"),
+                   "", {});
+    // Beast's parse errors (bad request line, header, chunk...) get a 400;
+    // a client that closed mid-request, or a timeout, gets nothing.
+    const bool parse_error = ec.category() == beast::error_code{bhttp::error::bad_target}.category() &&
+                             ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message;
+    if (parse_error)
+      return write(error_response("invalid_request", "malformed HTTP request: " + ec.message()), "", {});
+    close();
+  }
+
+  bool take_token() {
+    const double rate = srv_.options.max_requests_per_second;
+    if (rate <= 0)
+      return true;
+    const auto now = clock_type::now();
+    tokens_ = std::min(rate, tokens_ + rate * std::chrono::duration<double>(now - refilled_).count());
+    refilled_ = now;
+    if (tokens_ < 1)
+      return false;
+    tokens_ -= 1;
+    return true;
+  }
+
+  void dispatch() {
+    srv_.counters->requests.fetch_add(1, std::memory_order_relaxed);
+    auto& msg = parser_->get();
+    close_after_ = !msg.keep_alive();
+    const auto target = msg.target();
+    const auto q = target.find('?');
+    const std::string_view raw_path{target.data(), q == beast::string_view::npos ? target.size() : q};
+    target_.assign(target.data(), target.size());
+    if (!take_token())
+      return write(error_response("rate_limited", "more than " +
+                                                      std::to_string(static_cast<long long>(
+                                                          srv_.options.max_requests_per_second)) +
+                                                      " requests per second on this connection"),
+                   "", {});
+    const auto verb = method_of(msg.method());
+    auto found = srv_.routes.find(verb.value_or(method::get), raw_path);
+    if (!verb && found.found) {  // a method we never serve, on a path that exists
+      found.allowed.push_back(found.found->verb);
+      found.found = nullptr;
+    }
+    if (found.bad_encoding)
+      return write(error_response("invalid_request", "malformed percent-escape in the path"), "", {});
+    if (!found.found && found.allowed.empty())
+      return write(error_response("not_found", "no route " + std::string{raw_path}), "", {});
+    if (!found.found) {
+      std::string allow;
+      for (auto m : found.allowed)
+        allow += (allow.empty() ? "" : ", ") + std::string{to_string(m)};
+      auto r = error_response("method_not_allowed", std::string{raw_path} + " allows " + allow);
+      r.headers.emplace_back("Allow", allow);
+      return write(std::move(r), "", {});
+    }
+    const route& rt = *found.found;
+    if (auto denied = authorize(rt, msg))
+      return write(std::move(*denied), rt.pattern, rt.verb);
+    if (!msg.body().empty()) {
+      if (!rt.has_body)
+        return write(error_response("invalid_request", rt.pattern + " takes no body"), rt.pattern, rt.verb);
+      const auto ct = msg[bhttp::field::content_type];
+      if (!is_json({ct.data(), ct.size()}))
+        return write(error_response("unsupported_media_type", "the body must be application/json"), rt.pattern,
+                     rt.verb);
+    }
+    req_.verb = rt.verb;
+    req_.path.assign(raw_path.data(), raw_path.size());
+    req_.params = std::move(found.params);
+    req_.query.clear();
+    if (q != beast::string_view::npos) {
+      auto parsed = parse_query({target.data() + q + 1, target.size() - q - 1});
+      if (!parsed)
+        return write(error_response("invalid_request", "malformed percent-escape in the query"), rt.pattern,
+                     rt.verb);
+      req_.query = std::move(*parsed);
+    }
+    req_.body = std::move(msg.body());
+    const auto inm = msg[bhttp::field::if_none_match];
+    req_.if_none_match.assign(inm.data(), inm.size());
+    route_ = &rt;
+    // The responder may run on an engine thread: the answer is posted back to
+    // this connection's executor, where everything else of it runs.
+    responder respond = [self = this->shared_from_this()](response r) {
+      net::post(self->stream_.get_executor(), [self, r = std::move(r)]() mutable {
+        self->write(std::move(r), self->route_->pattern, self->route_->verb);
+      });
+    };
+    try {
+      rt.handle(req_, std::move(respond));
+    } catch (const decode_error& e) {
+      write(error_response(e.code, e.what()), rt.pattern, rt.verb);
+    } catch (const std::exception& e) {
+      std::clog << "agentregd: error: " << to_string(rt.verb) << " " << rt.pattern << " threw: " << e.what() << "\n";
+      write(error_response("internal", "the server failed to handle the request"), rt.pattern, rt.verb);
+    }
+  }
+
+  std::optional<response> authorize(const route& rt, const bhttp::request<bhttp::string_body>& msg) {
+    if (rt.needs == scope::open || !srv_.token)
+      return std::nullopt;
+    const auto h = msg[bhttp::field::authorization];
+    const std::string_view header{h.data(), h.size()};
+    constexpr std::string_view bearer = "Bearer ";
+    if (header.size() <= bearer.size() || !beast::iequals(header.substr(0, bearer.size()), bearer))
+      return error_response("unauthorized", "this route needs Authorization: Bearer <token>");
+    const auto given = header.substr(bearer.size());
+    if (same_token(*srv_.token, given))
+      return std::nullopt;
+    if (srv_.read_token && same_token(*srv_.read_token, given)) {
+      if (rt.needs == scope::read)
+        return std::nullopt;
+      return error_response("forbidden", "the read-only token cannot change state");
+    }
+    return error_response("unauthorized", "the token is not valid");
+  }
+
+  void write(response r, std::string_view pattern, std::optional<method> verb) {
+    res_.emplace();
+    res_->version(11);
+    res_->result(r.status);
+    res_->set(bhttp::field::server, "agentregd");
+    if (!r.content_type.empty() && r.status != 204 && r.status != 304)
+      res_->set(bhttp::field::content_type, r.content_type);
+    for (auto& [k, v] : r.headers)
+      res_->set(k, v);
+    if (r.status != 204 && r.status != 304)
+      res_->body() = std::move(r.body);
+    const bool keep = !close_after_ && !srv_.stopping.load(std::memory_order_acquire);
+    res_->keep_alive(keep);
+    res_->prepare_payload();
+    completed_request done;
+    done.verb = verb.value_or(method::get);
+    done.pattern = pattern;
+    done.status = r.status;
+    done.duration = clock_type::now() - received_;
+    beast::get_lowest_layer(stream_).expires_after(srv_.options.body_timeout);
+    bhttp::async_write(stream_, *res_, [self = this->shared_from_this(), keep, done](beast::error_code ec, std::size_t) {
+      if (self->srv_.options.observer)
+        self->srv_.options.observer(done);
+      self->srv_.log_slow(done, self->target_);
+      self->res_.reset();
+      self->req_ = request{};
+      if (ec || !keep)
+        return self->close();
+      self->wait_for_request();
+    });
+  }
+
+  void close() {
+    beast::error_code ignored;
+    beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_both, ignored);
+    beast::get_lowest_layer(stream_).close();
+  }
+
+  server_state& srv_;
+  io_thread& thread_;
+  Stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::optional<bhttp::response<bhttp::string_body>> res_;
+  request req_;
+  const route* route_ = nullptr;
+  std::string target_;
+  clock_type::time_point received_ = clock_type::now();
+  double tokens_;
+  clock_type::time_point refilled_ = clock_type::now();
+  bool idle_ = false;
+  bool close_after_ = false;
+};
+
+// ---- accepting --------------------------------------------------------------------
+
+void server_state::accept(io_thread& t) {
+  t.acceptor->async_accept(t.ioc, [this, &t](beast::error_code ec, tcp::socket socket) {
+    if (ec)  // the acceptor was closed (stop) or the process is out of descriptors
+      return stopping.load(std::memory_order_acquire) ? void() : accept(t);
+    socket.set_option(tcp::no_delay(true), ec);
+    const auto open = counters->connections.load(std::memory_order_relaxed);
+    if (open >= static_cast<std::int64_t>(options.max_connections)) {
+      counters->refused_connections.fetch_add(1, std::memory_order_relaxed);
+      // Plain HTTP gets a short 503; a TLS client is just closed (no
+      // handshake is spent on a connection that is refused).
+      if (!ssl) {
+        auto r = error_response("too_many_connections", "the server holds its maximum of " +
+                                                            std::to_string(options.max_connections) + " connections");
+        auto text = std::make_shared<std::string>("HTTP/1.1 503 Service Unavailable\r\nContent-Type: "
+                                                  "application/json; charset=utf-8\r\nRetry-After: 1\r\n"
+                                                  "Connection: close\r\nContent-Length: " +
+                                                  std::to_string(r.body.size()) + "\r\n\r\n" + r.body);
+        auto s = std::make_shared<tcp::socket>(std::move(socket));
+        net::async_write(*s, net::buffer(*text), [s, text](beast::error_code, std::size_t) {
+          beast::error_code ignored;
+          s->shutdown(tcp::socket::shutdown_both, ignored);
+          s->close(ignored);
+        });
+      }
+      return accept(t);
+    }
+    if (ssl)
+      std::make_shared<session<beast::ssl_stream<beast::tcp_stream>>>(
+          *this, t, beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *ssl))
+          ->start();
+    else
+      std::make_shared<session<beast::tcp_stream>>(*this, t, beast::tcp_stream(std::move(socket)))->start();
+    accept(t);
+  });
+}
+
+void server_state::session_closed(io_thread& t, session_base* s) {
+  t.sessions.erase(s);
+  std::lock_guard lock{closed_mutex};
+  counters->connections.fetch_sub(1, std::memory_order_relaxed);
+  all_closed.notify_all();
+}
+
+void server_state::log_slow(const completed_request& done, std::string_view target) {
+  if (done.duration < options.slow_request)
+    return;
+  // One line a second at most: a slow database under load must not turn
+  // the log into the bottleneck.
+  const auto now = clock_type::now().time_since_epoch().count();
+  auto last = last_slow_log.load(std::memory_order_relaxed);
+  if (now - last < 1'000'000'000 || !last_slow_log.compare_exchange_strong(last, now, std::memory_order_relaxed))
+    return;
+  std::clog << "agentregd: slow request: " << to_string(done.verb) << " " << target << " -> " << done.status
+            << " in " << std::chrono::duration_cast<std::chrono::milliseconds>(done.duration).count() << " ms\n";
+}
+
+// ---- server -----------------------------------------------------------------------
+
+server::server(const router& routes, server_options options)
+    : impl_(std::make_unique<server_state>(routes, std::move(options))) {}
+
+server::~server() { stop(std::chrono::milliseconds{0}); }
+
+void server::start() {
+  auto& s = *impl_;
+  if (s.started)
+    throw std::runtime_error("the server was started before");
+  beast::error_code ec;
+  const auto address = net::ip::make_address(s.options.address, ec);
+  if (ec)
+    throw std::runtime_error("bad listen address " + s.options.address + ": " + ec.message());
+  std::uint16_t port = s.options.port;
+  for (auto& t : s.threads) {
+    // Every thread its own acceptor on the same port (SO_REUSEPORT): the
+    // kernel spreads connections, and no connection changes threads.
+    tcp::acceptor a{t->ioc};
+    const tcp::endpoint ep{address, port};
+    a.open(ep.protocol(), ec);
+    if (!ec)
+      a.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec)
+      a.set_option(net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true), ec);
+    if (!ec)
+      a.bind(ep, ec);
+    if (!ec)
+      a.listen(net::socket_base::max_listen_connections, ec);
+    if (ec)
+      throw std::runtime_error("cannot listen on " + s.options.address + ":" + std::to_string(port) + ": " +
+                               ec.message());
+    port = a.local_endpoint().port();  // the others join the port the first got
+    t->acceptor.emplace(std::move(a));
+  }
+  s.bound_port = port;
+  s.started = true;
+  for (auto& t : s.threads) {
+    s.accept(*t);
+    t->thread = std::thread{[&ioc = t->ioc] { ioc.run(); }};
+  }
+}
+
+std::uint16_t server::port() const { return impl_->bound_port; }
+
+const server_counters& server::counters() const { return *impl_->counters; }
+
+bool server::tls() const { return impl_->ssl.has_value(); }
+
+void server::stop(std::chrono::milliseconds grace) {
+  auto& s = *impl_;
+  if (!s.started || s.stopped)
+    return;
+  s.stopped = true;
+  s.stopping.store(true, std::memory_order_release);
+  for (auto& t : s.threads)
+    net::post(t->ioc, [&t = *t] {
+      beast::error_code ignored;
+      t.acceptor->close(ignored);
+      auto sessions = t.sessions;  // on_stop may close (and so erase) sessions
+      for (auto* session : sessions)
+        session->on_stop();
+    });
+  {
+    std::unique_lock lock{s.closed_mutex};
+    s.all_closed.wait_for(lock, grace, [&] { return s.counters->connections.load(std::memory_order_relaxed) == 0; });
+  }
+  for (auto& t : s.threads)
+    t->ioc.stop();
+  for (auto& t : s.threads)
+    if (t->thread.joinable())
+      t->thread.join();
+}
+
+}  // namespace agentreg::http

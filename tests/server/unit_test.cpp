@@ -1,0 +1,190 @@
+// The server's parts without a network: route table, OpenAPI document,
+// error table, strict JSON, decoders.
+
+#include <boost/test/unit_test.hpp>
+
+#include <set>
+
+#include <boost/json/parse.hpp>
+
+#include "agentreg/registry.hpp"
+#include "server/api.hpp"
+#include "server/errors.hpp"
+#include "server/json.hpp"
+#include "server/requests.hpp"
+#include "server/router.hpp"
+
+using namespace agentreg;
+using namespace agentreg::http;
+
+namespace {
+
+struct api_fixture {
+  registry reg{make_config()};
+  router table;
+  api_fixture() { add_api_routes(table, reg, api_options{}); }
+  static config make_config() {
+    config c;
+    c.auto_sweep = false;
+    return c;
+  }
+};
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const decode_error& e) {
+    return e.code;
+  }
+  return "";
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(server_unit)
+
+BOOST_FIXTURE_TEST_CASE(router_and_openapi_document_list_the_same_routes, api_fixture) {
+  std::set<std::pair<std::string, std::string>> from_router, from_document;
+  for (const auto& r : table.routes()) {
+    std::string m = to_string(r.verb);
+    for (auto& c : m)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    BOOST_TEST(from_router.emplace(m, r.pattern).second);
+  }
+  const auto doc = boost::json::parse(openapi_document(table));
+  for (const auto& [path, item] : doc.at("paths").as_object())
+    for (const auto& [verb, op] : item.as_object()) {
+      BOOST_TEST(op.as_object().contains("responses"));
+      from_document.emplace(std::string{verb}, std::string{path});
+    }
+  BOOST_TEST(from_router.size() >= 20u);
+  BOOST_TEST((from_router == from_document));
+}
+
+BOOST_FIXTURE_TEST_CASE(every_route_of_the_issue_is_in_the_table, api_fixture) {
+  const std::vector<std::pair<method, std::string>> expected{
+      {method::post, "/v1/agents"}, {method::get, "/v1/agents"}, {method::get, "/v1/agents/{agent_id}"},
+      {method::del, "/v1/agents/{agent_id}"}, {method::post, "/v1/agents/{agent_id}/heartbeat"},
+      {method::post, "/v1/heartbeats"}, {method::put, "/v1/agents/{agent_id}/status"},
+      {method::put, "/v1/agents/{agent_id}/load"}, {method::get, "/v1/agents/least-loaded"},
+      {method::post, "/v1/executions"}, {method::post, "/v1/executions/{execution_id}/complete"},
+      {method::get, "/v1/executions/{execution_id}"}, {method::post, "/v1/agents/{agent_id}/tools"},
+      {method::get, "/v1/agents/{agent_id}/tools"}, {method::get, "/v1/agents/{agent_id}/performance"},
+      {method::get, "/v1/performance"}, {method::get, "/health"}, {method::get, "/ready"},
+      {method::get, "/v1/stats"}, {method::get, "/v1/agents/{agent_id}/agent-card.json"},
+      {method::get, "/openapi.json"}};
+  for (const auto& [m, p] : expected) {
+    bool found = false;
+    for (const auto& r : table.routes())
+      found = found || (r.verb == m && r.pattern == p);
+    BOOST_TEST(found, to_string(m) << " " << p);
+  }
+  BOOST_TEST(table.routes().size() == expected.size());
+}
+
+BOOST_FIXTURE_TEST_CASE(router_prefers_literals_and_lists_allowed_methods, api_fixture) {
+  auto least = table.find(method::get, "/v1/agents/least-loaded");
+  BOOST_REQUIRE(least.found);
+  BOOST_TEST(least.found->pattern == "/v1/agents/least-loaded");
+  auto agent = table.find(method::get, "/v1/agents/team%2Fplanner-1");
+  BOOST_REQUIRE(agent.found);
+  BOOST_TEST(agent.found->pattern == "/v1/agents/{agent_id}");
+  BOOST_TEST(agent.params.at(0) == "team/planner-1");
+  auto wrong = table.find(method::put, "/v1/agents/a1");
+  BOOST_TEST(!wrong.found);
+  std::set<method> allowed(wrong.allowed.begin(), wrong.allowed.end());
+  BOOST_TEST((allowed == std::set<method>{method::get, method::del}));
+  BOOST_TEST(!table.find(method::get, "/v1/nothing").found);
+  BOOST_TEST(table.find(method::get, "/v1/nothing").allowed.empty());
+  BOOST_TEST(!table.find(method::get, "/v1/agents/").found);  // an empty id is no id
+  BOOST_TEST(table.find(method::get, "/v1/agents/%zz").bad_encoding);
+}
+
+BOOST_AUTO_TEST_CASE(every_engine_error_has_its_status_and_only_internal_is_500) {
+  for (int e = 1; e <= static_cast<int>(core::errc::internal); ++e) {
+    const auto code = static_cast<core::errc>(e);
+    const auto status = status_of(core::to_string(code));
+    if (code == core::errc::internal)
+      BOOST_TEST(status == 500u);
+    else
+      BOOST_TEST(((status >= 400 && status < 500) || status == 503), core::to_string(code) << " -> " << status);
+  }
+  BOOST_TEST(status_of("persistence_backlog") == 503u);
+  auto r = error_response("persistence_backlog", "full");
+  BOOST_TEST(r.status == 503u);
+  bool retry_after = false;
+  for (const auto& [k, v] : r.headers)
+    retry_after = retry_after || (k == "Retry-After" && v == "1");
+  BOOST_TEST(retry_after);
+  const auto body = boost::json::parse(r.body);
+  BOOST_TEST(body.at("error").as_string() == "persistence_backlog");
+  BOOST_TEST(body.at("message").as_string() == "full");
+}
+
+BOOST_AUTO_TEST_CASE(strict_json_refuses_what_rfc_8259_refuses_and_duplicate_keys) {
+  for (const std::string bad : {"{", "{\"a\":1,}", "{\"a\":NaN}", "{\"a\":Infinity}", "{\"a\":-Infinity}",
+                                "{\"a\":1} x", "// c\n{}", "{'a':1}", "\xff", "{\"a\":\"\xc3\x28\"}", ""})
+    BOOST_TEST(error_of([&] { parse_strict(bad, 32); }) == "malformed_json", bad);
+  BOOST_TEST(error_of([] { parse_strict(R"({"a":1,"b":{"c":1,"c":2}})", 32); }) == "invalid_request");
+  BOOST_TEST(error_of([] { parse_strict(std::string(100'000, '[') + std::string(100'000, ']'), 32); }) ==
+             "malformed_json");
+  BOOST_TEST(error_of([] { parse_strict(std::string(32, '[') + std::string(32, ']'), 32); }).empty());
+  auto v = parse_strict(R"({"a":[1,2,{"b":"x"}],"c":null})", 32);
+  BOOST_TEST(v.at("a").as_array().size() == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(decoders_refuse_unknown_fields_wrong_types_and_values_out_of_range) {
+  auto decode = [](const std::string& text, auto tag) {
+    using T = typename decltype(tag)::type;
+    return boost::json::value_to<T>(parse_strict(text, 32));
+  };
+  using reg_t = std::type_identity<register_request>;
+  using hb_t = std::type_identity<heartbeat_request>;
+  using done_t = std::type_identity<complete_request>;
+  auto ok = decode(R"({"agent_id":"a","agent_type":"t","max_capacity":3,"metadata":{"k":"v"},"skills":["s"]})",
+                   reg_t{});
+  BOOST_TEST(ok.spec.max_capacity == 3);
+  BOOST_TEST(ok.spec.metadata.at("k") == "v");
+  BOOST_TEST(error_of([&] { decode(R"({"agent_id":"a","agent_type":"t","colour":"red"})", reg_t{}); }) ==
+             "invalid_request");
+  BOOST_TEST(error_of([&] { decode(R"({"agent_id":1,"agent_type":"t"})", reg_t{}); }) == "invalid_request");
+  BOOST_TEST(error_of([&] { decode(R"({"agent_type":"t"})", reg_t{}); }) == "invalid_request");
+  BOOST_TEST(error_of([&] { decode(R"({"agent_id":"a","agent_type":"t","max_capacity":2.5})", reg_t{}); }) ==
+             "invalid_request");
+  BOOST_TEST(error_of([&] { decode(R"({"current_load":99999999999999999999})", hb_t{}); }) == "invalid_request");
+  BOOST_TEST(error_of([&] { decode(R"({"current_load":"3"})", hb_t{}); }) == "invalid_request");
+  BOOST_TEST(!decode(R"({"current_load":null})", hb_t{}).current_load);
+  BOOST_TEST(error_of([&] { decode(R"({"status":"success","estimated_cost_usd":1e999})", done_t{}); }) ==
+             "invalid_argument");
+  BOOST_TEST(error_of([&] { decode(R"({"status":"running"})", done_t{}); }) == "invalid_status");
+  BOOST_TEST(error_of([&] { decode(R"([1,2])", done_t{}); }) == "invalid_request");
+}
+
+BOOST_AUTO_TEST_CASE(agent_cards_v1_and_v03_give_skills_and_bad_cards_name_the_field) {
+  const auto v1 = parse_strict(R"({"name":"R","description":"d","version":"1.0.0",
+    "supportedInterfaces":[{"url":"https://r.example/a2a","protocolBinding":"JSONRPC","protocolVersion":"1.0"}],
+    "capabilities":{},"defaultInputModes":["text/plain"],"defaultOutputModes":["text/plain"],
+    "skills":[{"id":"code-review","name":"CR","description":"d","tags":["python","review"]},
+              {"id":"lint","name":"L","description":"d","tags":["python"]}],"x-extension":1})", 32);
+  BOOST_TEST((card_skills(v1.as_object()) == std::vector<std::string>{"code-review", "python", "review", "lint"}));
+  const auto v03 = parse_strict(R"({"name":"R","description":"d","version":"1","url":"https://r.example",
+    "protocolVersion":"0.3.0","capabilities":{},"defaultInputModes":[],"defaultOutputModes":[],"skills":[]})", 32);
+  BOOST_TEST(card_skills(v03.as_object()).empty());
+  auto missing = v1.as_object();
+  missing.erase("version");
+  try {
+    card_skills(missing);
+    BOOST_FAIL("a card without version was accepted");
+  } catch (const decode_error& e) {
+    BOOST_TEST(e.code == "invalid_argument");
+    BOOST_TEST(std::string{e.what()}.find("agent_card.version") != std::string::npos);
+  }
+  auto bad_skill = v1.as_object();
+  bad_skill["skills"].as_array()[1].as_object().erase("tags");
+  BOOST_TEST(error_of([&] { card_skills(bad_skill); }) == "invalid_argument");
+  auto no_interface = v1.as_object();
+  no_interface.erase("supportedInterfaces");
+  BOOST_TEST(error_of([&] { card_skills(no_interface); }) == "invalid_argument");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
