@@ -63,6 +63,7 @@ void add_operation_routes(router& table, registry& reg, const api_options& optio
 void add_api_routes(router& table, registry& reg, const api_options& options) {
   add_operation_routes(table, reg, options);
   add_agent_routes(table, reg, options);
+  add_lease_routes(table, reg, options);
   add_work_routes(table, reg, options);
 }
 

@@ -224,6 +224,28 @@ BOOST_FIXTURE_TEST_CASE(listing_pages_through_every_agent_once_with_cursors, fix
   BOOST_TEST(c.get("/v1/agents?agent_type=odd").json().at("agents").as_array().size() == 3u);
 }
 
+BOOST_FIXTURE_TEST_CASE(leases_acquire_renew_release_and_always_expire, fixture) {
+  register_agent("solo", "scarce", 1);
+  auto l = c.post("/v1/leases", R"({"agent_type":"scarce"})");
+  BOOST_TEST(l.status == 201u, l.body);
+  const auto lease = l.json();
+  const std::string id{lease.at("lease_id").as_string()};
+  BOOST_TEST(lease.at("agent_id").as_string() == "solo");
+  BOOST_TEST(lease.at("expires_at").is_string());  // the default TTL
+  BOOST_TEST(c.post("/v1/leases", R"({"agent_type":"scarce"})").error() == "no_capacity");
+  auto renewed = c.post("/v1/leases/" + id + "/renew", R"({"ttl_ms":60000})");
+  BOOST_TEST(renewed.status == 200u, renewed.body);
+  BOOST_TEST(renewed.json().at("agent_id").as_string() == "solo");
+  BOOST_TEST(c.del("/v1/leases/" + id).status == 204u);
+  BOOST_TEST(c.del("/v1/leases/" + id).error() == "lease_not_held");
+  BOOST_TEST(c.post("/v1/leases/" + id + "/renew", "").error() == "lease_not_held");
+  BOOST_TEST(c.del("/v1/leases/not-a-lease").error() == "unknown_lease");
+  BOOST_TEST(c.post("/v1/leases", R"({"agent_type":"nobody"})").error() == "unknown_type");
+  BOOST_TEST(c.post("/v1/leases", R"({"agent_type":"scarce","ttl_ms":0})").error() == "invalid_argument");
+  BOOST_TEST(c.post("/v1/leases", R"({"agent_type":"scarce","ttl_ms":86400001})").status == 422u);
+  BOOST_TEST(c.get("/v1/stats").json().at("leases_held").as_int64() == 0);
+}
+
 BOOST_FIXTURE_TEST_CASE(executions_start_complete_and_are_read_back, fixture) {
   register_agent("a1");
   auto started = c.post("/v1/executions", R"({"agent_id":"a1","task_type":"planning","workflow_slug":"wf"})");

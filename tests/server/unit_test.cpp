@@ -67,6 +67,7 @@ BOOST_FIXTURE_TEST_CASE(every_route_of_the_issue_is_in_the_table, api_fixture) {
       {method::del, "/v1/agents/{agent_id}"}, {method::post, "/v1/agents/{agent_id}/heartbeat"},
       {method::post, "/v1/heartbeats"}, {method::put, "/v1/agents/{agent_id}/status"},
       {method::put, "/v1/agents/{agent_id}/load"}, {method::get, "/v1/agents/least-loaded"},
+      {method::post, "/v1/leases"}, {method::post, "/v1/leases/{lease_id}/renew"}, {method::del, "/v1/leases/{lease_id}"},
       {method::post, "/v1/executions"}, {method::post, "/v1/executions/{execution_id}/complete"},
       {method::get, "/v1/executions/{execution_id}"}, {method::post, "/v1/agents/{agent_id}/tools"},
       {method::get, "/v1/agents/{agent_id}/tools"}, {method::get, "/v1/agents/{agent_id}/performance"},
