@@ -213,6 +213,19 @@ class session final : public session_base, public std::enable_shared_from_this<s
   }
 
   void read_body() {
+    // A client that asks first (curl does, for bodies over 1 KiB) is told to
+    // go on; limits were checked on the header already.
+    if (beast::iequals(parser_->get()[bhttp::field::expect], "100-continue")) {
+      static const std::string go_on = "HTTP/1.1 100 Continue\r\n\r\n";
+      beast::get_lowest_layer(stream_).expires_after(srv_.options.body_timeout);
+      parser_->get().erase(bhttp::field::expect);
+      return net::async_write(stream_, net::buffer(go_on),
+                              [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                                if (ec)
+                                  return self->close();
+                                self->read_body();
+                              });
+    }
     beast::get_lowest_layer(stream_).expires_after(srv_.options.body_timeout);
     bhttp::async_read(stream_, buffer_, *parser_, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
       if (ec)

@@ -153,6 +153,11 @@ BOOST_AUTO_TEST_CASE(oversized_and_truncated_requests_are_refused_and_the_server
   BOOST_TEST(d.alive());
   BOOST_TEST(state(c) == before);
   BOOST_TEST(c.get("/health").status == 200u);
+  // A client that sends Expect: 100-continue is told to go on, then answered.
+  const auto asked = raw_exchange(d.port(), request_text("POST", "/v1/agents/a1/heartbeat", R"({"current_load":1})",
+                                                         "Expect: 100-continue\r\n"));
+  BOOST_TEST(asked.rfind("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK", 0) == 0u, asked.substr(0, 200));
+  BOOST_TEST(c.get("/v1/agents/a1").json().at("current_load").as_int64() == 1);
 }
 
 // A client that sends its headers one byte at a time, too slowly, is closed
