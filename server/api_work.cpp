@@ -29,7 +29,7 @@ void add_work_routes(router& table, registry& reg, const api_options& options) {
                  return body;
                }, 201));
              },
-             "Start an execution on an agent", {201, 404, 422, 503}, true});
+             "Start an execution on an agent", {201, 404, 409, 422, 503}, true});
   table.add({method::post, "/v1/executions/{execution_id}/complete", scope::write,
              [&reg, depth](const request& req, responder respond) {
                if (req.body.empty())
@@ -53,7 +53,7 @@ void add_work_routes(router& table, registry& reg, const api_options& options) {
                auto t = reg.record_tool_usage(req.params[0], r.tool_name, r.call, never_wait);
                respond(answer(t, [](const core::tool_usage& x) { return to_json(x); }));
              },
-             "Record tool calls of an agent", {200, 404, 422, 503}, true});
+             "Record tool calls of an agent", {200, 404, 409, 422, 503}, true});
   table.add({method::get, "/v1/agents/{agent_id}/tools", scope::read,
              [&reg](const request& req, responder respond) {
                respond(answer(reg.get_tool_usage(req.params[0]), [](const std::vector<core::tool_usage>& list) {

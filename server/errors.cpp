@@ -12,6 +12,10 @@ const std::vector<error_entry>& error_table() {
       {"unknown_type", 404},          {"unknown_execution", 404},   {"unknown_lease", 404},
       {"unknown_agent_card", 404},    {"method_not_allowed", 405},  {"already_completed", 409},
       {"no_capacity", 409},           {"lease_not_held", 409},      {"capacity_below_load", 409},
+      // A bound on what the registry keeps (tools per agent, summary keys):
+      // 409 with no_capacity, not 422, since the same request is valid while
+      // the registry holds less.
+      {"limit_reached", 409},
       {"body_too_large", 413},        {"unsupported_media_type", 415}, {"invalid_argument", 422},
       {"invalid_capacity", 422},      {"load_out_of_range", 422},   {"invalid_status", 422},
       {"invalid_tokens", 422},        {"invalid_cost", 422},        {"invalid_score", 422},

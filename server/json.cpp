@@ -22,6 +22,7 @@ class strict_handler {
 
   boost::json::value_stack stack;
   std::string duplicate;  // the duplicated key, once found
+  bool out_of_range = false;  // a number beyond the double range was found
 
   bool on_document_begin(boost::system::error_code&) { return true; }
   bool on_document_end(boost::system::error_code&) { return true; }
@@ -78,7 +79,16 @@ class strict_handler {
     stack.push_uint64(u);
     return true;
   }
-  bool on_double(double d, boost::json::string_view, boost::system::error_code&) {
+  // A literal beyond the double range (1e400) parses as an infinity, which
+  // JSON cannot hold: kept in a free-form field (metadata, an agent card's
+  // extensions) it would be served back and stored as "Infinity". Refused
+  // here, the one place every number passes, as malformed JSON.
+  bool on_double(double d, boost::json::string_view, boost::system::error_code& ec) {
+    if (!std::isfinite(d)) {
+      out_of_range = true;
+      ec = boost::system::errc::make_error_code(boost::system::errc::result_out_of_range);
+      return false;
+    }
     stack.push_double(d);
     return true;
   }
@@ -124,6 +134,9 @@ boost::json::value parse_strict(std::string_view text, std::size_t max_depth) {
   const auto used = parser.write_some(false, text.data(), text.size(), ec);
   if (!parser.handler().duplicate.empty())
     throw decode_error("invalid_request", "duplicate key \"" + parser.handler().duplicate + "\"");
+  if (parser.handler().out_of_range)
+    throw decode_error("malformed_json", "malformed JSON at byte " + std::to_string(used) +
+                                             ": a number beyond the double range");
   if (ec)
     throw decode_error("malformed_json", "malformed JSON at byte " + std::to_string(used) + ": " + ec.message());
   if (used != text.size())
@@ -202,10 +215,7 @@ std::optional<double> fields::number(std::string_view key) {
     return std::nullopt;
   if (!v->is_number())
     throw decode_error("invalid_request", name(key) + " must be a number, not " + kind_name(*v));
-  const double d = v->to_number<double>();
-  if (!std::isfinite(d))  // 1e999 parses as infinity
-    throw decode_error("invalid_argument", name(key) + " must be finite");
-  return d;
+  return v->to_number<double>();  // finite: parse_strict refuses the others
 }
 
 std::optional<std::vector<std::string>> fields::strings(std::string_view key) {

@@ -23,7 +23,7 @@ struct decode_error : std::runtime_error {
 };
 
 /// Parses a body as strict JSON (RFC 8259: no comments, no trailing commas,
-/// no NaN or Infinity), valid UTF-8, nested at most `max_depth` deep, with no
+/// no NaN or Infinity, no number beyond the double range such as 1e400), valid UTF-8, nested at most `max_depth` deep, with no
 /// duplicate key in any object. Throws decode_error: malformed_json, or
 /// invalid_request for a duplicate key.
 boost::json::value parse_strict(std::string_view text, std::size_t max_depth);
@@ -40,7 +40,7 @@ class fields {
   /// A JSON integer within int64 (3.0 or 1e3 is not one).
   std::optional<std::int64_t> integer(std::string_view key);
   std::int64_t required_integer(std::string_view key);
-  /// Any finite JSON number.
+  /// Any JSON number (finite in what parse_strict parsed).
   std::optional<double> number(std::string_view key);
   /// An array of strings.
   std::optional<std::vector<std::string>> strings(std::string_view key);

@@ -203,6 +203,21 @@ class hostile_input(unittest.TestCase):
         self.check(request("POST", "/v1/leases", '{"agent_type": "hostile", "ttl_ms": 9223372036854775807}'),
                    422, "invalid_argument")
 
+    def test_numbers_beyond_the_double_range_are_400_even_where_any_value_is_kept(self):
+        # An A2A card keeps its extra fields as given. A literal beyond the
+        # double range was parsed to infinity there, and the card was kept,
+        # served back and written to PostgreSQL as "Infinity", which is not JSON.
+        card = ('{"name": "n", "description": "d", "version": "1", "capabilities": {}, '
+                '"defaultInputModes": [], "defaultOutputModes": [], "skills": [], '
+                '"supportedInterfaces": [{"url": "https://x.example/a2a", "protocolBinding": "JSONRPC", '
+                '"protocolVersion": "1.0"}], "x-extension": %s}')
+        for number in ("1e400", "-1e400", "47e75807"):
+            with self.subTest(number=number):
+                self.check(request("POST", "/v1/agents", '{"agent_id": "card-inf", "agent_type": "hostile", '
+                                   '"agent_card": %s}' % (card % number)), 400, "malformed_json")
+        self.check(request("POST", "/v1/executions/%s/complete" % execution_id,
+                           '{"status": "success", "estimated_cost_usd": 1e400}'), 400, "malformed_json")
+
     def test_values_out_of_range_are_422(self):
         self.check(request("POST", "/v1/agents", '{"agent_id": "", "agent_type": "hostile"}'), 422,
                    "invalid_argument")

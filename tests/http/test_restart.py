@@ -24,7 +24,7 @@ class restart(unittest.TestCase):
         db = pg.new_database()
         # Nothing is written on its own before the stop: no batch fills, no
         # interval passes. What the database holds afterwards, SIGTERM wrote.
-        daemon = Daemon(db, "--flush-interval-ms", "3600000", "--batch-size", "10000000",
+        daemon = Daemon(db, "--flush-interval-ms", "3600000", "--batch-size", "1000000",
                         "--performance-update-interval-s", "3600").start()
         try:
             reg = daemon.client()

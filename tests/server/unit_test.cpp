@@ -102,7 +102,9 @@ BOOST_FIXTURE_TEST_CASE(router_prefers_literals_and_lists_allowed_methods, api_f
 }
 
 BOOST_AUTO_TEST_CASE(every_engine_error_has_its_status_and_only_internal_is_500) {
-  for (int e = 1; e <= static_cast<int>(core::errc::internal); ++e) {
+  // Every code up to the first value to_string does not name: a code added to
+  // core::errc is checked here without changing this test.
+  for (int e = 1; std::string_view{core::to_string(static_cast<core::errc>(e))} != "unknown"; ++e) {
     const auto code = static_cast<core::errc>(e);
     const auto status = status_of(core::to_string(code));
     if (code == core::errc::internal)
@@ -124,6 +126,7 @@ BOOST_AUTO_TEST_CASE(every_engine_error_has_its_status_and_only_internal_is_500)
 
 BOOST_AUTO_TEST_CASE(strict_json_refuses_what_rfc_8259_refuses_and_duplicate_keys) {
   for (const std::string bad : {"{", "{\"a\":1,}", "{\"a\":NaN}", "{\"a\":Infinity}", "{\"a\":-Infinity}",
+                                "{\"a\":1e400}", "{\"a\":-1e400}", "{\"a\":[{\"b\":47e75807}]}",
                                 "{\"a\":1} x", "// c\n{}", "{'a':1}", "\xff", "{\"a\":\"\xc3\x28\"}", ""})
     BOOST_TEST(error_of([&] { parse_strict(bad, 32); }) == "malformed_json", bad);
   BOOST_TEST(error_of([] { parse_strict(R"({"a":1,"b":{"c":1,"c":2}})", 32); }) == "invalid_request");
@@ -155,8 +158,6 @@ BOOST_AUTO_TEST_CASE(decoders_refuse_unknown_fields_wrong_types_and_values_out_o
   BOOST_TEST(error_of([&] { decode(R"({"current_load":99999999999999999999})", hb_t{}); }) == "invalid_request");
   BOOST_TEST(error_of([&] { decode(R"({"current_load":"3"})", hb_t{}); }) == "invalid_request");
   BOOST_TEST(!decode(R"({"current_load":null})", hb_t{}).current_load);
-  BOOST_TEST(error_of([&] { decode(R"({"status":"success","estimated_cost_usd":1e999})", done_t{}); }) ==
-             "invalid_argument");
   BOOST_TEST(error_of([&] { decode(R"({"status":"running"})", done_t{}); }) == "invalid_status");
   BOOST_TEST(error_of([&] { decode(R"([1,2])", done_t{}); }) == "invalid_request");
 }
