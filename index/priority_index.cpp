@@ -548,7 +548,9 @@ errc priority_index::set_status(agent_ref agent, agent_status status) {
 errc priority_index::set_load(agent_ref agent, std::int64_t n) {
   return modify(agent, [n](std::uint64_t w, std::uint64_t& next) {
     auto f = decode(w);
-    if (n < 0 || n + f.leased > f.capacity)
+    // Compared as n > capacity - leased (never negative: leased <= capacity),
+    // since n + leased overflows for a hostile n near INT64_MAX.
+    if (n < 0 || n > std::int64_t{f.capacity} - std::int64_t{f.leased})
       return errc::load_out_of_range;
     f.reported = static_cast<std::uint32_t>(n);
     next = encode(f);

@@ -1,5 +1,6 @@
 #include <boost/test/unit_test.hpp>
 
+#include <limits>
 #include <map>
 #include <set>
 #include <vector>
@@ -107,6 +108,25 @@ BOOST_FIXTURE_TEST_CASE(ties_rotate_over_all_tied_agents, fixture) {
   BOOST_TEST(picks.size() == 7u);
   for (auto& [tag, n] : picks)
     BOOST_TEST(n == 10);
+}
+
+// A report of INT64_MAX with a slot leased made `n + leased` overflow, which
+// passed the range check and wrote 2^32 - 1 into the word's reported field:
+// the bits spilled into status and generation (over HTTP: the agent went
+// offline, then "not registered").
+BOOST_FIXTURE_TEST_CASE(set_load_refuses_loads_that_overflow_with_leased_slots, fixture) {
+  auto a = add(4);
+  BOOST_REQUIRE(acquire(pool));
+  const auto before = view(a);
+  for (std::int64_t n : {std::numeric_limits<std::int64_t>::max(), std::numeric_limits<std::int64_t>::max() - 1,
+                         std::int64_t{1} << 32, std::int64_t{4}})
+    BOOST_TEST((idx.set_load(a, n) == errc::load_out_of_range));
+  const auto after = view(a);
+  BOOST_TEST(after.leased == before.leased);
+  BOOST_TEST(after.reported == before.reported);
+  BOOST_TEST(after.capacity == before.capacity);
+  BOOST_TEST((after.status == before.status));
+  BOOST_TEST((idx.set_load(a, 3) == errc::ok));
 }
 
 BOOST_FIXTURE_TEST_CASE(acquire_reserves_a_slot_and_release_frees_it, fixture) {
