@@ -189,7 +189,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
       return read_header();
     idle_ = true;
     beast::get_lowest_layer(stream_).expires_after(srv_.options.idle_timeout);
-    stream_.async_read_some(buffer_.prepare(4096),
+    stream_.async_read_some(buffer_.prepare(read_slack),
                             [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
                               self->idle_ = false;
                               if (ec)
@@ -206,15 +206,13 @@ class session final : public session_base, public std::enable_shared_from_this<s
                                if (ec)
                                  return self->refuse_unreadable(ec);
                                self->received_ = clock_type::now();
-                               if (self->parser_->is_done())
-                                 return self->dispatch();
-                               self->read_body();
+                               self->route_request();
                              });
   }
 
   void read_body() {
     // A client that asks first (curl does, for bodies over 1 KiB) is told to
-    // go on; limits were checked on the header already.
+    // go on; route, auth, Content-Type and limits were checked on the header.
     if (beast::iequals(parser_->get()[bhttp::field::expect], "100-continue")) {
       static const std::string go_on = "HTTP/1.1 100 Continue\r\n\r\n";
       beast::get_lowest_layer(stream_).expires_after(srv_.options.body_timeout);
@@ -243,7 +241,13 @@ class session final : public session_base, public std::enable_shared_from_this<s
       return write(error_response("headers_too_large", "the request line and headers exceed " +
                                                           std::to_string(srv_.options.max_header_bytes) + " bytes"),
                    "", {});
-    if (ec == bhttp::error::body_limit)
+    // The buffer's cap (see buffer_cap): before the end of the headers it is
+    // an endless header section, after it an endless chunk line or trailer.
+    if (ec == bhttp::error::buffer_overflow && !parser_->is_header_done())
+      return write(error_response("headers_too_large", "the request line and headers exceed " +
+                                                          std::to_string(srv_.options.max_header_bytes) + " bytes"),
+                   "", {});
+    if (ec == bhttp::error::body_limit || ec == bhttp::error::buffer_overflow)
       return write(error_response("body_too_large",
                                   "the body exceeds " + std::to_string(srv_.options.max_body_bytes) + " bytes"),
                    "", {});
@@ -255,6 +259,8 @@ class session final : public session_base, public std::enable_shared_from_this<s
       return write(error_response("invalid_request", "malformed HTTP request: " + ec.message()), "", {});
     close();
   }
+
+  static constexpr std::size_t read_slack = 4096;
 
   bool take_token() {
     const double rate = srv_.options.max_requests_per_second;
@@ -269,10 +275,14 @@ class session final : public session_base, public std::enable_shared_from_this<s
     return true;
   }
 
-  void dispatch() {
+  // Once the header is read, before any of the body: rate, route, method,
+  // token and Content-Type are checked here, so a client without a token
+  // cannot make the server read (or ask for, with 100-continue) a body.
+  // A refusal with the body still unread closes the connection afterwards.
+  void route_request() {
     srv_.counters->requests.fetch_add(1, std::memory_order_relaxed);
     auto& msg = parser_->get();
-    close_after_ = !msg.keep_alive();
+    close_after_ = !msg.keep_alive() || !parser_->is_done();
     const auto target = msg.target();
     const auto q = target.find('?');
     const std::string_view raw_path{target.data(), q == beast::string_view::npos ? target.size() : q};
@@ -304,7 +314,9 @@ class session final : public session_base, public std::enable_shared_from_this<s
     const route& rt = *found.found;
     if (auto denied = authorize(rt, msg))
       return write(std::move(*denied), rt.pattern, rt.verb);
-    if (!msg.body().empty()) {
+    // A body is announced by a non-zero Content-Length or by chunking.
+    const bool announced = msg.chunked() || parser_->content_length().value_or(0) > 0;
+    if (announced) {
       if (!rt.has_body)
         return write(error_response("invalid_request", rt.pattern + " takes no body"), rt.pattern, rt.verb);
       const auto ct = msg[bhttp::field::content_type];
@@ -323,10 +335,20 @@ class session final : public session_base, public std::enable_shared_from_this<s
                      rt.verb);
       req_.query = std::move(*parsed);
     }
+    route_ = &rt;
+    close_after_ = !msg.keep_alive();
+    if (parser_->is_done())
+      return dispatch();
+    read_body();
+  }
+
+  // The whole request is read and was accepted by route_request.
+  void dispatch() {
+    auto& msg = parser_->get();
+    const route& rt = *route_;
     req_.body = std::move(msg.body());
     const auto inm = msg[bhttp::field::if_none_match];
     req_.if_none_match.assign(inm.data(), inm.size());
-    route_ = &rt;
     // The responder may run on an engine thread: the answer is posted back to
     // this connection's executor, where everything else of it runs.
     responder respond = [self = this->shared_from_this()](response r) {
@@ -404,7 +426,11 @@ class session final : public session_base, public std::enable_shared_from_this<s
   server_state& srv_;
   io_thread& thread_;
   Stream stream_;
-  beast::flat_buffer buffer_;
+  // Capped: Beast's parser bounds the header section and the chunk data,
+  // but not a chunk-extension line or the trailers, which would otherwise
+  // grow the buffer for the whole body timeout. Room for a full header
+  // section and a full body, plus one read's slack.
+  beast::flat_buffer buffer_{srv_.options.max_header_bytes + srv_.options.max_body_bytes + read_slack};
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::optional<bhttp::response<bhttp::string_body>> res_;
   request req_;

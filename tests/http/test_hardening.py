@@ -1,0 +1,132 @@
+"""Resource bounds of a real agentregd under hostile clients, over raw
+sockets: what a client without a token can make the server read, hold or
+spend. Each test here reproduced a defect of the server's first version."""
+
+import socket
+import unittest
+
+from harness import DEADLINE_S, Daemon, connect, raw_request, read_response
+
+TOKEN = "hardening-secret"
+MAX_HEADER = 16 * 1024
+MAX_BODY = 64 * 1024
+#: Far beyond every limit the server has (header, body and their slack):
+#: a server that reads all of it holds it in memory.
+FLOOD_BYTES = 32 * 1024 * 1024
+
+daemon = None
+
+
+def setUpModule():
+    global daemon
+    # A long body timeout: the server must refuse the floods below by their
+    # size, not by a timer running out.
+    daemon = Daemon(None, "--max-header-bytes", str(MAX_HEADER), "--max-body-bytes", str(MAX_BODY),
+                    "--body-timeout-ms", "600000", token=TOKEN).start()
+
+
+def tearDownModule():
+    daemon.kill()
+
+
+def chunked_head(token=TOKEN, extra=None):
+    headers = {"Transfer-Encoding": "chunked"}
+    headers.update(extra or {})
+    lines = ["POST /v1/agents HTTP/1.1", "Host: 127.0.0.1", "Content-Type: application/json"]
+    if token:
+        lines.append(f"Authorization: Bearer {token}")
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def flood(prefix, filler):
+    """Sends `prefix`, then `filler` until FLOOD_BYTES are sent or the
+    server stops reading; the server's answer (None if it just closed) and
+    how many bytes it took."""
+    sock = connect(daemon.port)
+    sent = 0
+    try:
+        sock.sendall(prefix)
+        piece = filler * (65536 // len(filler))
+        while sent < FLOOD_BYTES:
+            sock.sendall(piece)
+            sent += len(piece)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    except socket.timeout:
+        # The server holds the connection open without reading: its buffer
+        # is full, not growing. Shut our side so that it answers.
+        pass
+    try:
+        return read_response(sock), sent
+    except (ConnectionResetError, BrokenPipeError):
+        return None, sent
+    finally:
+        sock.close()
+
+
+class chunked_floods(unittest.TestCase):
+    def assertRefused(self, answer, sent, statuses):
+        self.assertLess(sent, FLOOD_BYTES, "the server read the whole flood into memory")
+        if answer is not None:
+            self.assertIn(answer.status, statuses, answer.body)
+        self.assertEqual(daemon.client().health(), {"status": "ok"})
+
+    def test_an_endless_chunk_extension_is_refused_by_size(self):
+        answer, sent = flood(chunked_head() + b"1;", b"x")
+        self.assertRefused(answer, sent, (413,))
+
+    def test_endless_trailers_are_refused_by_size(self):
+        answer, sent = flood(chunked_head() + b"0\r\nX-Trailer: ", b"y")
+        self.assertRefused(answer, sent, (413, 431))
+
+    def test_an_endless_header_line_is_refused_by_size(self):
+        answer, sent = flood(b"GET /health HTTP/1.1\r\nX-Long: ", b"z")
+        self.assertRefused(answer, sent, (431,))
+
+
+class checked_before_the_body(unittest.TestCase):
+    """Route, method, token and Content-Type are checked on the header: the
+    answer comes without a byte of the body sent, and no 100 Continue."""
+
+    def answer_without_body(self, head):
+        with connect(daemon.port, timeout=DEADLINE_S) as sock:
+            sock.sendall(head)
+            return read_response(sock)
+
+    def test_a_chunked_body_without_a_token_is_401_before_it_is_sent(self):
+        answer = self.answer_without_body(chunked_head(token=None))
+        self.assertEqual(answer.status, 401, answer.body)
+        self.assertEqual(answer.json()["error"], "unauthorized")
+
+    def test_expect_100_continue_without_a_token_is_401_not_100(self):
+        head = raw_request("POST", "/v1/agents", b"", headers={"Expect": "100-continue", "Content-Length": "40000"})
+        head = head.replace(b"Content-Length: 0\r\n", b"")
+        answer = self.answer_without_body(head)
+        self.assertEqual(answer.status, 401, answer.body)
+
+    def test_an_unknown_route_is_404_before_the_body(self):
+        head = raw_request("POST", "/v1/nothing", b"", token=TOKEN,
+                           headers={"Content-Length": "40000", "Content-Type": "application/json"})
+        head = head.replace(b"Content-Length: 0\r\n", b"")
+        self.assertEqual(self.answer_without_body(head).status, 404)
+
+    def test_a_body_that_is_not_json_is_415_before_it_is_sent(self):
+        head = raw_request("POST", "/v1/agents", b"", token=TOKEN,
+                           headers={"Content-Length": "40000", "Content-Type": "text/plain"})
+        head = head.replace(b"Content-Length: 0\r\n", b"")
+        answer = self.answer_without_body(head)
+        self.assertEqual(answer.status, 415, answer.body)
+
+    def test_an_authorized_chunked_body_still_works(self):
+        body = b'{"agent_id": "chunky", "agent_type": "hardening"}'
+        data = chunked_head() + b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n"
+        with connect(daemon.port) as sock:
+            sock.sendall(data)
+            answer = read_response(sock)
+        self.assertIn(answer.status, (200, 201), answer.body)
+        self.assertEqual(daemon.client().get_agent("chunky")["agent_type"], "hardening")
+
+
+if __name__ == "__main__":
+    unittest.main()
