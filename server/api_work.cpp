@@ -1,5 +1,6 @@
 // Work routes: executions, tool usage, performance.
 
+#include "core/uuid.hpp"
 #include "server/api.hpp"
 #include "server/api_common.hpp"
 #include "server/encode.hpp"
@@ -12,6 +13,14 @@ namespace {
 // The hot calls never wait for room in the write-behind backlog here: a full
 // backlog is a 503 with Retry-After, not a blocked I/O thread.
 constexpr auto never_wait = when_backlog_full::refuse;
+
+// An execution id in a path: one that is not a UUID names no execution, so
+// it is a 404 like any unknown id (as a malformed lease id is), not a 422.
+const std::string& execution_param(const std::string& text) {
+  if (!core::parse_uuid(text))
+    throw decode_error("unknown_execution", "no execution has the id \"" + text + "\" (ids are UUIDs)");
+  return text;
+}
 
 }  // namespace
 
@@ -32,18 +41,20 @@ void add_work_routes(router& table, registry& reg, const api_options& options) {
              "Start an execution on an agent", {201, 404, 409, 422, 503}, true});
   table.add({method::post, "/v1/executions/{execution_id}/complete", scope::write,
              [&reg, depth](const request& req, responder respond) {
+               const auto& id = execution_param(req.params[0]);
                if (req.body.empty())
                  throw decode_error("invalid_request", "status is required");
                auto r = decode_body<complete_request>(req, depth);
-               auto e = reg.complete_execution(req.params[0], r.status, r.metrics, never_wait);
+               auto e = reg.complete_execution(id, r.status, r.metrics, never_wait);
                respond(answer(e, [](const core::execution& x) { return to_json(x); }));
              },
              "Complete a running execution with its tokens, cost and score", {200, 404, 409, 422, 503}, true});
   table.add({method::get, "/v1/executions/{execution_id}", scope::read,
              [&reg](const request& req, responder respond) {
-               respond(answer(reg.get_execution(req.params[0]), [](const core::execution& x) { return to_json(x); }));
+               respond(answer(reg.get_execution(execution_param(req.params[0])),
+                              [](const core::execution& x) { return to_json(x); }));
              },
-             "A running execution", {200, 404, 409, 422}, false});
+             "A running execution", {200, 404, 409}, false});
 
   table.add({method::post, "/v1/agents/{agent_id}/tools", scope::write,
              [&reg, depth](const request& req, responder respond) {

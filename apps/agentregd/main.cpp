@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <csignal>
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -42,10 +43,21 @@ std::string new_token() {
 }
 
 // The token in `path`; when the file does not exist, a new token is written
-// there, readable by its owner only, and printed.
+// there, readable by its owner only, and printed. An existing file that
+// others may read is refused: its token may already be known to them, so
+// quietly tightening the mode would not make it secret again.
 std::string token_from(const std::string& path, bool create) {
   std::ifstream in{path};
   if (in) {
+    struct stat st{};
+    if (::stat(path.c_str(), &st) != 0)
+      throw std::runtime_error("cannot stat the token file " + path);
+    if ((st.st_mode & 077) != 0) {
+      char mode[8];
+      std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+      throw std::runtime_error("the token file " + path + " has mode " + mode +
+                               ": others may read it; make it 0600 (chmod 600 " + path + ") or use a new token");
+    }
     std::string t((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     t = trim(t);
     if (t.empty())
@@ -107,6 +119,11 @@ int main(int argc, char** argv) {
       s.server.token = token_from(s.token_file, true);
     if (!s.read_token_file.empty())
       s.server.read_token = token_from(s.read_token_file, false);
+    // Without the full token /v1 is open to everyone: a read-only token
+    // would suggest otherwise.
+    if (!s.server.read_token.empty() && s.server.token.empty())
+      throw std::runtime_error("a read-only token (--read-token, --read-token-file) needs a token "
+                               "(--token, --token-file or AGENTREG_TOKEN): without one /v1 is open to everyone");
     s.server.counters = &counters;
     s.api.counters = &counters;
     reg.emplace(s.engine);

@@ -171,6 +171,27 @@ const std::vector<option>& options() {
        integer(&settings::engine, &config::writer_connections, 1, 64)},
       {"buffer-limit", "N", "records waiting for the database at most (default 200000; then 503)",
        integer(&settings::engine, &config::buffer_limit, 1, 100'000'000)},
+      {"on-full", "POLICY",
+       "when the write-behind buffer is full, calls that may wait: block (wait for room) or refuse (503); "
+       "the HTTP routes never wait (default block)",
+       [](settings& s, const std::string& v) -> std::optional<std::string> {
+         if (v == "block")
+           s.engine.on_full = core::backlog_policy::block;
+         else if (v == "refuse")
+           s.engine.on_full = core::backlog_policy::refuse;
+         else
+           return "must be block or refuse";
+         return std::nullopt;
+       }},
+      {"max-agent-metadata-bytes", "N", "an agent's metadata and agent card at most (default 65536; then 422)",
+       integer(&settings::engine, &config::max_agent_metadata_bytes, 256, 64 << 20)},
+      {"max-tools-per-agent", "N", "distinct tool names per agent (default 1000; then 409 limit_reached)",
+       integer(&settings::engine, &config::max_tools_per_agent, 1, 10'000'000)},
+      {"max-summary-keys", "N",
+       "distinct task types, and distinct workflows, executions may name (default 10000; then 409 limit_reached)",
+       integer(&settings::engine, &config::max_summary_keys, 1, 10'000'000)},
+      {"change-log-capacity", "N", "changes kept for watchers of the change stream (default 16384)",
+       integer(&settings::engine, &config::change_log_capacity, 1, 100'000'000)},
       {"price-table", "FILE", "JSON price table (default: the one built in)",
        text([](settings& s, const std::string& v) { s.engine.price_table_path = v; })},
   };

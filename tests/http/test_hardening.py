@@ -2,10 +2,19 @@
 sockets: what a client without a token can make the server read, hold or
 spend. Each test here reproduced a defect of the server's first version."""
 
+import json
+import os
+import re
 import socket
+import struct
+import subprocess
+import tempfile
+import threading
+import time
 import unittest
 
-from harness import DEADLINE_S, Daemon, connect, raw_request, read_response
+from harness import DEADLINE_S, Daemon, agentregd_binary, connect, exchange, raw_request, read_response, wait_until
+from agentreg_client import AgentRegError  # noqa: E402 (harness puts the client on sys.path)
 
 TOKEN = "hardening-secret"
 MAX_HEADER = 16 * 1024
@@ -126,6 +135,76 @@ class checked_before_the_body(unittest.TestCase):
             answer = read_response(sock)
         self.assertIn(answer.status, (200, 201), answer.body)
         self.assertEqual(daemon.client().get_agent("chunky")["agent_type"], "hardening")
+
+
+class refused_configurations(unittest.TestCase):
+    """Settings that would leave the API less protected than they suggest
+    stop agentregd at start, with a message naming the problem."""
+
+    def refused(self, *args, env=None):
+        out = subprocess.run([agentregd_binary(), "--port", "0", *args], stdin=subprocess.DEVNULL,
+                             capture_output=True, text=True, timeout=DEADLINE_S,
+                             env=dict(os.environ, **(env or {})))
+        self.assertNotEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertNotIn("listening on", out.stdout)
+        return out.stderr
+
+    def test_a_read_token_without_a_token_is_refused(self):
+        self.assertIn("needs a token", self.refused("--read-token", "reader"))
+        self.assertIn("needs a token", self.refused(env={"AGENTREG_READ_TOKEN": "reader"}))
+
+    def test_a_token_file_others_can_read_is_refused(self):
+        with tempfile.TemporaryDirectory() as scratch:
+            path = os.path.join(scratch, "token")
+            with open(path, "w") as f:
+                f.write("a-token-others-can-read\n")
+            os.chmod(path, 0o644)
+            message = self.refused("--token-file", path)
+            self.assertIn("mode 0644", message)
+            # The same file at 0600 is used.
+            os.chmod(path, 0o600)
+            with Daemon(None, "--token-file", path, token=None) as d:
+                answer = d.client(token="a-token-others-can-read").stats()
+                self.assertIn("agents", answer)
+
+
+class engine_knobs(unittest.TestCase):
+    """The engine's bounds are agentregd settings too (flag, variable,
+    --help), and they take effect."""
+
+    KNOBS = ("on-full", "max-agent-metadata-bytes", "max-tools-per-agent", "max-summary-keys",
+             "change-log-capacity")
+
+    def test_help_documents_them(self):
+        out = subprocess.run([agentregd_binary(), "--help"], capture_output=True, text=True, timeout=DEADLINE_S)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        for knob in self.KNOBS:
+            self.assertIn("--" + knob, out.stdout)
+
+    def test_bad_values_are_refused(self):
+        for args in (("--on-full", "sometimes"), ("--max-tools-per-agent", "0"), ("--max-summary-keys", "x")):
+            with self.subTest(args=args):
+                out = subprocess.run([agentregd_binary(), "--port", "0", *args], stdin=subprocess.DEVNULL,
+                                     capture_output=True, text=True, timeout=DEADLINE_S)
+                self.assertEqual(out.returncode, 2, out.stdout + out.stderr)
+                self.assertIn(args[0], out.stderr)
+
+    def test_they_take_effect(self):
+        with Daemon(None, "--max-tools-per-agent", "1", "--on-full", "refuse",
+                    env={"AGENTREG_MAX_AGENT_METADATA_BYTES": "300", "AGENTREG_MAX_SUMMARY_KEYS": "1"}) as d:
+            reg = d.client()
+            reg.register("knob-1", "knobs", metadata={"note": "x" * 10})
+            with self.assertRaises(AgentRegError) as refused:
+                reg.register("knob-2", "knobs", metadata={"note": "x" * 400})
+            self.assertEqual(refused.exception.code, "invalid_argument")
+            reg.record_tool_usage("knob-1", "search", success_count=1)
+            with self.assertRaises(AgentRegError) as refused:
+                reg.record_tool_usage("knob-1", "fetch", success_count=1)
+            self.assertEqual(refused.exception.code, "limit_reached")
+            reg.start_execution("knob-1", task_type="first")
+            with self.assertRaises(AgentRegError) as refused:
+                reg.start_execution("knob-1", task_type="second")
+            self.assertEqual(refused.exception.code, "limit_reached")
 
 
 if __name__ == "__main__":

@@ -266,7 +266,11 @@ BOOST_FIXTURE_TEST_CASE(executions_start_complete_and_are_read_back, fixture) {
   BOOST_TEST(c.get("/v1/executions/" + unknown).error() == "unknown_execution");
   BOOST_TEST(c.post("/v1/executions/" + unknown + "/complete", R"({"status":"failed"})").error() ==
              "unknown_execution");
-  BOOST_TEST(c.get("/v1/executions/not-a-uuid").error() == "invalid_argument");
+  // An id that is not a UUID names no execution: 404, as a malformed lease id is.
+  auto malformed = c.get("/v1/executions/not-a-uuid");
+  BOOST_TEST(malformed.status == 404u, malformed.body);
+  BOOST_TEST(malformed.error() == "unknown_execution");
+  BOOST_TEST(c.post("/v1/executions/not-a-uuid/complete", R"({"status":"failed"})").error() == "unknown_execution");
   BOOST_TEST(c.post("/v1/executions", R"({"agent_id":"nobody"})").error() == "unknown_agent");
   auto second = c.post("/v1/executions", R"({"agent_id":"a1"})").json();
   const std::string id2{second.at("execution_id").as_string()};
