@@ -26,34 +26,19 @@ struct agent_state {
 using agent_pointer = msg::agent_actor::stateful_pointer<agent_state>;
 
 // Rebinds the agent to a new spec: same pool (capacity change) or a new
-// pool (type change, allowed only without leases: they belong to the old pool).
+// pool (type change, refused while it holds leases: they belong to the old
+// pool). The index moves the slot in one step with respect to acquires, and
+// makes the new pool only if the move succeeds. A paused agent stays paused;
+// an offline one comes back online, as a registration does.
 caf::result<core::agent> apply_spec(agent_state& st, core::agent_spec spec) {
   auto& idx = st.ctx->index;
   const auto old = st.rec->binding();
-  index::agent_ref ref = old->ref;
-  if (spec.agent_type != old->spec.agent_type) {
-    const auto view = idx.view(ref);
-    if (view && view->leased > 0)
-      return msg::to_caf(core::errc::invalid_argument,
-                         "cannot change agent_type of " + st.rec->agent_id + " while it holds leases");
-    auto pool = idx.pool(spec.agent_type);
-    if (!pool)
-      return msg::to_caf(to_core(pool.error, st.rec->agent_id));
-    const auto capacity = static_cast<std::uint32_t>(spec.max_capacity);
-    if (view && view->reported > capacity)
-      return msg::to_caf(to_core(index::errc::capacity_below_load, st.rec->agent_id));
-    auto fresh = idx.insert(*pool, capacity, st.rec->serial, index::agent_status::online);
-    if (!fresh)
-      return msg::to_caf(to_core(fresh.error, st.rec->agent_id));
-    if (view)
-      idx.set_load(fresh.value, view->reported);
-    idx.remove(ref);
-    ref = fresh.value;
-  } else {
-    if (auto e = idx.set_capacity(ref, static_cast<std::uint32_t>(spec.max_capacity)); e != index::errc::ok)
-      return msg::to_caf(to_core(e, st.rec->agent_id));
+  auto moved = idx.move(old->ref, spec.agent_type, static_cast<std::uint32_t>(spec.max_capacity));
+  if (!moved)
+    return msg::to_caf(to_core(moved.error, st.rec->agent_id));
+  const index::agent_ref ref = moved.value;
+  if (auto v = idx.view(ref); v && v->status == index::agent_status::offline)
     idx.set_status(ref, index::agent_status::online);
-  }
   st.rec->set_binding(std::make_shared<const agent_binding>(agent_binding{std::move(spec), ref}));
   touch(*st.rec, ref, *st.ctx);
   record_agent_change(*st.ctx, core::change_kind::agent_updated, st.rec->serial);

@@ -26,8 +26,12 @@ core::error to_core(index::errc e, const std::string& agent_id) {
     case errc::invalid_status: return {core::errc::invalid_status, "busy is derived from the load; it cannot be set"};
     case errc::lease_not_held: return {core::errc::lease_not_held, "the lease was already released or expired"};
     case errc::too_many_agents: return {core::errc::invalid_argument, "too many agents of this type (max 2^20)"};
-    case errc::too_many_types: return {core::errc::invalid_argument, "too many agent types (max 4096)"};
+    case errc::too_many_types:
+      return {core::errc::invalid_argument, "too many agent types (config max_agent_types); a type once "
+                                            "registered counts until the registry restarts"};
     case errc::too_many_leases: return {core::errc::no_capacity, "too many leases held at once (max 2^24)"};
+    case errc::agent_has_leases:
+      return {core::errc::invalid_argument, "cannot change agent_type of " + agent_id + " while it holds leases"};
   }
   return {core::errc::internal, "unknown index error"};
 }

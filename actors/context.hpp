@@ -27,6 +27,7 @@ struct engine_context {
       : config(std::move(cfg)),
         clock(std::move(clk)),
         prices(std::move(table)),
+        index(config.max_agent_types),
         records(config.database_url.has_value()),
         task_types(config.max_summary_keys),
         workflows(config.max_summary_keys),

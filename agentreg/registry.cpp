@@ -84,6 +84,15 @@ config checked(config c) {
   return c;
 }
 
+// The error of a release or renew that found no holding.
+core::error lease_error(index::errc e) {
+  if (e == index::errc::unknown_agent)
+    return {errc::lease_not_held, "the lease's agent was unregistered: its leases ended with it"};
+  if (e == index::errc::lease_not_held)
+    return {errc::lease_not_held, "the lease was already released or expired, or is not a lease of this registry"};
+  return actors::to_core(e, "");
+}
+
 }  // namespace
 
 struct registry::impl {
@@ -220,11 +229,10 @@ struct registry::impl {
   };
   expected<added_agent> add_agent(const core::agent_spec& spec, index::agent_status status,
                                   core::timestamp registered_at) {
-    auto pool = ctx.index.pool(spec.agent_type);
-    if (!pool)
-      return actors::to_core(pool.error, spec.agent_id);
     auto rec = std::make_shared<actors::agent_record>(spec.agent_id, ctx.next_serial.fetch_add(1), registered_at);
-    auto ref = ctx.index.insert(*pool, static_cast<std::uint32_t>(spec.max_capacity), rec->serial, status);
+    // The type's pool is made only if the insert succeeds (a refused
+    // registration uses up none of config.max_agent_types).
+    auto ref = ctx.index.insert(spec.agent_type, static_cast<std::uint32_t>(spec.max_capacity), rec->serial, status);
     if (!ref)
       return actors::to_core(ref.error, spec.agent_id);
     rec->set_binding(std::make_shared<const actors::agent_binding>(actors::agent_binding{spec, ref.value}));
@@ -700,11 +708,11 @@ expected<lease> registry::acquire(const std::string& agent_type, acquire_options
 
 expected<unit> registry::release(const lease& l) {
   const auto e = impl_->ctx.index.release(index::lease{{l.pool, l.slot, l.generation}, l.record, l.lease_id});
-  if (e == index::errc::ok)
+  if (e == index::errc::ok) {
     actors::record_lease_change(impl_->ctx, core::change_kind::lease_released, {l.pool, l.slot, l.generation});
-  if (e == index::errc::ok || e == index::errc::unknown_agent)  // the agent left: nothing to free
     return unit{};
-  return actors::to_core(e, l.agent_id);
+  }
+  return lease_error(e);
 }
 
 expected<lease> registry::renew(const lease& l, std::chrono::nanoseconds ttl) {
@@ -719,7 +727,7 @@ expected<lease> registry::renew(const lease& l, std::chrono::nanoseconds ttl) {
   auto renewed =
       ctx.index.renew(index::lease{{l.pool, l.slot, l.generation}, l.record, l.lease_id}, now, *deadline);
   if (!renewed)
-    return actors::to_core(renewed.error, l.agent_id);
+    return lease_error(renewed.error);
   // The agent as the index's record names it, not as the caller's copy says
   // (a parsed lease carries no agent id).
   const auto view = ctx.index.view(renewed->agent);

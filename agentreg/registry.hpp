@@ -164,16 +164,17 @@ class registry {
   /// Errors: invalid_argument, unknown_type, no_capacity.
   expected<lease> acquire(const std::string& agent_type, acquire_options options = {});
   /// Frees a lease's slot. Errors: lease_not_held (released twice, expired,
-  /// or a lease_id that is not the holding's: a forged or garbled lease
-  /// frees nothing). A lease from parse_lease (empty agent_id) works.
+  /// its agent unregistered since, or a lease_id that is not the holding's:
+  /// a forged or garbled lease frees nothing). A lease from parse_lease
+  /// (empty agent_id) works.
   expected<unit> release(const lease& l);
   /// Moves a held lease's expiry to now + ttl (a lease without TTL gets
   /// one); answers the lease with its agent_id and new expires_at.
   /// Errors: invalid_argument (ttl <= 0, or now + ttl beyond the clock's
-  /// range), lease_not_held (released, expired, reclaimed, or a lease_id
-  /// that is not the holding's); an error changes nothing, except that a
-  /// lease found expired is freed as the sweep would. A lease from
-  /// parse_lease works.
+  /// range), lease_not_held (released, expired, reclaimed, its agent
+  /// unregistered since, or a lease_id that is not the holding's); an error
+  /// changes nothing, except that a lease found expired is freed as the
+  /// sweep would. A lease from parse_lease works.
   expected<lease> renew(const lease& l, std::chrono::nanoseconds ttl);
 
   // ---- executions ----

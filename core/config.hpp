@@ -43,6 +43,13 @@ struct registry_config {
   /// next sweep (after the start grace period).
   std::size_t degraded_min_online = 10;
 
+  /// Distinct agent types the registry holds, 1..65536. A type counts from
+  /// its first successful registration until the registry stops (its pool
+  /// in the index is never freed: ~10 KiB each, plus 8 B per type allowed);
+  /// a refused registration counts none. Registering one more type answers
+  /// invalid_argument.
+  std::uint32_t max_agent_types = 4096;
+
   /// Run the sweep on a timer every heartbeat_interval. Tests turn it off and
   /// call registry::sweep() on simulated time.
   bool auto_sweep = true;

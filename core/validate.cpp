@@ -76,6 +76,8 @@ expected<unit> validate(const registry_config& c) {
       // The key sets allocate 2 slots per key up front: 16 MiB each at most.
       check_count(c.max_summary_keys, "max_summary_keys", 1, 1'000'000),
       check_count(c.max_tools_per_agent, "max_tools_per_agent", 1, 1'000'000),
+      // index::priority_index::max_types_limit (core does not see index/).
+      check_count(c.max_agent_types, "max_agent_types", 1, std::size_t{1} << 16),
   };
   for (const auto& ok : checks)
     if (!ok)

@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <new>
+#include <stdexcept>
 
 namespace agentreg::index {
 
@@ -19,6 +20,7 @@ const char* to_string(errc e) {
     case errc::too_many_agents: return "too_many_agents";
     case errc::too_many_types: return "too_many_types";
     case errc::too_many_leases: return "too_many_leases";
+    case errc::agent_has_leases: return "agent_has_leases";
   }
   return "unknown";
 }
@@ -149,15 +151,21 @@ std::uint32_t pop_or_grow(std::atomic<std::uint64_t>& head, std::atomic<std::uin
                                    std::memory_order_acquire, std::memory_order_acquire))
       return index;
   }
-  // relaxed: only uniqueness of the index matters; the chunk it lives in is
-  // published by chunked_array::make.
+  // Allocate first, publish second: the chunk of index n exists before the
+  // high-water mark passes n, so every reader that bounds an index by the
+  // mark (scan, reclaim_expired, leases_held, release, modify) finds its
+  // chunk. A chunk made for an n that another thread then took is the one
+  // that thread needed anyway.
   std::uint32_t n = high_water.load(std::memory_order_relaxed);
-  while (n < max && !high_water.compare_exchange_weak(n, n + 1, std::memory_order_relaxed)) {
+  for (;;) {
+    if (n >= max)
+      return max;
+    nodes.make(n);
+    // release: publishes the chunk made above (and its constructed nodes)
+    // to the readers' acquire loads of the mark.
+    if (high_water.compare_exchange_weak(n, n + 1, std::memory_order_release, std::memory_order_relaxed))
+      return n;
   }
-  if (n >= max)
-    return max;
-  nodes.make(n);
-  return n;
 }
 
 template <class Array>
@@ -397,35 +405,41 @@ struct priority_index::lease_table {
 // ---- priority_index --------------------------------------------------------------
 
 namespace {
-constexpr std::uint32_t name_table_size = priority_index::max_types * 2;
+std::uint32_t checked_max_types(std::uint32_t n) {
+  if (n < 1 || n > priority_index::max_types_limit)
+    throw std::invalid_argument("priority_index: max_types must be within 1..65536");
+  return n;
 }
+}  // namespace
 
-priority_index::priority_index()
-    : pools_(new std::atomic<pool_state*>[max_types]),
-      names_(new std::atomic<std::uint32_t>[name_table_size]),
+priority_index::priority_index(std::uint32_t max_types)
+    : max_types_(checked_max_types(max_types)),
+      name_table_size_(2 * max_types_),
+      pools_(new std::atomic<pool_state*>[max_types_]),
+      names_(new std::atomic<std::uint32_t>[name_table_size_]),
       leases_(std::make_unique<lease_table>()) {
-  for (std::uint32_t i = 0; i < max_types; ++i)
+  for (std::uint32_t i = 0; i < max_types_; ++i)
     pools_[i].store(nullptr, std::memory_order_relaxed);
-  for (std::uint32_t i = 0; i < name_table_size; ++i)
+  for (std::uint32_t i = 0; i < name_table_size_; ++i)
     names_[i].store(0, std::memory_order_relaxed);
 }
 
 priority_index::~priority_index() {
-  for (std::uint32_t i = 0; i < max_types; ++i)
+  for (std::uint32_t i = 0; i < max_types_; ++i)
     delete pools_[i].load(std::memory_order_relaxed);
 }
 
 priority_index::pool_state* priority_index::pool_at(std::uint32_t pool) const {
   // acquire: pairs with the release store in pool(), making the pool's
   // constructed state visible.
-  return pool < max_types ? pools_[pool].load(std::memory_order_acquire) : nullptr;
+  return pool < max_types_ ? pools_[pool].load(std::memory_order_acquire) : nullptr;
 }
 
 std::optional<std::uint32_t> priority_index::find_pool(std::string_view agent_type) const {
   const std::size_t h = std::hash<std::string_view>{}(agent_type);
-  for (std::uint32_t probe = 0; probe < name_table_size; ++probe) {
+  for (std::uint32_t probe = 0; probe < name_table_size_; ++probe) {
     // acquire: pairs with the release store of the entry in pool().
-    const std::uint32_t entry = names_[(h + probe) % name_table_size].load(std::memory_order_acquire);
+    const std::uint32_t entry = names_[(h + probe) % name_table_size_].load(std::memory_order_acquire);
     if (entry == 0)
       return std::nullopt;
     if (pool_at(entry - 1)->name == agent_type)
@@ -441,12 +455,12 @@ result<std::uint32_t> priority_index::pool(std::string_view agent_type) {
   if (auto found = find_pool(agent_type))
     return {errc::ok, *found};
   const std::uint32_t id = pool_count_.load(std::memory_order_relaxed);
-  if (id >= max_types)
+  if (id >= max_types_)
     return {errc::too_many_types, 0};
   pools_[id].store(new pool_state(std::string{agent_type}, id), std::memory_order_release);
   const std::size_t h = std::hash<std::string_view>{}(agent_type);
   for (std::uint32_t probe = 0;; ++probe) {
-    auto& cell = names_[(h + probe) % name_table_size];
+    auto& cell = names_[(h + probe) % name_table_size_];
     if (cell.load(std::memory_order_relaxed) == 0) {
       // release: publishes the pool pointer stored above to find_pool.
       cell.store(id + 1, std::memory_order_release);
@@ -471,6 +485,26 @@ result<agent_ref> priority_index::insert(std::uint32_t pool, std::uint32_t capac
     return {errc::invalid_capacity, {}};
   if (status == agent_status::busy)
     return {errc::invalid_status, {}};
+  return place(pool, capacity, tag, status, 0, 0);
+}
+
+result<agent_ref> priority_index::insert(std::string_view agent_type, std::uint32_t capacity, std::uint64_t tag,
+                                         agent_status status) {
+  // Every check that can refuse comes before the pool is made, so a refused
+  // insert creates no pool; a new pool has room, so place() cannot refuse.
+  if (capacity < 1 || capacity > max_capacity)
+    return {errc::invalid_capacity, {}};
+  if (status == agent_status::busy)
+    return {errc::invalid_status, {}};
+  const auto p = pool(agent_type);
+  if (!p)
+    return {p.error, {}};
+  return place(*p, capacity, tag, status, 0, 0);
+}
+
+result<agent_ref> priority_index::place(std::uint32_t pool, std::uint32_t capacity, std::uint64_t tag,
+                                        agent_status status, std::uint32_t reported, std::int64_t stamp) {
+  pool_state* p = pool_at(pool);
   const std::uint32_t s = pop_or_grow(p->free_head, p->high_water, p->slots, max_agents_per_type);
   if (s == max_agents_per_type)
     return {errc::too_many_agents, {}};
@@ -479,13 +513,67 @@ result<agent_ref> priority_index::insert(std::uint32_t pool, std::uint32_t capac
   const auto old = decode(sl.word.load(std::memory_order_relaxed));
   const std::uint32_t generation = (old.generation + 1) & generation_mask;
   sl.tag.store(tag, std::memory_order_relaxed);
-  sl.stamp.store(0, std::memory_order_relaxed);
-  const std::uint64_t w = encode({0, 0, capacity, generation, status, false});
+  sl.stamp.store(stamp, std::memory_order_relaxed);
+  const std::uint64_t w = encode({0, reported, capacity, generation, status, false});
   // seq_cst: publishes the agent (and its tag, ordered before) to readers,
   // and takes part in the Dekker pair of publish().
   sl.word.store(w, std::memory_order_seq_cst);
   p->publish(s, vacant_bit, w);
   return {errc::ok, {pool, s, generation}};
+}
+
+result<agent_ref> priority_index::move(agent_ref agent, std::string_view agent_type, std::uint32_t capacity) {
+  pool_state* p = pool_at(agent.pool);
+  // acquire: pairs with the release in pop_or_grow's chunk publication.
+  if (p == nullptr || agent.slot >= p->high_water.load(std::memory_order_acquire))
+    return {errc::unknown_agent, {}};
+  if (capacity < 1 || capacity > max_capacity)
+    return {view(agent) ? errc::invalid_capacity : errc::unknown_agent, {}};
+  if (p->name == agent_type) {  // no move: the capacity is all that changes
+    const errc e = set_capacity(agent, capacity);
+    return {e, e == errc::ok ? agent : agent_ref{}};
+  }
+  slot& sl = p->slots.at(agent.slot);
+  // Close the old slot first, by a CAS that requires it to hold no lease:
+  // from then on no acquire can take it (it is vacant) and nothing can
+  // change it (modify() refuses a vacant word), so the agent's state is
+  // read once and carried over whole. Checking "no lease" and then
+  // inserting and removing would let an acquire slip in between and
+  // reserve a slot of an agent that is about to be counted afresh.
+  // seq_cst: as in modify().
+  std::uint64_t w = sl.word.load(std::memory_order_seq_cst);
+  std::uint64_t closed = 0;
+  do {
+    if (!matches(w, agent))
+      return {errc::unknown_agent, {}};
+    const auto f = decode(w);
+    if (f.leased > 0)
+      return {errc::agent_has_leases, {}};
+    if (f.reported > capacity)
+      return {errc::capacity_below_load, {}};
+    closed = w | vacant_bit;
+  } while (!sl.word.compare_exchange_weak(w, closed, std::memory_order_seq_cst));
+  p->publish(agent.slot, w, closed);
+  const auto f = decode(w);
+  // The new pool is made only now that the move can no longer be refused
+  // for the agent's sake; too_many_types is the only refusal left.
+  auto fresh = [&]() -> result<agent_ref> {
+    const auto to = pool(agent_type);
+    if (!to)
+      return {to.error, {}};
+    return place(*to, capacity, sl.tag.load(std::memory_order_relaxed), f.status, f.reported,
+                 sl.stamp.load(std::memory_order_relaxed));
+  }();
+  if (!fresh) {
+    // Reopen the old slot as it was: it is vacant and on no free-list, so
+    // nobody else can have written it meanwhile.
+    // seq_cst: as the store of insert().
+    sl.word.store(w, std::memory_order_seq_cst);
+    p->publish(agent.slot, closed, w);
+    return fresh;
+  }
+  push_free(p->free_head, p->slots, agent.slot);
+  return fresh;
 }
 
 template <class Change>
@@ -747,18 +835,19 @@ result<lease> priority_index::renew(const lease& l, std::int64_t now, std::int64
     if (!rec.state.compare_exchange_strong(expected, same_sequence(state, phase_renewing),
                                            std::memory_order_acquire, std::memory_order_relaxed))
       continue;
-    const std::int64_t deadline = rec.expires_at.load(std::memory_order_relaxed);
-    if (deadline != 0 && deadline <= now) {
-      // release: orders our reads of the fields before the record's reuse.
-      rec.state.store(next_sequence(state, phase_free), std::memory_order_release);
-      retire(l.record);
-      return {errc::lease_not_held, {}};
-    }
-    rec.expires_at.store(expires_at, std::memory_order_relaxed);
     const lease renewed{{rec.pool.load(std::memory_order_relaxed), rec.slot.load(std::memory_order_relaxed),
                          rec.generation.load(std::memory_order_relaxed)},
                         l.record,
                         l.token};
+    const std::int64_t deadline = rec.expires_at.load(std::memory_order_relaxed);
+    const bool expired = deadline != 0 && deadline <= now;
+    if (expired || !alive(renewed.agent)) {
+      // release: orders our reads of the fields before the record's reuse.
+      rec.state.store(next_sequence(state, phase_free), std::memory_order_release);
+      retire(l.record);
+      return {expired ? errc::lease_not_held : errc::unknown_agent, {}};
+    }
+    rec.expires_at.store(expires_at, std::memory_order_relaxed);
     // release: publishes the new expiry with the state; the new sequence
     // fails any reclaim CAS from a state read before the renewal.
     rec.state.store(next_sequence(state, phase_held), std::memory_order_release);
@@ -778,15 +867,32 @@ std::size_t priority_index::reclaim_expired(std::int64_t now) {
     if (phase_of(state) != phase_held)
       continue;  // free, or being renewed (the renewer decides about expiry)
     const std::int64_t deadline = rec.expires_at.load(std::memory_order_relaxed);
-    if (deadline == 0 || deadline > now)
+    if ((deadline == 0 || deadline > now) && alive(record_agent(r)))
       continue;
-    // If the record was renewed, released or reused since our load, the CAS
-    // inside free_if fails on the changed state and we leave it alone.
+    // Expired, or its agent was removed. If the record was renewed, released
+    // or reused since our load, the CAS inside free_if fails on the changed
+    // state and we leave it alone (fields read meanwhile may be a later
+    // holding's: they decide nothing then).
     const auto e = free_if(r, state);
     if (e && (*e == errc::ok || *e == errc::unknown_agent))
       ++reclaimed;
   }
   return reclaimed;
+}
+
+agent_ref priority_index::record_agent(std::uint32_t r) const {
+  const lease_record& rec = leases_->records.at(r);
+  return {rec.pool.load(std::memory_order_relaxed), rec.slot.load(std::memory_order_relaxed),
+          rec.generation.load(std::memory_order_relaxed)};
+}
+
+bool priority_index::alive(agent_ref agent) const {
+  const pool_state* p = pool_at(agent.pool);
+  // acquire: pairs with the release in pop_or_grow's chunk publication.
+  if (p == nullptr || agent.slot >= p->high_water.load(std::memory_order_acquire))
+    return false;
+  // acquire: pairs with the seq_cst store/CAS that wrote the word.
+  return matches(p->slots.at(agent.slot).word.load(std::memory_order_acquire), agent);
 }
 
 void priority_index::set_lease_sequence(std::uint32_t r, std::uint64_t sequence) {
@@ -803,16 +909,22 @@ std::uint64_t priority_index::lease_sequence(std::uint32_t r) const {
 std::size_t priority_index::leases_held() const {
   // A scan rather than a shared counter: a counter would be one more cache
   // line written by every acquire and release.
+  // Leases of a removed agent are not held any more, though their records
+  // wait for reclaim_expired.
   const std::uint32_t end = leases_->high_water.load(std::memory_order_acquire);
   std::size_t held = 0;
   for (std::uint32_t r = 0; r < end; ++r)
-    held += phase_of(leases_->records.at(r).state.load(std::memory_order_relaxed)) != phase_free ? 1 : 0;
+    // acquire: pairs with the release store that made the record held, so
+    // its agent fields are this holding's.
+    if (phase_of(leases_->records.at(r).state.load(std::memory_order_acquire)) != phase_free &&
+        alive(record_agent(r)))
+      ++held;
   return held;
 }
 
 std::size_t priority_index::memory_bytes() const {
-  std::size_t bytes = sizeof(*this) + max_types * sizeof(std::atomic<pool_state*>) +
-                      name_table_size * sizeof(std::atomic<std::uint32_t>) + sizeof(lease_table) +
+  std::size_t bytes = sizeof(*this) + max_types_ * sizeof(std::atomic<pool_state*>) +
+                      name_table_size_ * sizeof(std::atomic<std::uint32_t>) + sizeof(lease_table) +
                       leases_->records.memory_bytes();
   const std::uint32_t n = pool_count_.load(std::memory_order_acquire);
   for (std::uint32_t i = 0; i < n; ++i) {

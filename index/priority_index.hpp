@@ -26,8 +26,9 @@ enum class errc : std::uint8_t {
   invalid_status,       ///< `busy` cannot be set: it is derived from the load
   lease_not_held,       ///< the lease was already released, reclaimed, or never issued
   too_many_agents,      ///< the pool is full (max_agents_per_type)
-  too_many_types,       ///< the index is full (max_types)
+  too_many_types,       ///< the index is full (max_types(), given at construction)
   too_many_leases,      ///< the lease table is full (max_leases)
+  agent_has_leases,     ///< move() of an agent that holds leases (they belong to its pool)
 };
 
 /// Human-readable name of an error code ("no_capacity", ...).
@@ -126,17 +127,28 @@ class priority_index {
  public:
   static constexpr std::uint32_t max_capacity = 4095;
   static constexpr std::uint32_t max_agents_per_type = 1u << 20;
-  static constexpr std::uint32_t max_types = 4096;
+  static constexpr std::uint32_t default_max_types = 4096;
+  static constexpr std::uint32_t max_types_limit = 1u << 16;
   static constexpr std::uint32_t max_leases = 1u << 24;
 
-  priority_index();
+  /// An empty index for at most `max_types` agent types (1..max_types_limit;
+  /// std::invalid_argument otherwise). A type's pool is made by the first
+  /// insert or move of the type that succeeds and lives as long as the
+  /// index: a refused call makes no pool, but types that come and go use up
+  /// the limit (then too_many_types). Memory: 8 B per type allowed, plus
+  /// ~10 KiB per type made.
+  explicit priority_index(std::uint32_t max_types = default_max_types);
   ~priority_index();
   priority_index(const priority_index&) = delete;
   priority_index& operator=(const priority_index&) = delete;
 
-  /// The pool of an agent type, created on first use. Thread-safe; creating
-  /// takes a mutex (types are few), finding an existing one does not.
+  /// The pool of an agent type, created on first use. Errors: too_many_types.
+  /// Thread-safe; creating takes a mutex (types are few), finding an
+  /// existing one does not.
   result<std::uint32_t> pool(std::string_view agent_type);
+
+  /// The most agent types this index holds (given at construction).
+  [[nodiscard]] std::uint32_t max_types() const { return max_types_; }
 
   /// The pool of an agent type if it exists. Thread-safe, lock-free.
   [[nodiscard]] std::optional<std::uint32_t> find_pool(std::string_view agent_type) const;
@@ -149,8 +161,33 @@ class priority_index {
   result<agent_ref> insert(std::uint32_t pool, std::uint32_t capacity, std::uint64_t tag,
                            agent_status status = agent_status::online);
 
-  /// Removes an agent; its handle and outstanding leases stop counting.
-  /// Errors: unknown_agent. Thread-safe.
+  /// The same into the pool of `agent_type`, which is made only if the
+  /// insert succeeds. Errors: invalid_capacity, invalid_status,
+  /// too_many_types, too_many_agents. Thread-safe.
+  result<agent_ref> insert(std::string_view agent_type, std::uint32_t capacity, std::uint64_t tag,
+                           agent_status status = agent_status::online);
+
+  /// Moves an agent to the pool of `agent_type` with `capacity`, keeping its
+  /// tag, stamp, reported load and status (paused stays paused), in one step
+  /// with respect to leases: the old slot is closed by a CAS that requires
+  /// it to hold none, so no acquire can reserve it meanwhile. Answers the
+  /// new handle; the old one stops working. To the agent's own type it is
+  /// set_capacity, and the handle stays. Errors: unknown_agent,
+  /// invalid_capacity, capacity_below_load (reported load above the new
+  /// capacity), agent_has_leases, too_many_types, too_many_agents; then
+  /// nothing changes and no pool is made. While it runs, calls on the old
+  /// handle answer unknown_agent as after a remove. Thread-safe.
+  result<agent_ref> move(agent_ref agent, std::string_view agent_type, std::uint32_t capacity);
+
+  /// Removes an agent; its handle stops working and its leases are void at
+  /// once: release and renew of one answer unknown_agent, leases_held
+  /// counts none, and their records are freed by the next reclaim_expired
+  /// (or by the release or renew that meets one). O(1): nothing is scanned.
+  /// A lease record is tied to its agent by (pool, slot, generation), and a
+  /// slot's generation has 25 bits, so a void record must be freed before
+  /// its slot is reused 2^25 times (by the next reclaim_expired: sweeps are
+  /// seconds apart, 2^25 registrations take minutes). Errors: unknown_agent.
+  /// Thread-safe.
   errc remove(agent_ref agent);
 
   /// Changes capacity. Errors: unknown_agent, invalid_capacity,
@@ -184,8 +221,8 @@ class priority_index {
 
   /// Frees a lease's slot. Releasing twice, after the lease expired and was
   /// reclaimed, or with a token that is not the holding's, changes nothing
-  /// and answers lease_not_held. If the agent was removed meanwhile the lease
-  /// is dropped and unknown_agent is answered. Thread-safe; lock-free, except
+  /// and answers lease_not_held. If the agent was removed meanwhile the
+  /// lease's record is freed and unknown_agent is answered. Thread-safe; lock-free, except
   /// that it waits out a renew of the same lease in progress (a few
   /// instructions).
   errc release(const lease& l);
@@ -194,14 +231,16 @@ class priority_index {
   /// expired at `now` (expires_at <= now, in the unit of acquire). A lease
   /// found expired is freed (as reclaim_expired would) and lease_not_held is
   /// answered; so is one released, reclaimed, or presented with a wrong
-  /// token, and then nothing changes. Answers the lease as the index holds
+  /// token, and then nothing changes. A lease of a removed agent is freed and
+  /// unknown_agent answered. Answers the lease as the index holds
   /// it (its agent from the record, not from `l`). A renew that answered ok
   /// is never undone by a reclaim_expired that read the old expiry.
   /// Thread-safe; waits out a concurrent renew of the same lease.
   result<lease> renew(const lease& l, std::int64_t now, std::int64_t expires_at);
 
-  /// Frees every lease whose expires_at <= now; returns how many. Thread-safe;
-  /// O(leases ever held at once); skips a lease being renewed.
+  /// Frees every lease whose expires_at <= now, and every lease of a removed
+  /// agent; returns how many. Thread-safe; O(leases ever held at once);
+  /// skips a lease being renewed.
   std::size_t reclaim_expired(std::int64_t now);
 
   /// Sets the caller's stamp of an agent (the engine keeps the last
@@ -220,7 +259,8 @@ class priority_index {
   /// Snapshot of one agent. Errors: unknown_agent. Thread-safe.
   [[nodiscard]] result<agent_view> view(agent_ref agent) const;
 
-  /// Leases currently held. Thread-safe (a moment's count); O(lease records).
+  /// Leases currently held (of agents still in the index). Thread-safe (a
+  /// moment's count); O(lease records).
   [[nodiscard]] std::size_t leases_held() const;
 
   /// Bytes held by the index (pools, slots, bitmaps, lease table).
@@ -235,11 +275,17 @@ class priority_index {
   pool_state* pool_at(std::uint32_t pool) const;
   template <class Change>
   errc modify(agent_ref agent, Change&& change);
+  result<agent_ref> place(std::uint32_t pool, std::uint32_t capacity, std::uint64_t tag, agent_status status,
+                          std::uint32_t reported, std::int64_t stamp);
   std::optional<errc> free_if(std::uint32_t record, std::uint64_t held_state);
   errc retire(std::uint32_t record);
+  [[nodiscard]] agent_ref record_agent(std::uint32_t record) const;
+  [[nodiscard]] bool alive(agent_ref agent) const;
   void set_lease_sequence(std::uint32_t record, std::uint64_t sequence);
   [[nodiscard]] std::uint64_t lease_sequence(std::uint32_t record) const;
 
+  const std::uint32_t max_types_;
+  const std::uint32_t name_table_size_;  // open addressing at load <= 1/2
   std::unique_ptr<std::atomic<pool_state*>[]> pools_;
   std::unique_ptr<std::atomic<std::uint32_t>[]> names_;  // open addressing: pool id + 1
   std::atomic<std::uint32_t> pool_count_{0};

@@ -193,4 +193,99 @@ BOOST_FIXTURE_TEST_CASE(garbage_text_is_no_lease_and_a_well_formed_forgery_is_a_
   BOOST_TEST(bool(reg.release(*l)));
 }
 
+BOOST_FIXTURE_TEST_CASE(unregistering_an_agent_ends_its_leases_and_a_later_release_is_lease_not_held, fixture) {
+  add("a", 2);
+  add("b", 2);
+  auto on_a = reg.acquire("planner");  // no TTL: before, held forever
+  auto on_b = reg.acquire("planner");
+  BOOST_REQUIRE(bool(on_a));
+  BOOST_REQUIRE(bool(on_b));
+  if (on_a->agent_id != "a")
+    std::swap(on_a, on_b);
+  BOOST_REQUIRE(on_a->agent_id == "a");
+  BOOST_TEST(reg.stats().leases_held == 2);
+  BOOST_REQUIRE(bool(reg.unregister_agent("a")));
+  BOOST_TEST(reg.stats().leases_held == 1);
+  BOOST_TEST((reg.release(*on_a).code() == errc::lease_not_held));
+  BOOST_TEST((reg.renew(*on_a, 1s).code() == errc::lease_not_held));
+  // Registered again, the agent starts free; the old lease frees none of it.
+  add("a", 2);
+  BOOST_TEST(load("a") == 0);
+  BOOST_TEST((reg.release(*on_a).code() == errc::lease_not_held));
+  BOOST_TEST(load("a") == 0);
+  BOOST_TEST(bool(reg.release(*on_b)));
+  BOOST_TEST(reg.stats().leases_held == 0);
+}
+
+BOOST_FIXTURE_TEST_CASE(the_sweep_frees_the_records_of_leases_whose_agent_left, fixture) {
+  add("a", 2);
+  auto l = reg.acquire("planner");
+  BOOST_REQUIRE(bool(l));
+  BOOST_REQUIRE(bool(reg.unregister_agent("a")));
+  BOOST_TEST(reg.sweep()->leases_reclaimed == 1);
+  BOOST_TEST(reg.sweep()->leases_reclaimed == 0);
+  BOOST_TEST((reg.release(*l).code() == errc::lease_not_held));
+}
+
+BOOST_FIXTURE_TEST_CASE(registering_again_keeps_a_paused_agent_paused_under_the_same_or_another_type, fixture) {
+  add("a", 2);
+  BOOST_REQUIRE(bool(reg.update_status("a", agent_status::paused)));
+  add("a", 3);
+  BOOST_TEST((reg.get_agent("a")->status == agent_status::paused));
+  agent_spec coder{"a", "coder", "claude", "claude-3-5-sonnet-20241022"};
+  coder.max_capacity = 3;
+  auto moved = reg.register_agent(coder);
+  BOOST_REQUIRE(bool(moved));
+  BOOST_TEST((moved->status == agent_status::paused));
+  BOOST_TEST((reg.acquire("coder").code() == errc::no_capacity));
+  // An offline agent comes back online, as a first registration is.
+  BOOST_REQUIRE(bool(reg.update_status("a", agent_status::offline)));
+  BOOST_TEST((reg.register_agent(coder)->status == agent_status::online));
+}
+
+BOOST_FIXTURE_TEST_CASE(a_type_change_refused_while_leases_are_held_changes_nothing, fixture) {
+  add("a", 2);
+  auto l = reg.acquire("planner");
+  BOOST_REQUIRE(bool(l));
+  agent_spec coder{"a", "coder", "claude", "claude-3-5-sonnet-20241022"};
+  coder.max_capacity = 2;
+  BOOST_TEST((reg.register_agent(coder).code() == errc::invalid_argument));
+  BOOST_TEST(reg.get_agent("a")->agent_type == "planner");
+  BOOST_TEST(load("a") == 1);
+  BOOST_TEST((reg.acquire("coder").code() == errc::unknown_type));  // no pool was made for it
+  BOOST_TEST(bool(reg.release(*l)));
+  BOOST_TEST(reg.register_agent(coder)->agent_type == "coder");
+}
+
+BOOST_AUTO_TEST_CASE(refused_registrations_use_up_none_of_max_agent_types) {
+  config c;
+  c.auto_sweep = false;
+  c.max_agent_types = 2;
+  registry reg{c};
+  agent_spec a{"a", "planner", "claude", "claude-3-5-sonnet-20241022"};
+  a.max_capacity = 4;
+  BOOST_REQUIRE(bool(reg.register_agent(a)));
+  BOOST_REQUIRE(bool(reg.update_load("a", 3)));
+  // Refused type changes: the new capacity is below the load the agent
+  // reports, or it holds a lease.
+  for (const char* type : {"coder", "writer"}) {
+    agent_spec moved = a;
+    moved.agent_type = type;
+    moved.max_capacity = 2;
+    BOOST_TEST((reg.register_agent(moved).code() == errc::capacity_below_load));
+  }
+  BOOST_REQUIRE(bool(reg.acquire("planner")));
+  agent_spec moved = a;
+  moved.agent_type = "tester";
+  BOOST_TEST((reg.register_agent(moved).code() == errc::invalid_argument));
+  BOOST_TEST(reg.get_agent("a")->agent_type == "planner");
+  agent_spec b{"b", "reviewer", "claude", "claude-3-5-sonnet-20241022"};
+  BOOST_TEST(bool(reg.register_agent(b)));  // the second type of two
+  agent_spec third{"c", "third", "claude", "claude-3-5-sonnet-20241022"};
+  const auto refused = reg.register_agent(third);
+  BOOST_TEST((refused.code() == errc::invalid_argument));
+  BOOST_TEST_MESSAGE(refused.error().message);
+  BOOST_TEST((reg.get_agent("c").code() == errc::unknown_agent));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,6 +1,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
+#include <map>
+#include <mutex>
 #include <random>
 #include <thread>
 #include <vector>
@@ -15,7 +17,10 @@ BOOST_AUTO_TEST_CASE(hammering_threads_leave_exact_totals_and_never_overbook) {
   config c;
   c.auto_sweep = false;
   registry reg{c};
-  constexpr int stable_agents = 40, workers = 6, tasks_per_worker = 15000;
+  // Fewer slots than workers (3 agents, 6 slots, plus the churn agents'),
+  // so that they meet on the same agents: an overbooking needs two holders
+  // of one agent at once.
+  constexpr int stable_agents = 3, workers = 6, tasks_per_worker = 15000;
   for (int i = 0; i < stable_agents; ++i) {
     agent_spec s{"w" + std::to_string(i), "worker", "openai", "gpt-4o-mini"};
     s.max_capacity = 1 + i % 3;
@@ -23,6 +28,20 @@ BOOST_AUTO_TEST_CASE(hammering_threads_leave_exact_totals_and_never_overbook) {
   }
   std::atomic<bool> done{false};
   std::atomic<std::int64_t> completed{0}, tokens{0}, micro_usd{0}, overbooked{0}, errors{0};
+  // Who holds each agent at once, counted by the workers themselves: the
+  // registry's own current_load cannot show an overbooking (its CAS never
+  // lets it pass max_capacity), two holders too many can. Keyed by the
+  // agent's index slot and generation, so that a churn agent registered
+  // again is counted afresh while leases of its removed self end.
+  std::mutex holders_mutex;
+  std::map<std::pair<std::uint32_t, std::uint32_t>, int> holders;  // (slot, generation) -> holders now
+  const auto hold = [&](const lease& l, int delta) {
+    std::lock_guard guard{holders_mutex};
+    return holders[{l.slot, l.generation}] += delta;
+  };
+  const auto capacity_of = [](const std::string& id) {
+    return id.rfind("churn", 0) == 0 ? 2 : 1 + std::stoi(id.substr(1)) % 3;
+  };
 
   // Churn: agents of the same type come and go, heartbeat and change load.
   std::thread churn([&] {
@@ -53,7 +72,7 @@ BOOST_AUTO_TEST_CASE(hammering_threads_leave_exact_totals_and_never_overbook) {
             ++errors;
           continue;
         }
-        if (auto a = reg.get_agent(l->agent_id); a && a->current_load > a->max_capacity)
+        if (hold(*l, +1) > capacity_of(l->agent_id))
           ++overbooked;
         auto id = reg.start_execution(l->agent_id, {.task_type = "t" + std::to_string(i % 3)});
         if (id) {
@@ -73,7 +92,10 @@ BOOST_AUTO_TEST_CASE(hammering_threads_leave_exact_totals_and_never_overbook) {
           ++errors;
         }
         reg.record_tool_usage("w0", "bash", {.success_count = 1, .duration_ms = 1});
-        if (!reg.release(*l))
+        hold(*l, -1);
+        // A churn agent may have left with our lease: that is lease_not_held.
+        if (auto released = reg.release(*l);
+            !released && !(released.code() == errc::lease_not_held && l->agent_id.rfind("churn", 0) == 0))
           ++errors;
       }
     });
@@ -109,6 +131,69 @@ BOOST_AUTO_TEST_CASE(hammering_threads_leave_exact_totals_and_never_overbook) {
   }
   BOOST_TEST(reg.stats().leases_held == 0);
   BOOST_TEST(reg.stats().completed_executions == completed.load());
+}
+
+BOOST_AUTO_TEST_CASE(re_registering_an_agent_under_another_type_under_load_never_gives_it_more_holders_than_capacity) {
+  // One agent of capacity 1 is registered again and again under two types
+  // while workers acquire both types and count who holds it at once. A type
+  // change that checked for leases, then inserted the new slot and only
+  // then removed the old one, let an acquire of the old type and one of the
+  // new type hold the agent beyond its capacity.
+  config c;
+  c.auto_sweep = false;
+  registry reg{c};
+  const auto spec = [](const char* type) {
+    agent_spec s{"flip", type, "openai", "gpt-4o-mini"};
+    s.max_capacity = 1;
+    return s;
+  };
+  BOOST_REQUIRE(bool(reg.register_agent(spec("first"))));
+  BOOST_REQUIRE(bool(reg.register_agent(spec("second"))));  // both types exist from here on
+  std::atomic<bool> done{false};
+  std::atomic<int> holders{0}, most{0};
+  std::atomic<std::int64_t> flips{0}, taken{0}, errors{0};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < 3; ++t)
+    workers.emplace_back([&, t] {
+      for (int i = 0; i < 40'000; ++i) {
+        // Now and then hold nothing until the agent changed type once more:
+        // a change is refused while a lease is held, and three workers
+        // would otherwise leave it few moments without one.
+        if (i % 20 == 19)
+          for (const std::int64_t before = flips.load(); flips.load() == before && !done.load();)
+            std::this_thread::yield();
+        auto l = reg.acquire((i + t) % 2 ? "first" : "second");
+        if (!l) {
+          if (l.code() != errc::no_capacity)
+            ++errors;
+          continue;
+        }
+        ++taken;
+        const int now = holders.fetch_add(1) + 1;
+        int seen = most.load();
+        while (now > seen && !most.compare_exchange_weak(seen, now)) {
+        }
+        holders.fetch_sub(1);
+        if (!reg.release(*l))
+          ++errors;
+      }
+    });
+  std::thread flipper([&] {
+    for (int n = 0; !done.load(); ++n)
+      if (reg.register_agent(spec(n % 2 ? "first" : "second")))
+        ++flips;  // refused while it holds leases: invalid_argument
+  });
+  for (auto& w : workers)
+    w.join();
+  done = true;
+  flipper.join();
+  BOOST_TEST(errors.load() == 0);
+  BOOST_TEST(most.load() <= 1);
+  BOOST_TEST(taken.load() > 0);
+  BOOST_TEST(flips.load() > 0);
+  BOOST_TEST_MESSAGE("type changes " << flips.load() << ", leases taken " << taken.load());
+  BOOST_TEST(reg.get_agent("flip")->current_load == 0);
+  BOOST_TEST(reg.stats().leases_held == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

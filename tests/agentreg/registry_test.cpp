@@ -522,6 +522,8 @@ BOOST_AUTO_TEST_CASE(every_configuration_field_is_checked_at_construction_and_th
       {"max_summary_keys", [](config& c) { c.max_summary_keys = 0; }},
       {"max_summary_keys", [](config& c) { c.max_summary_keys = 2'000'000; }},
       {"max_tools_per_agent", [](config& c) { c.max_tools_per_agent = 0; }},
+      {"max_agent_types", [](config& c) { c.max_agent_types = 0; }},
+      {"max_agent_types", [](config& c) { c.max_agent_types = 65'537; }},
       {"on_full", [](config& c) { c.on_full = static_cast<backlog_policy>(2); }},
       {"database_url", [](config& c) { c.database_url = ""; }},
       {"price_table_path", [&](config& c) { c.price_table_path = (dir / "missing.json").string(); }},
@@ -549,6 +551,7 @@ BOOST_AUTO_TEST_CASE(every_configuration_field_is_checked_at_construction_and_th
   c.max_eviction_fraction = 1;
   c.degraded_threshold = 1;
   c.start_grace = 0ns;
+  c.max_agent_types = 1;
   c.price_table_path = good;
   registry reg{c};
   reg.register_agent({.agent_id = "a", .agent_type = "t", .model_name = "m"});

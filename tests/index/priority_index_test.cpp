@@ -3,6 +3,7 @@
 #include <limits>
 #include <map>
 #include <set>
+#include <stdexcept>
 #include <vector>
 
 #include "index/priority_index.hpp"
@@ -387,6 +388,112 @@ BOOST_FIXTURE_TEST_CASE(a_removed_agent_leaves_selection_and_its_handle_goes_sta
   BOOST_TEST((idx.release(*l) == errc::unknown_agent));
   BOOST_TEST(view(b).leased == 0u);
   BOOST_TEST(idx.leases_held() == 0u);
+}
+
+BOOST_FIXTURE_TEST_CASE(leases_of_a_removed_agent_are_void_at_once_and_their_records_freed_by_the_next_reclaim, fixture) {
+  auto a = add(4, 1);
+  auto keep = add(4, 2);
+  auto l1 = acquire(pool);  // no TTL: before, such leases were held forever
+  auto l2 = acquire(pool, 1'000'000);
+  BOOST_REQUIRE(l1);
+  BOOST_REQUIRE(l2);
+  BOOST_REQUIRE((l1->agent == a) != (l2->agent == a));  // one on each agent: ties rotate
+  const lease on_a = l1->agent == a ? *l1 : *l2;
+  const lease on_keep = l1->agent == a ? *l2 : *l1;
+  BOOST_TEST(idx.leases_held() == 2u);
+  BOOST_TEST((idx.remove(a) == errc::ok));
+  BOOST_TEST(idx.leases_held() == 1u);  // at once, before any sweep
+  BOOST_TEST(idx.reclaim_expired(0) == 1u);  // the record of the void lease is freed
+  BOOST_TEST(idx.reclaim_expired(0) == 0u);
+  BOOST_TEST((idx.release(on_a) == errc::lease_not_held));
+  BOOST_TEST((idx.renew(on_a, 0, 5).error == errc::lease_not_held));
+  BOOST_TEST(view(keep).leased == 1u);
+  BOOST_TEST((idx.release(on_keep) == errc::ok));
+  BOOST_TEST(idx.leases_held() == 0u);
+}
+
+BOOST_FIXTURE_TEST_CASE(release_or_renew_of_a_lease_whose_agent_was_removed_frees_its_record, fixture) {
+  auto a = add(4, 1);
+  auto released = acquire(pool);
+  auto renewed = acquire(pool, 100);
+  BOOST_REQUIRE(released);
+  BOOST_REQUIRE(renewed);
+  BOOST_TEST((idx.remove(a) == errc::ok));
+  BOOST_TEST((idx.release(*released) == errc::unknown_agent));
+  BOOST_TEST((idx.renew(*renewed, 0, 500).error == errc::unknown_agent));
+  BOOST_TEST(idx.reclaim_expired(0) == 0u);  // nothing left to free
+  BOOST_TEST((idx.release(*released) == errc::lease_not_held));
+  BOOST_TEST((idx.release(*renewed) == errc::lease_not_held));
+}
+
+BOOST_FIXTURE_TEST_CASE(move_carries_an_agent_to_another_type_with_its_state_and_closes_the_old_slot, fixture) {
+  auto a = add(4, 7);
+  BOOST_TEST((idx.set_load(a, 2) == errc::ok));
+  BOOST_TEST((idx.set_status(a, agent_status::paused) == errc::ok));
+  BOOST_TEST((idx.set_stamp(a, 1234) == errc::ok));
+  auto moved = idx.move(a, "coder", 3);
+  BOOST_REQUIRE(moved);
+  const auto coder = idx.find_pool("coder");
+  BOOST_REQUIRE(coder.has_value());
+  BOOST_TEST(moved->pool == *coder);
+  const auto v = view(*moved);
+  BOOST_TEST(v.tag == 7u);
+  BOOST_TEST(v.stamp == 1234);
+  BOOST_TEST(v.reported == 2u);
+  BOOST_TEST(v.capacity == 3u);
+  BOOST_TEST((v.status == agent_status::paused));
+  BOOST_TEST((idx.view(a).error == errc::unknown_agent));
+  std::size_t in_old_pool = 0;
+  idx.scan(pool, [&](const agent_view&) { ++in_old_pool; });
+  BOOST_TEST(in_old_pool == 0u);
+  // To its own type, a move is a change of capacity.
+  auto same = idx.move(*moved, "coder", 5);
+  BOOST_REQUIRE(same);
+  BOOST_TEST((*same == *moved));
+  BOOST_TEST(view(*moved).capacity == 5u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_refused_move_changes_nothing_and_makes_no_pool, fixture) {
+  auto a = add(4, 1);
+  auto l = acquire(pool);
+  BOOST_REQUIRE(l);
+  const auto pools = idx.pool_count();
+  BOOST_TEST((idx.move(a, "coder", 4).error == errc::agent_has_leases));
+  BOOST_TEST(idx.pool_count() == pools);
+  BOOST_TEST(!idx.find_pool("coder").has_value());
+  BOOST_TEST(view(a).leased == 1u);
+  BOOST_TEST((idx.release(*l) == errc::ok));
+  BOOST_TEST((idx.set_load(a, 3) == errc::ok));
+  BOOST_TEST((idx.move(a, "coder", 2).error == errc::capacity_below_load));
+  BOOST_TEST((idx.move(a, "coder", 0).error == errc::invalid_capacity));
+  BOOST_TEST(idx.pool_count() == pools);
+  BOOST_TEST(view(a).reported == 3u);
+  BOOST_TEST(acquire(pool)->agent.slot == a.slot);  // still selected where it was
+}
+
+BOOST_AUTO_TEST_CASE(a_move_refused_for_want_of_a_type_reopens_the_old_slot_as_it_was) {
+  priority_index idx{2};
+  const auto a = idx.insert("planner", 4, 1).value;
+  BOOST_TEST(bool(idx.insert("coder", 4, 2)));
+  BOOST_TEST((idx.move(a, "writer", 4).error == errc::too_many_types));
+  const auto v = idx.view(a);
+  BOOST_REQUIRE(v);
+  BOOST_TEST(v.value.capacity == 4u);
+  BOOST_TEST((idx.least_loaded(a.pool)->ref == a));
+}
+
+BOOST_AUTO_TEST_CASE(a_refused_insert_makes_no_pool_and_the_type_limit_counts_only_successes) {
+  priority_index idx{2};
+  BOOST_TEST(idx.max_types() == 2u);
+  BOOST_TEST((idx.insert("planner", 0, 1).error == errc::invalid_capacity));
+  BOOST_TEST((idx.insert("coder", 5, 1, agent_status::busy).error == errc::invalid_status));
+  BOOST_TEST(idx.pool_count() == 0u);
+  BOOST_TEST(bool(idx.insert("planner", 1, 1)));
+  BOOST_TEST(bool(idx.insert("coder", 1, 2)));
+  BOOST_TEST((idx.insert("writer", 1, 3).error == errc::too_many_types));
+  BOOST_TEST(idx.pool_count() == 2u);
+  BOOST_CHECK_THROW(priority_index{0}, std::invalid_argument);
+  BOOST_CHECK_THROW(priority_index{priority_index::max_types_limit + 1}, std::invalid_argument);
 }
 
 BOOST_FIXTURE_TEST_CASE(pools_are_independent, fixture) {
