@@ -262,6 +262,23 @@ class session final : public session_base, public std::enable_shared_from_this<s
 
   static constexpr std::size_t read_slack = 4096;
 
+  // The session's reference held by a responder, which engine threads copy
+  // and drop wherever they finish. The session must be destroyed on its own
+  // I/O thread (its destructor erases it from that thread's `sessions`,
+  // which accept fills concurrently), so the last copy posts the release
+  // to the session's executor instead of dropping it where it is. After the
+  // io_context has stopped, the posted release is destroyed with it.
+  struct engine_ref {
+    std::shared_ptr<session> self;
+    explicit engine_ref(std::shared_ptr<session> s) : self(std::move(s)) {}
+    engine_ref(const engine_ref&) = delete;
+    engine_ref& operator=(const engine_ref&) = delete;
+    ~engine_ref() {
+      auto executor = self->stream_.get_executor();
+      net::post(executor, [last = std::move(self)] {});
+    }
+  };
+
   bool take_token() {
     const double rate = srv_.options.max_requests_per_second;
     if (rate <= 0)
@@ -350,9 +367,12 @@ class session final : public session_base, public std::enable_shared_from_this<s
     const auto inm = msg[bhttp::field::if_none_match];
     req_.if_none_match.assign(inm.data(), inm.size());
     // The responder may run on an engine thread: the answer is posted back to
-    // this connection's executor, where everything else of it runs.
-    responder respond = [self = this->shared_from_this()](response r) {
-      net::post(self->stream_.get_executor(), [self, r = std::move(r)]() mutable {
+    // this connection's executor, where everything else of it runs. The
+    // engine may also keep copies of the responder (and so the session)
+    // after the answer was written: the reference they share is released on
+    // the executor too (see engine_ref).
+    responder respond = [ref = std::make_shared<const engine_ref>(this->shared_from_this())](response r) {
+      net::post(ref->self->stream_.get_executor(), [self = ref->self, r = std::move(r)]() mutable {
         self->write(std::move(r), self->route_->pattern, self->route_->verb);
       });
     };

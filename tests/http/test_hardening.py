@@ -137,6 +137,70 @@ class checked_before_the_body(unittest.TestCase):
         self.assertEqual(daemon.client().get_agent("chunky")["agent_type"], "hardening")
 
 
+#: A sanitizer's report in agentregd's output (ASan, TSan, UBSan).
+SANITIZER_REPORT = re.compile(r"ERROR: AddressSanitizer|WARNING: ThreadSanitizer|runtime error:")
+
+
+class closing_clients(unittest.TestCase):
+    """Requests the engine answers (heartbeats: the agent's actor) on
+    connections that close right after their answer, or vanish before it:
+    the engine threads then hold a session's last references. Under a TSan
+    or ASan build of agentregd (AGENTREGD), a session destroyed on an
+    engine thread is reported; in any build the server must stay up."""
+
+    AGENTS = 16
+    THREADS = 4
+    ROUNDS = 250
+
+    @classmethod
+    def setUpClass(cls):
+        reg = daemon.client()
+        for i in range(cls.AGENTS):
+            reg.register(f"closer-{i}", "closing", max_capacity=4)
+
+    def one_thread(self, n, failures):
+        try:
+            for r in range(self.ROUNDS):
+                agent = f"closer-{(n * self.ROUNDS + r) % self.AGENTS}"
+                if r % 3 == 2:
+                    body = json.dumps({"heartbeats": [{"agent_id": f"closer-{i}"} for i in range(self.AGENTS)]})
+                    data = raw_request("POST", "/v1/heartbeats", body, token=TOKEN, headers={"Connection": "close"})
+                else:
+                    data = raw_request("POST", f"/v1/agents/{agent}/heartbeat", token=TOKEN,
+                                       headers={"Connection": "close"})
+                sock = connect(daemon.port)
+                sock.sendall(data)
+                if r % 2:
+                    # Gone before the answer: a reset, and the engine still has the request.
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    sock.close()
+                    continue
+                answer = read_response(sock)
+                sock.close()
+                if answer is None or answer.status != 200:
+                    failures.append(f"{agent}: {answer}")
+        except Exception as e:  # noqa: BLE001 -- reported by the test below
+            failures.append(repr(e))
+
+    def test_sessions_closed_while_the_engine_answers(self):
+        reg = daemon.client()
+        open_before = reg.stats()["server"]["connections"]
+        failures = []
+        threads = [threading.Thread(target=self.one_thread, args=(n, failures)) for n in range(self.THREADS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertIsNone(SANITIZER_REPORT.search(daemon.log()), daemon.log())
+        self.assertEqual(failures, [])
+        self.assertEqual(reg.health(), {"status": "ok"})
+        # Every connection of the test is released (none is left to an engine thread).
+        wait_until(lambda: reg.stats()["server"]["connections"] == open_before,
+                   "the closed connections to be released")
+        self.assertEqual(len(reg.list_agents(agent_type="closing")), self.AGENTS)
+        self.assertTrue(daemon.alive(), daemon.log())
+
+
 class refused_configurations(unittest.TestCase):
     """Settings that would leave the API less protected than they suggest
     stop agentregd at start, with a message naming the problem."""
