@@ -16,12 +16,15 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <dirent.h>
+#include <sys/resource.h>
 
 #include "server/errors.hpp"
 #include "server/json.hpp"
@@ -85,6 +88,9 @@ struct io_thread {
   std::thread thread;
   net::io_context ioc{1};
   std::optional<tcp::acceptor> acceptor;
+  /// Waits before accepting again after accept failed (out of descriptors).
+  std::optional<net::steady_timer> accept_pause;
+  bool accept_failing = false;  ///< accept failed last time (logged once per episode)
 };
 
 struct server_state {
@@ -114,7 +120,12 @@ struct server_state {
       threads.push_back(std::make_unique<io_thread>());
   }
 
+  /// The pause after a failed accept.
+  static constexpr std::chrono::milliseconds accept_retry{100};
+
   void accept(io_thread& t);
+  /// Lowers max_connections to what the open-file limit leaves room for.
+  void fit_connections_to_file_limit();
   void session_closed(io_thread& t, session_base* s);
   void log_slow(const completed_request& done, std::string_view target);
 
@@ -467,8 +478,26 @@ class session final : public session_base, public std::enable_shared_from_this<s
 
 void server_state::accept(io_thread& t) {
   t.acceptor->async_accept(t.ioc, [this, &t](beast::error_code ec, tcp::socket socket) {
-    if (ec)  // the acceptor was closed (stop) or the process is out of descriptors
-      return stopping.load(std::memory_order_acquire) ? void() : accept(t);
+    if (ec) {  // the acceptor was closed (stop) or the process is out of descriptors
+      if (stopping.load(std::memory_order_acquire))
+        return;
+      // Accepting again at once would fail again at once (the connection
+      // stays queued in the kernel): pause, and say so once, not per try.
+      if (!t.accept_failing)
+        std::clog << "agentregd: error: cannot accept connections: " << ec.message() << " (retrying every "
+                  << accept_retry.count() << " ms)" << std::endl;
+      t.accept_failing = true;
+      t.accept_pause->expires_after(accept_retry);
+      t.accept_pause->async_wait([this, &t](beast::error_code wait_ec) {
+        if (!wait_ec && !stopping.load(std::memory_order_acquire))
+          accept(t);
+      });
+      return;
+    }
+    if (t.accept_failing) {
+      std::clog << "agentregd: accepting connections again" << std::endl;
+      t.accept_failing = false;
+    }
     socket.set_option(tcp::no_delay(true), ec);
     const auto open = counters->connections.load(std::memory_order_relaxed);
     if (open >= static_cast<std::int64_t>(options.max_connections)) {
@@ -499,6 +528,28 @@ void server_state::accept(io_thread& t) {
       std::make_shared<session<beast::tcp_stream>>(*this, t, beast::tcp_stream(std::move(socket)))->start();
     accept(t);
   });
+}
+
+void server_state::fit_connections_to_file_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY)
+    return;
+  // Descriptors open now (the engine's, the acceptors') plus a reserve for
+  // what the engine opens later (database connections, files) and for one
+  // refused connection per I/O thread, which is accepted to be told 503.
+  std::size_t open_now = 0;
+  if (DIR* d = ::opendir("/proc/self/fd")) {
+    while (::readdir(d))
+      ++open_now;
+    ::closedir(d);
+  }
+  const std::size_t reserve = open_now + 64 + options.io_threads;
+  const std::size_t fits = limit.rlim_cur > reserve ? limit.rlim_cur - reserve : 1;
+  if (options.max_connections <= fits)
+    return;
+  std::clog << "agentregd: max_connections lowered from " << options.max_connections << " to " << fits
+            << ": the open-file limit (ulimit -n) is " << limit.rlim_cur << std::endl;
+  options.max_connections = fits;
 }
 
 void server_state::session_closed(io_thread& t, session_base* s) {
@@ -556,8 +607,10 @@ void server::start() {
                                ec.message());
     port = a.local_endpoint().port();  // the others join the port the first got
     t->acceptor.emplace(std::move(a));
+    t->accept_pause.emplace(t->ioc);
   }
   s.bound_port = port;
+  s.fit_connections_to_file_limit();
   s.started = true;
   for (auto& t : s.threads) {
     s.accept(*t);
@@ -581,6 +634,7 @@ void server::stop(std::chrono::milliseconds grace) {
     net::post(t->ioc, [&t = *t] {
       beast::error_code ignored;
       t.acceptor->close(ignored);
+      t.accept_pause->cancel();
       auto sessions = t.sessions;  // on_stop may close (and so erase) sessions
       for (auto* session : sessions)
         session->on_stop();

@@ -11,6 +11,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "agentreg/registry.hpp"
@@ -79,6 +80,18 @@ std::string token_from(const std::string& path, bool create) {
   return t;
 }
 
+// Each connection takes a descriptor, and the soft limit is often 1024: it
+// goes up to the hard limit, which only the administrator sets. What still
+// does not fit lowers max_connections (server::start says so).
+void raise_open_file_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max)
+    return;
+  limit.rlim_cur = limit.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &limit) != 0)
+    std::cerr << "agentregd: warning: cannot raise the open-file limit to " << limit.rlim_max << std::endl;
+}
+
 // Every route the server answers. The "Live" additions (/metrics, /v1/watch,
 // the dashboard) go here, into the same table, so that 404/405 and
 // /openapi.json know them too.
@@ -109,6 +122,7 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+  raise_open_file_limit();
 
   http::server_counters counters;
   std::optional<registry> reg;

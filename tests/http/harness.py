@@ -113,8 +113,9 @@ class Daemon:
     read from its start line). Its output is collected by a thread, so
     tests can wait for a line and print the log when they fail."""
 
-    def __init__(self, database_url=None, *args, token=None, env=None):
+    def __init__(self, database_url=None, *args, token=None, env=None, open_files=None):
         self.args = list(args)
+        self.open_files = open_files  # RLIMIT_NOFILE (soft and hard) of the process, if given
         if database_url:
             self.args += ["--database-url", database_url]
         self.token = token
@@ -133,7 +134,8 @@ class Daemon:
         self.lines = []
         self.process = subprocess.Popen([agentregd_binary(), "--port", "0", *self.args],
                                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, env=self.env)
+                                        stderr=subprocess.STDOUT, env=self.env,
+                                        preexec_fn=self._limit_open_files if self.open_files else None)
         atexit.register(self._kill_if_running, self.process)
         threading.Thread(target=self._collect, args=(self.process,), daemon=True).start()
         match = self.wait_for_line(_LISTENING)
@@ -141,6 +143,16 @@ class Daemon:
         self.port = port
         self.url = f"{self.scheme}://{host}:{port}"
         return self
+
+    def _limit_open_files(self):
+        import resource
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files, self.open_files))
+
+    def cpu_seconds(self):
+        """User plus system CPU time the process has used (/proc/PID/stat)."""
+        with open(f"/proc/{self.process.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     @staticmethod
     def _kill_if_running(process):

@@ -201,6 +201,54 @@ class closing_clients(unittest.TestCase):
         self.assertTrue(daemon.alive(), daemon.log())
 
 
+class out_of_descriptors(unittest.TestCase):
+    """More connections than the process has descriptors for: the server
+    refuses the excess (503) or leaves it queued, without spinning on
+    accept, and serves again once they close."""
+
+    OPEN_FILES = 256
+    CONNECTIONS = 400
+
+    def test_more_connections_than_descriptors(self):
+        with Daemon(None, open_files=self.OPEN_FILES) as d:
+            self.assertEqual(d.client().health(), {"status": "ok"})
+            socks = [connect(d.port) for _ in range(self.CONNECTIONS)]
+            try:
+                # Every connection is through the kernel's handshake; the
+                # server has taken what fits. A server that spins on a
+                # failing accept burns a core; an idle one almost nothing.
+                # The bound is a tenth of a core: generous either way.
+                cpu_before, t_before = d.cpu_seconds(), time.monotonic()
+                time.sleep(2.0)  # a measuring window, not a wait for a state
+                cpu, elapsed = d.cpu_seconds() - cpu_before, time.monotonic() - t_before
+                self.assertLess(cpu, 0.1 * elapsed, f"agentregd used {cpu:.2f} s of CPU in {elapsed:.2f} s:\n"
+                                + d.log())
+                refused = 0
+                for sock in socks[-50:]:  # the last ones cannot have fitted
+                    sock.settimeout(DEADLINE_S)
+                    answer = read_response(sock)
+                    self.assertIsNotNone(answer, "closed without an answer")
+                    self.assertEqual(answer.status, 503, answer.body)
+                    self.assertEqual(answer.json()["error"], "too_many_connections")
+                    self.assertEqual(answer.headers.get("retry-after"), "1")
+                    refused += 1
+                self.assertEqual(refused, 50)
+            finally:
+                for sock in socks:
+                    sock.close()
+            # The descriptors are back: a new connection is served.
+            self.assertEqual(wait_until(lambda: self.health_or_none(d), "agentregd to serve again"),
+                             {"status": "ok"})
+            self.assertIsNotNone(re.search(r"max_connections lowered from 10000 to \d+", d.log()), d.log())
+
+    @staticmethod
+    def health_or_none(d):
+        with connect(d.port) as sock:
+            sock.sendall(raw_request("GET", "/health"))
+            answer = read_response(sock)
+        return answer.json() if answer is not None and answer.status == 200 else None
+
+
 class refused_configurations(unittest.TestCase):
     """Settings that would leave the API less protected than they suggest
     stop agentregd at start, with a message naming the problem."""
