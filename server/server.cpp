@@ -321,6 +321,10 @@ class session final : public session_base, public std::enable_shared_from_this<s
                                                           srv_.options.max_requests_per_second)) +
                                                       " requests per second on this connection"),
                    "", {});
+    // With a token, a client without a valid one learns nothing of /v1:
+    // 401 comes before 404 and 405 (authorize below still tells 403).
+    if (srv_.token && (raw_path == "/v1" || raw_path.starts_with("/v1/")) && presented(msg) == token_kind::none)
+      return write(unauthorized(msg), "", {});
     const auto verb = method_of(msg.method());
     auto found = srv_.routes.find(verb.value_or(method::get), raw_path);
     if (!verb && found.found) {  // a method we never serve, on a path that exists
@@ -397,23 +401,47 @@ class session final : public session_base, public std::enable_shared_from_this<s
     }
   }
 
-  std::optional<response> authorize(const route& rt, const bhttp::request<bhttp::string_body>& msg) {
-    if (rt.needs == scope::open || !srv_.token)
-      return std::nullopt;
+  enum class token_kind : std::uint8_t { none, read, full };
+
+  // The token the request presents (none: missing, malformed or wrong).
+  token_kind presented(const bhttp::request<bhttp::string_body>& msg) const {
+    const auto given = bearer_of(msg);
+    if (!given)
+      return token_kind::none;
+    if (same_token(*srv_.token, *given))
+      return token_kind::full;
+    if (srv_.read_token && same_token(*srv_.read_token, *given))
+      return token_kind::read;
+    return token_kind::none;
+  }
+
+  static std::optional<std::string_view> bearer_of(const bhttp::request<bhttp::string_body>& msg) {
     const auto h = msg[bhttp::field::authorization];
     const std::string_view header{h.data(), h.size()};
     constexpr std::string_view bearer = "Bearer ";
     if (header.size() <= bearer.size() || !beast::iequals(header.substr(0, bearer.size()), bearer))
-      return error_response("unauthorized", "this route needs Authorization: Bearer <token>");
-    const auto given = header.substr(bearer.size());
-    if (same_token(*srv_.token, given))
       return std::nullopt;
-    if (srv_.read_token && same_token(*srv_.read_token, given)) {
-      if (rt.needs == scope::read)
-        return std::nullopt;
-      return error_response("forbidden", "the read-only token cannot change state");
-    }
+    return header.substr(bearer.size());
+  }
+
+  static response unauthorized(const bhttp::request<bhttp::string_body>& msg) {
+    if (!bearer_of(msg))
+      return error_response("unauthorized", "this route needs Authorization: Bearer <token>");
     return error_response("unauthorized", "the token is not valid");
+  }
+
+  std::optional<response> authorize(const route& rt, const bhttp::request<bhttp::string_body>& msg) {
+    if (rt.needs == scope::open || !srv_.token)
+      return std::nullopt;
+    switch (presented(msg)) {
+      case token_kind::full: return std::nullopt;
+      case token_kind::read:
+        if (rt.needs == scope::read)
+          return std::nullopt;
+        return error_response("forbidden", "the read-only token cannot change state");
+      case token_kind::none: break;
+    }
+    return unauthorized(msg);
   }
 
   void write(response r, std::string_view pattern, std::optional<method> verb) {

@@ -249,6 +249,25 @@ class out_of_descriptors(unittest.TestCase):
         return answer.json() if answer is not None and answer.status == 200 else None
 
 
+class token_before_routes(unittest.TestCase):
+    """With a token, /v1 tells a client without one nothing about which
+    paths and methods exist: 401 before 404 and 405."""
+
+    def test_unknown_paths_and_methods_under_v1_are_401_without_a_token(self):
+        for method, path in (("GET", "/v1/nothing"), ("PATCH", "/v1/agents/someone"), ("GET", "/v1"),
+                             ("DELETE", "/v1/agents/least-loaded")):
+            with self.subTest(method=method, path=path):
+                for token in (None, TOKEN + "-wrong"):
+                    answer = exchange(daemon.port, raw_request(method, path, token=token))
+                    self.assertEqual(answer.status, 401, answer.body)
+                    self.assertEqual(answer.json()["error"], "unauthorized")
+        self.assertEqual(exchange(daemon.port, raw_request("GET", "/v1/nothing", token=TOKEN)).status, 404)
+        answer = exchange(daemon.port, raw_request("PATCH", "/v1/agents/someone", token=TOKEN))
+        self.assertEqual(answer.status, 405, answer.body)
+        # Outside /v1 nothing changes: no token needed to be told 404.
+        self.assertEqual(exchange(daemon.port, raw_request("GET", "/nothing")).status, 404)
+
+
 class refused_configurations(unittest.TestCase):
     """Settings that would leave the API less protected than they suggest
     stop agentregd at start, with a message naming the problem."""
