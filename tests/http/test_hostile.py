@@ -237,8 +237,9 @@ class hostile_input(unittest.TestCase):
         self.check(request("POST", f"/v1/executions/{execution_id}/complete",
                            '{"status": "success", "success_score": 1.5}'), 422, "invalid_score")
         self.check(request("POST", "/v1/leases", '{"agent_type": "hostile", "ttl_ms": 0}'), 422, "invalid_argument")
+        # An execution id that is not a UUID names no execution: 404, as a malformed lease id is.
         self.check(request("POST", "/v1/executions/not-a-uuid/complete", '{"status": "success"}'),
-                   422, "invalid_argument")
+                   404, "unknown_execution")
 
     # ---- HTTP ----
 
