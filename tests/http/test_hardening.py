@@ -5,6 +5,7 @@ spend. Each test here reproduced a defect of the server's first version."""
 import json
 import os
 import re
+import signal
 import socket
 import struct
 import subprocess
@@ -336,6 +337,50 @@ class engine_knobs(unittest.TestCase):
             with self.assertRaises(AgentRegError) as refused:
                 reg.start_execution("knob-1", task_type="second")
             self.assertEqual(refused.exception.code, "limit_reached")
+
+
+class rate_limit(unittest.TestCase):
+    def test_requests_over_the_rate_of_a_connection_are_429_with_retry_after(self):
+        with Daemon(None, "--max-requests-per-second", "1") as d:
+            # Pipelined in one write: the second comes microseconds after the
+            # first, far within the second a token takes to come back.
+            with connect(d.port) as sock:
+                sock.sendall(raw_request("GET", "/health") * 2)
+                first, second = read_response(sock), read_response(sock)
+            self.assertEqual(first.status, 200, first.body)
+            self.assertEqual(second.status, 429, second.body)
+            self.assertEqual(second.json()["error"], "rate_limited")
+            self.assertEqual(second.headers.get("retry-after"), "1")
+            # Another connection has its own budget.
+            self.assertEqual(exchange(d.port, raw_request("GET", "/health")).status, 200)
+
+
+class stop_with_a_request_in_flight(unittest.TestCase):
+    def test_sigterm_lets_the_request_in_flight_finish_and_exits_0(self):
+        d = Daemon(None, "--shutdown-grace-ms", "60000").start()
+        try:
+            body = json.dumps({"agent_id": "in-flight", "agent_type": "stopping"}).encode()
+            head = raw_request("POST", "/v1/agents", body, headers={"Expect": "100-continue"})[:-len(body)]
+            with connect(d.port) as sock:
+                sock.sendall(head)
+                # 100 Continue: the server has read and accepted the header and
+                # now waits for the body: the request is in flight.
+                self.assertTrue(sock.recv(64).startswith(b"HTTP/1.1 100 Continue"))
+                d.process.send_signal(signal.SIGTERM)
+                d.wait_for_line("SIGTERM: stopping")
+                sock.sendall(body)
+                answer = read_response(sock)
+                self.assertIsNotNone(answer, "the request in flight was dropped")
+                self.assertIn(answer.status, (200, 201), answer.body)
+                self.assertEqual(answer.json()["agent_id"], "in-flight")
+                self.assertEqual(answer.headers.get("connection"), "close")
+            self.assertEqual(d.process.wait(timeout=DEADLINE_S), 0, d.log())
+            # No new connection is accepted once it stopped.
+            with self.assertRaises(OSError):
+                connect(d.port).close()
+        finally:
+            if d.alive():
+                d.kill()
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import socket
 import struct
 import unittest
 
-from harness import Daemon, Postgres, closed_by_peer, connect, exchange, raw_request, read_response
+from harness import Daemon, Postgres, closed_by_peer, connect, exchange, raw_request, read_response, wait_until
 
 TOKEN = "hostile-secret"
 MAX_BODY = 256 * 1024  # above the 100 000-deep document, so the depth limit is what refuses it
@@ -53,6 +53,11 @@ def state():
         "tools": reg.get_tool_usage("h-1"),
         "performance": {by: reg.get_performance_by(by) for by in ("agent", "agent_type", "model", "task_type")},
     }
+
+
+def open_connections():
+    """The connections the server holds now (reg's own among them)."""
+    return reg.stats()["server"]["connections"]
 
 
 def request(method, path, body=b"", **kwargs):
@@ -319,10 +324,15 @@ class hostile_input(unittest.TestCase):
 
     def test_a_reset_mid_body_changes_nothing(self):
         full = request("POST", "/v1/agents", json.dumps({"agent_id": "reset-new", "agent_type": "hostile"}))
+        open_before = open_connections()
         sock = connect(daemon.port)
         sock.sendall(full[:-3])
+        # The server holds the connection, then sees the reset and drops it:
+        # only then can the state tell whether the request changed anything.
+        wait_until(lambda: open_connections() == open_before + 1, "the server to hold the connection")
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         sock.close()  # RST
+        wait_until(lambda: open_connections() == open_before, "the server to drop the reset connection")
         self.assertUnchanged()
 
 

@@ -30,6 +30,24 @@ struct api_fixture {
   }
 };
 
+// Every route of the issue, written out by hand: the table and the OpenAPI
+// document are both checked against it (not against each other, since the
+// document is generated from the table).
+std::vector<std::pair<method, std::string>> issue_routes() {
+  return {
+      {method::post, "/v1/agents"}, {method::get, "/v1/agents"}, {method::get, "/v1/agents/{agent_id}"},
+      {method::del, "/v1/agents/{agent_id}"}, {method::post, "/v1/agents/{agent_id}/heartbeat"},
+      {method::post, "/v1/heartbeats"}, {method::put, "/v1/agents/{agent_id}/status"},
+      {method::put, "/v1/agents/{agent_id}/load"}, {method::get, "/v1/agents/least-loaded"},
+      {method::post, "/v1/leases"}, {method::post, "/v1/leases/{lease_id}/renew"}, {method::del, "/v1/leases/{lease_id}"},
+      {method::post, "/v1/executions"}, {method::post, "/v1/executions/{execution_id}/complete"},
+      {method::get, "/v1/executions/{execution_id}"}, {method::post, "/v1/agents/{agent_id}/tools"},
+      {method::get, "/v1/agents/{agent_id}/tools"}, {method::get, "/v1/agents/{agent_id}/performance"},
+      {method::get, "/v1/performance"}, {method::get, "/health"}, {method::get, "/ready"},
+      {method::get, "/v1/stats"}, {method::get, "/v1/agents/{agent_id}/agent-card.json"},
+      {method::get, "/openapi.json"}};
+}
+
 std::string error_of(const std::function<void()>& f) {
   try {
     f();
@@ -43,37 +61,27 @@ std::string error_of(const std::function<void()>& f) {
 
 BOOST_AUTO_TEST_SUITE(server_unit)
 
-BOOST_FIXTURE_TEST_CASE(router_and_openapi_document_list_the_same_routes, api_fixture) {
-  std::set<std::pair<std::string, std::string>> from_router, from_document;
-  for (const auto& r : table.routes()) {
-    std::string m = to_string(r.verb);
-    for (auto& c : m)
+BOOST_FIXTURE_TEST_CASE(the_openapi_document_lists_every_route_of_the_issue, api_fixture) {
+  const auto lower = [](method m) {
+    std::string s = to_string(m);
+    for (auto& c : s)
       c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    BOOST_TEST(from_router.emplace(m, r.pattern).second);
-  }
+    return s;
+  };
+  std::set<std::pair<std::string, std::string>> expected, from_document;
+  for (const auto& [m, p] : issue_routes())
+    BOOST_TEST(expected.emplace(lower(m), p).second);
   const auto doc = boost::json::parse(openapi_document(table));
   for (const auto& [path, item] : doc.at("paths").as_object())
     for (const auto& [verb, op] : item.as_object()) {
       BOOST_TEST(op.as_object().contains("responses"));
       from_document.emplace(std::string{verb}, std::string{path});
     }
-  BOOST_TEST(from_router.size() >= 20u);
-  BOOST_TEST((from_router == from_document));
+  BOOST_TEST((from_document == expected));
 }
 
 BOOST_FIXTURE_TEST_CASE(every_route_of_the_issue_is_in_the_table, api_fixture) {
-  const std::vector<std::pair<method, std::string>> expected{
-      {method::post, "/v1/agents"}, {method::get, "/v1/agents"}, {method::get, "/v1/agents/{agent_id}"},
-      {method::del, "/v1/agents/{agent_id}"}, {method::post, "/v1/agents/{agent_id}/heartbeat"},
-      {method::post, "/v1/heartbeats"}, {method::put, "/v1/agents/{agent_id}/status"},
-      {method::put, "/v1/agents/{agent_id}/load"}, {method::get, "/v1/agents/least-loaded"},
-      {method::post, "/v1/leases"}, {method::post, "/v1/leases/{lease_id}/renew"}, {method::del, "/v1/leases/{lease_id}"},
-      {method::post, "/v1/executions"}, {method::post, "/v1/executions/{execution_id}/complete"},
-      {method::get, "/v1/executions/{execution_id}"}, {method::post, "/v1/agents/{agent_id}/tools"},
-      {method::get, "/v1/agents/{agent_id}/tools"}, {method::get, "/v1/agents/{agent_id}/performance"},
-      {method::get, "/v1/performance"}, {method::get, "/health"}, {method::get, "/ready"},
-      {method::get, "/v1/stats"}, {method::get, "/v1/agents/{agent_id}/agent-card.json"},
-      {method::get, "/openapi.json"}};
+  const auto expected = issue_routes();
   for (const auto& [m, p] : expected) {
     bool found = false;
     for (const auto& r : table.routes())
