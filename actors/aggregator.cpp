@@ -22,6 +22,13 @@ struct aggregator_state {
   // succeeded: before it, no snapshot is sent, since the summaries would
   // lack what the database holds and overwrite its totals with smaller ones.
   bool recovered = false;
+  // Drains that forwarded records, numbered from 1 (see record_batch::drain).
+  std::uint64_t drains = 0;
+  // Tool usage as persistence counts it: built from the records forwarded
+  // (the callers' table, ctx->tools, counts a call slightly before its
+  // record leaves the outbox), so that a snapshot counts exactly the tool
+  // calls of the drains up to its own.
+  std::map<std::pair<std::string, std::string>, core::tool_accumulator> tools;
   static inline const char* name = "agentreg.aggregator";
 
   // Takes in everything callers left in the outbox, so that an answer counts
@@ -33,27 +40,31 @@ struct aggregator_state {
     stats.tool_calls += drained.tool_calls;
     if (ctx->gate && drained.superseded > 0)  // admitted, now never to be written
       ctx->gate->release(drained.superseded);
-    if (ctx->persistence && !drained.records.empty())
+    if (ctx->persistence && !drained.records.empty()) {
+      drained.records.drain = ++drains;
+      for (const auto& r : drained.records.tool_calls)
+        tools[{r.agent_id, r.tool_name}].add(r);
       caf::anon_send(ctx->persistence, msg::batch_atom::value, std::move(drained.records));
+    }
   }
 
   // Every summary, tool usage and agent, as absolute values, to persistence.
-  // The tool usage is read before the outbox is drained (a call's record is
-  // put there before it is counted in the table), and the summaries after
-  // (they hold only what a drain brought): either way every record counted
-  // in the snapshot is forwarded before it.
+  // Summaries and tool usage hold exactly what the drains up to this one
+  // brought (and what recovery restored), so the snapshot counts through
+  // `drains`, and every record it counts was forwarded before it.
   void send_snapshots() {
     if (!ctx->persistence || !recovered)
       return;
     msg::snapshots s;
     const auto now = ctx->clock->now();
-    for (auto& [usage, durations] : ctx->tools.all())
-      s.tool_usage.push_back({std::move(usage), durations.buckets(), now});
     catch_up();
+    s.drain = drains;
+    for (const auto& [key, acc] : tools)
+      s.tool_usage.push_back({acc.snapshot(key.first, key.second), acc.durations().buckets(), now, drains});
     for (std::size_t d = 0; d < core::summary_set::dimensions; ++d) {
       const auto dim = static_cast<core::group_by>(d);
       for (const auto& [key, acc] : summaries.of(dim))
-        s.performance.push_back({acc.snapshot(dim, key), acc.durations().buckets(), now});
+        s.performance.push_back({acc.snapshot(dim, key), acc.durations().buckets(), now, drains});
     }
     s.agents = agent_snapshots(*ctx);
     caf::anon_send(ctx->persistence, msg::snapshot_atom::value, std::move(s));
@@ -61,8 +72,15 @@ struct aggregator_state {
 
   // Persisted summaries are added to what may already be counted (a
   // timeout the sweep drained first), not put in its place.
-  void restore(const std::vector<core::performance_snapshot>& snaps) {
+  void restore(const std::vector<core::performance_snapshot>& snaps,
+               const std::vector<core::tool_usage_snapshot>& tool_snaps) {
     recovered = true;
+    if (ctx->persistence)
+      for (const auto& t : tool_snaps) {
+        core::tool_accumulator persisted;
+        persisted.restore(t.usage, core::log_histogram::from_buckets(t.durations));
+        tools[{t.usage.agent_id, t.usage.tool_name}].merge(persisted);
+      }
     for (const auto& p : snaps) {
       if (static_cast<std::size_t>(p.summary.dimension) >= core::summary_set::dimensions)
         continue;
@@ -138,7 +156,8 @@ msg::aggregator_actor::behavior_type aggregator_behavior(aggregator_pointer self
         s.agents.push_back(std::move(last));
         caf::anon_send(st.ctx->persistence, msg::snapshot_atom::value, std::move(s));
       },
-      [=](msg::restore_atom, const std::vector<core::performance_snapshot>& snaps) { self->state.restore(snaps); },
+      [=](msg::restore_atom, const std::vector<core::performance_snapshot>& snaps,
+          const std::vector<core::tool_usage_snapshot>& tool_snaps) { self->state.restore(snaps, tool_snaps); },
       [=](msg::snapshot_atom) {
         self->state.catch_up();
         self->state.send_snapshots();

@@ -111,7 +111,7 @@ struct registry::impl {
     if (c.database_url) {
       ctx.gate = std::make_shared<core::backlog_gate>(c.buffer_limit, c.on_full);
       ctx.persistence = db::spawn_persistence(
-          system, db::writer_config{*c.database_url, c.batch_size, c.flush_interval}, c.writer_connections, ctx.gate);
+          system, writer_settings(c), c.writer_connections, ctx.gate);
     }
     ctx.aggregator = actors::spawn_aggregator(system, ctx);
     ctx.supervisor = actors::spawn_supervisor(system, ctx);
@@ -157,7 +157,7 @@ struct registry::impl {
   bool recover(const std::string& url) {
     auto migrated = db::migrate(url);
     auto loaded = migrated ? db::loader::connect(url) : core::expected<db::loader>{migrated.error()};
-    auto state = loaded ? loaded->load() : core::expected<db::recovered_state>{loaded.error()};
+    auto state = loaded ? loaded->load(run_id) : core::expected<db::recovered_state>{loaded.error()};
     if (!state) {
       if (recovery_failures++ == 0)
         std::clog << "agentreg: could not recover from the database (" << state.error().message
@@ -181,7 +181,7 @@ struct registry::impl {
         ctx.workflows.admit(p.summary.key);
     // Also the aggregator's signal that recovery is done: it takes no
     // snapshot before this message.
-    caf::anon_send(ctx.aggregator, msg::restore_atom::value, std::move(state->performance));
+    caf::anon_send(ctx.aggregator, msg::restore_atom::value, std::move(state->performance), state->tool_usage);
     // A running execution keeps the agent's spec of its start, so it is
     // rebuilt from the row, whether or not its agent is still registered.
     for (auto& e : state->running_executions)
@@ -204,7 +204,11 @@ struct registry::impl {
       left_early.clear();
     }
     std::clog << "agentreg: recovered " << state->agents.size() << " agents, " << state->tool_usage.size()
-              << " tool usage rows, " << state->running_executions.size() << " running executions\n";
+              << " tool usage rows, " << state->running_executions.size() << " running executions";
+    if (state->folded_executions + state->folded_tool_calls > 0)
+      std::clog << "; " << state->folded_executions << " completed executions and " << state->folded_tool_calls
+                << " tool calls committed after the last stored totals were added to them";
+    std::clog << "\n";
     return true;
   }
 
@@ -517,6 +521,16 @@ struct registry::impl {
   actors::engine_context ctx;
   std::vector<caf::actor> askers;
   mutable std::atomic<std::size_t> next_asker{0};
+
+  // This run of the registry, as persistence numbers runs (see
+  // db::batch_writer::connect, db::loader::load).
+  const std::string run_id = core::to_string(core::make_uuid());
+
+  db::writer_config writer_settings(const config& c) const {
+    db::writer_config w{*c.database_url, c.batch_size, c.flush_interval};
+    w.run_id = run_id;
+    return w;
+  }
 
   // Recovery retried in the background when the database was unreachable
   // at start (keep_recovering).

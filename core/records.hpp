@@ -31,6 +31,8 @@ struct tool_usage_snapshot {
   histogram_buckets durations;
   /// When the snapshot was taken (stored as `updated_at`); 0: the time of the write.
   core::timestamp taken_at = 0;
+  /// The aggregator drain the totals count through (0: unknown).
+  std::uint64_t drain = 0;
 };
 
 /// One performance summary (per agent or per group), as absolute totals.
@@ -39,6 +41,8 @@ struct performance_snapshot {
   histogram_buckets durations;
   /// When the snapshot was taken (stored as `updated_at`); 0: the time of the write.
   core::timestamp taken_at = 0;
+  /// The aggregator drain the totals count through (0: unknown).
+  std::uint64_t drain = 0;
 };
 
 }  // namespace agentreg::core

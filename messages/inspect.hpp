@@ -70,12 +70,12 @@ typename Inspector::result_type inspect(Inspector& f, agent_record& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, tool_usage_snapshot& x) {
-  return f(caf::meta::type_name("tool_usage_snapshot"), x.usage, x.durations, x.taken_at);
+  return f(caf::meta::type_name("tool_usage_snapshot"), x.usage, x.durations, x.taken_at, x.drain);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, performance_snapshot& x) {
-  return f(caf::meta::type_name("performance_snapshot"), x.summary, x.durations, x.taken_at);
+  return f(caf::meta::type_name("performance_snapshot"), x.summary, x.durations, x.taken_at, x.drain);
 }
 
 }  // namespace agentreg::core

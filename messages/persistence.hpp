@@ -19,11 +19,14 @@ struct snapshots {
   std::vector<core::agent_record> agents;
   std::vector<core::tool_usage_snapshot> tool_usage;
   std::vector<core::performance_snapshot> performance;
+  /// With tool usage and summaries: the aggregator drain they count
+  /// through, all of them (see record_batch::drain); 0 otherwise.
+  std::uint64_t drain = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, snapshots& x) {
-  return f(caf::meta::type_name("snapshots"), x.agents, x.tool_usage, x.performance);
+  return f(caf::meta::type_name("snapshots"), x.agents, x.tool_usage, x.performance, x.drain);
 }
 
 /// What the persistence writer reports to the engine's stats.
@@ -69,9 +72,13 @@ using persistence_actor = caf::typed_actor<
 using persistence_writer_actor = persistence_actor::extend<
     /// The timer: writes what waits, retries after a failure. One-way.
     caf::reacts_to<caf::tick_atom>,
-    /// Answers true once everything received before is committed, as the
-    /// writer commits it anyway (on batch_size or flush_interval): nothing
-    /// is forced, and during an outage the answer waits for the database.
-    caf::replies_to<sync_atom>::with<bool>>;
+    /// Answers how many records the writer has received so far (at once):
+    /// a point to wait for with sync_atom.
+    caf::replies_to<mark_atom>::with<std::uint64_t>,
+    /// Answers true once the records received up to the point (a mark) are
+    /// committed, as the writer commits them anyway (on batch_size or
+    /// flush_interval): nothing is forced, and during an outage the answer
+    /// waits for the database. Asking again for the same point is harmless.
+    caf::replies_to<sync_atom, std::uint64_t>::with<bool>>;
 
 }  // namespace agentreg::msg

@@ -98,7 +98,7 @@ const table_spec& executions_spec() {
        same("completion_tokens", "bigint"), same("cached_tokens", "bigint"), same("total_tokens", "bigint"),
        same("cost_micro_usd", "bigint"), same("cost_from_price_table", "boolean"),
        optional_text("price_version"), same("success_score", "double precision"),
-       same("retry_count", "bigint"), optional_text("error_message")},
+       same("retry_count", "bigint"), optional_text("error_message"), same("counted_at", "bigint")},
       {"id"},
       on_conflict::update_if,
       // Only a completion moves a row: running -> completed. A running record
@@ -114,7 +114,7 @@ const table_spec& tool_calls_spec() {
       "agent_tool_calls",
       {same("id", "uuid"), same("agent_id", "text"), same("tool_name", "text"), same("execution_id", "uuid"),
        same("success_count", "bigint"), same("failure_count", "bigint"), same("duration_ms", "double precision"),
-       time_us("called_at_us", "called_at")},
+       time_us("called_at_us", "called_at"), same("counted_at", "bigint")},
       {"id"},
       on_conflict::nothing};
   return spec;
@@ -136,6 +136,7 @@ const table_spec& tool_usage_spec() {
     for (auto& c : statistics_columns())
       s.columns.push_back(std::move(c));
     s.columns.push_back(time_us("last_used_us", "last_used_at"));
+    s.columns.push_back(same("counted_through", "bigint"));
     s.columns.push_back({"taken_us", "bigint", "updated_at", "coalesce(" + sql_timestamp("taken_us") + ", now())", {}});
     return s;
   }();
@@ -150,7 +151,8 @@ const table_spec& performance_spec() {
                   same("successful_executions", "bigint"), same("failed_executions", "bigint"),
                   same("timeout_executions", "bigint"), same("success_rate", "double precision"),
                   same("total_tokens_used", "bigint"), same("total_cost_micro_usd", "bigint"),
-                  same("total_retries", "bigint"), time_us("last_execution_us", "last_execution_at")},
+                  same("total_retries", "bigint"), time_us("last_execution_us", "last_execution_at"),
+                  same("counted_through", "bigint")},
                  {"dimension", "key"}};
     for (auto& c : statistics_columns())
       s.columns.push_back(std::move(c));
@@ -405,6 +407,12 @@ struct batch_writer::impl {
   std::unique_ptr<pqxx::connection> conn;
   bool broken = false;
   bool data_error = false;
+  std::int64_t run = 0;  // the run's ordinal (0: none)
+
+  std::optional<std::int64_t> point(std::uint64_t drain) const { return detail::count_point(run, drain); }
+  static std::uint64_t drain_of(const std::vector<std::uint64_t>& drains, std::size_t i) {
+    return i < drains.size() ? drains[i] : 0;
+  }
 
   template <class Rows>
   std::int64_t copy_and_merge(pqxx::work& tx, const table_spec& spec, std::size_t count, Rows&& rows) {
@@ -440,7 +448,8 @@ struct batch_writer::impl {
                                    to_micros(e.completed_at), e.duration_ms, e.prompt_tokens,
                                    e.completion_tokens, e.cached_tokens, e.total_tokens, e.cost_micro_usd,
                                    e.cost_from_price_table, e.price_version, e.success_score, e.retry_count,
-                                   e.error_message);
+                                   e.error_message,
+                                   completed(e) ? point(drain_of(b.execution_drains, i)) : std::nullopt);
       }
     });
 
@@ -449,7 +458,7 @@ struct batch_writer::impl {
         const auto& t = b.tool_calls[i];
         s << std::forward_as_tuple(t.id, t.agent_id, t.tool_name, null_if_empty(t.call.execution_id),
                                    t.call.success_count, t.call.failure_count, t.call.duration_ms,
-                                   to_micros(t.at));
+                                   to_micros(t.at), point(drain_of(b.tool_call_drains, i)));
       }
     });
 
@@ -459,7 +468,8 @@ struct batch_writer::impl {
         const auto [index, count] = array_literals(b.tool_usage[i].durations);
         s << std::forward_as_tuple(u.agent_id, u.tool_name, u.invocation_count, u.success_count, u.failure_count,
                                    u.avg_duration_ms, u.p50_duration_ms, u.p95_duration_ms, u.p99_duration_ms,
-                                   index, count, to_micros(u.last_used_at), to_micros(b.tool_usage[i].taken_at));
+                                   index, count, to_micros(u.last_used_at), point(b.tool_usage[i].drain),
+                                   to_micros(b.tool_usage[i].taken_at));
       }
     });
 
@@ -470,12 +480,18 @@ struct batch_writer::impl {
         s << std::forward_as_tuple(core::to_string(p.dimension), p.key, p.total_executions,
                                    p.successful_executions, p.failed_executions, p.timeout_executions,
                                    p.success_rate, p.total_tokens_used, p.total_cost_micro_usd, p.total_retries,
-                                   to_micros(p.last_execution_at), p.avg_duration_ms, p.p50_duration_ms,
+                                   to_micros(p.last_execution_at), point(b.performance[i].drain), p.avg_duration_ms,
+                                   p.p50_duration_ms,
                                    p.p95_duration_ms, p.p99_duration_ms, index, count,
                                    to_micros(b.performance[i].taken_at));
       }
     });
 
+    if (const auto through = point(b.snapshot_drain))
+      tx.exec_params0(
+          "INSERT INTO agentreg_counted_through AS t (singleton, counted_through) VALUES (true, $1) "
+          "ON CONFLICT (singleton) DO UPDATE SET counted_through = greatest(t.counted_through, EXCLUDED.counted_through)",
+          *through);
     tx.commit();
     report.unchanged = static_cast<std::int64_t>(b.executions.size() + b.tool_calls.size()) -
                        report.executions - report.tool_calls;
@@ -489,7 +505,8 @@ batch_writer& batch_writer::operator=(batch_writer&&) noexcept = default;
 batch_writer::~batch_writer() = default;
 
 core::expected<batch_writer> batch_writer::connect(const std::string& url,
-                                                   std::chrono::milliseconds statement_timeout) {
+                                                   std::chrono::milliseconds statement_timeout,
+                                                   const std::string& run_id) {
   auto p = std::make_unique<impl>();
   try {
     p->conn = detail::open_connection(url);
@@ -508,6 +525,8 @@ core::expected<batch_writer> batch_writer::connect(const std::string& url,
     tx.commit();
     for (const auto* spec : all_specs)
       p->conn->prepare(merge_name(*spec), merge_sql(*spec));
+    if (!run_id.empty())
+      p->run = detail::register_run(*p->conn, run_id);
   } catch (...) {
     return detail::current_failure("connect writer", p->conn.get()).error;
   }

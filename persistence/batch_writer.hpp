@@ -40,8 +40,13 @@ class batch_writer {
   /// for the session. The schema must be at `latest_schema_version()`: run
   /// `migrate` first.
   /// Errors: internal (cannot connect, or the schema is not current).
+  /// `run_id` (a UUID; empty: none) names the registry run whose records
+  /// this writer stores: with it, each completed row and tool call stores
+  /// its counting point, and each summary and tool usage row the point it
+  /// counts through (see detail::count_point and the loader).
   static core::expected<batch_writer> connect(const std::string& url,
-                                              std::chrono::milliseconds statement_timeout = default_statement_timeout);
+                                              std::chrono::milliseconds statement_timeout = default_statement_timeout,
+                                              const std::string& run_id = {});
 
   batch_writer(batch_writer&&) noexcept;
   batch_writer& operator=(batch_writer&&) noexcept;

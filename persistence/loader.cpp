@@ -1,10 +1,13 @@
 #include "persistence/loader.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <map>
 #include <unordered_map>
 
 #include <pqxx/pqxx>
 
+#include "core/summary.hpp"
 #include "persistence/pg_common.hpp"
 
 namespace agentreg::db {
@@ -106,13 +109,15 @@ std::vector<core::agent> read_agents(pqxx::transaction_base& tx) {
   return out;
 }
 
-std::vector<tool_usage_snapshot> read_tool_usage(pqxx::transaction_base& tx) {
+// `through` (optional): each row's counting point (0: none), by index.
+std::vector<tool_usage_snapshot> read_tool_usage(pqxx::transaction_base& tx,
+                                                 std::vector<std::int64_t>* through = nullptr) {
   const auto rows = tx.exec(
       "SELECT agent_id, tool_name, invocation_count, success_count, failure_count, avg_duration_ms, "
       "p50_duration_ms, p95_duration_ms, p99_duration_ms, " +
       sql_micros("last_used_at") +
       ", array_to_string(duration_bucket_index, ','), array_to_string(duration_bucket_count, ','), " +
-      sql_micros("updated_at") + " FROM agent_tool_usage ORDER BY agent_id, tool_name");
+      sql_micros("updated_at") + ", coalesce(counted_through, 0) FROM agent_tool_usage ORDER BY agent_id, tool_name");
   std::vector<tool_usage_snapshot> out;
   out.reserve(rows.size());
   for (const auto& r : rows) {
@@ -130,19 +135,23 @@ std::vector<tool_usage_snapshot> read_tool_usage(pqxx::transaction_base& tx) {
     u.last_used_at = from_micros(r[9].as<std::int64_t>());
     s.durations = parse_buckets(r[10], r[11]);
     s.taken_at = from_micros(r[12].as<std::int64_t>());
+    if (through)
+      through->push_back(r[13].as<std::int64_t>());
     out.push_back(std::move(s));
   }
   return out;
 }
 
-std::vector<performance_snapshot> read_performance(pqxx::transaction_base& tx) {
+// `through` (optional): each row's counting point (0: none), by index.
+std::vector<performance_snapshot> read_performance(pqxx::transaction_base& tx,
+                                                   std::vector<std::int64_t>* through = nullptr) {
   const auto rows = tx.exec(
       "SELECT dimension, key, total_executions, successful_executions, failed_executions, timeout_executions, "
       "success_rate, avg_duration_ms, p50_duration_ms, p95_duration_ms, p99_duration_ms, total_tokens_used, "
       "total_cost_micro_usd, total_retries, " +
       sql_micros("last_execution_at") +
       ", array_to_string(duration_bucket_index, ','), array_to_string(duration_bucket_count, ','), " +
-      sql_micros("updated_at") + " FROM agent_performance_summary ORDER BY dimension, key");
+      sql_micros("updated_at") + ", coalesce(counted_through, 0) FROM agent_performance_summary ORDER BY dimension, key");
   std::vector<performance_snapshot> out;
   out.reserve(rows.size());
   for (const auto& r : rows) {
@@ -169,6 +178,8 @@ std::vector<performance_snapshot> read_performance(pqxx::transaction_base& tx) {
       p.avg_cost_per_execution = p.total_cost_usd / static_cast<double>(p.total_executions);
     s.durations = parse_buckets(r[15], r[16]);
     s.taken_at = from_micros(r[17].as<std::int64_t>());
+    if (through)
+      through->push_back(r[18].as<std::int64_t>());
     out.push_back(std::move(s));
   }
   return out;
@@ -213,6 +224,129 @@ std::vector<core::execution> read_running(pqxx::transaction_base& tx) {
   return out;
 }
 
+// Runs `query` through a cursor, `batch` rows at a time, calling f(row):
+// a fold may read millions of rows, which one result would hold at once.
+template <class F>
+void for_each_row(pqxx::transaction_base& tx, const std::string& query, F f) {
+  tx.exec0("DECLARE agentreg_fold NO SCROLL CURSOR FOR " + query);
+  for (;;) {
+    const auto rows = tx.exec("FETCH 10000 FROM agentreg_fold");
+    for (const auto& r : rows)
+      f(r);
+    if (rows.size() < 10000)
+      break;
+  }
+  tx.exec0("CLOSE agentreg_fold");
+}
+
+// What the committed rows say: each stored summary and tool usage row plus
+// the rows committed after the point it counts through. Only rows past the
+// global point (through which every stored total was complete) can be
+// missing from a total, so only they are read (the BRIN index on
+// counted_at finds them); a row is folded into a total unless that total's
+// own point already covers it (a snapshot split over several transactions
+// may have committed some totals past the global point). Rows of the
+// loading run (at or after `own` << 40) are counted in its memory already.
+void fold(pqxx::transaction_base& tx, recovered_state& s, const std::vector<std::int64_t>& perf_through,
+          const std::vector<std::int64_t>& tool_through, std::int64_t own) {
+  const auto global = tx.exec1("SELECT coalesce(max(counted_through), 0) FROM agentreg_counted_through")[0]
+                          .as<std::int64_t>();
+  const std::string upper = own > 0 ? std::to_string(own << 40) : std::string{"9223372036854775807"};
+  const std::string range = " WHERE counted_at > " + std::to_string(global) + " AND counted_at < " + upper;
+
+  using key = std::pair<int, std::string>;
+  std::map<key, std::int64_t> perf_point;
+  for (std::size_t i = 0; i < s.performance.size(); ++i)
+    perf_point[{static_cast<int>(s.performance[i].summary.dimension), s.performance[i].summary.key}] = perf_through[i];
+  std::map<key, core::performance_accumulator> perf_fold;
+  for_each_row(tx,
+               "SELECT agent_id, agent_type, model_name, task_type, coalesce(workflow_slug, ''), status, duration_ms, "
+               "total_tokens, cost_micro_usd, retry_count, " +
+                   sql_micros("completed_at") + ", counted_at FROM agent_executions" + range +
+                   " AND status <> 'running'",
+               [&](const pqxx::row& r) {
+                 core::execution e;
+                 e.agent_id = r[0].as<std::string>();
+                 e.agent_type = r[1].as<std::string>();
+                 e.model_name = r[2].as<std::string>();
+                 e.task_type = r[3].as<std::string>();
+                 e.workflow_slug = r[4].as<std::string>();
+                 e.status = parse_enum(core::parse_execution_status, r[5], "execution status");
+                 e.duration_ms = r[6].as<std::int64_t>();
+                 e.total_tokens = r[7].as<std::int64_t>();
+                 e.cost_micro_usd = r[8].as<std::int64_t>();
+                 e.retry_count = r[9].as<std::int64_t>();
+                 e.completed_at = from_micros(r[10].as<std::int64_t>());
+                 const auto at = r[11].as<std::int64_t>();
+                 const std::string* keys[] = {&e.agent_id, &e.agent_type, &e.model_name, &e.task_type,
+                                              &e.workflow_slug};
+                 for (int d = 0; d < 5; ++d) {
+                   key k{d, *keys[d]};
+                   if (auto it = perf_point.find(k); it != perf_point.end() && it->second >= at)
+                     continue;
+                   perf_fold[k].add(e);
+                 }
+                 ++s.folded_executions;
+               });
+  for (auto& [k, acc] : perf_fold) {
+    const auto dim = static_cast<core::group_by>(k.first);
+    auto it = std::find_if(s.performance.begin(), s.performance.end(), [&](const performance_snapshot& p) {
+      return p.summary.dimension == dim && p.summary.key == k.second;
+    });
+    core::performance_accumulator total;
+    core::timestamp taken_at = 0;
+    if (it != s.performance.end()) {
+      total.restore(it->summary, core::log_histogram::from_buckets(it->durations));
+      taken_at = it->taken_at;
+    }
+    total.merge(acc);
+    performance_snapshot merged{total.snapshot(dim, k.second), total.durations().buckets(), taken_at};
+    if (it != s.performance.end())
+      *it = std::move(merged);
+    else
+      s.performance.push_back(std::move(merged));
+  }
+
+  std::map<std::pair<std::string, std::string>, std::int64_t> tool_point;
+  for (std::size_t i = 0; i < s.tool_usage.size(); ++i)
+    tool_point[{s.tool_usage[i].usage.agent_id, s.tool_usage[i].usage.tool_name}] = tool_through[i];
+  std::map<std::pair<std::string, std::string>, core::tool_accumulator> tool_fold;
+  for_each_row(tx,
+               "SELECT agent_id, tool_name, success_count, failure_count, duration_ms, " + sql_micros("called_at") +
+                   ", counted_at FROM agent_tool_calls" + range,
+               [&](const pqxx::row& r) {
+                 core::tool_call_record t;
+                 t.agent_id = r[0].as<std::string>();
+                 t.tool_name = r[1].as<std::string>();
+                 t.call.success_count = r[2].as<std::int64_t>();
+                 t.call.failure_count = r[3].as<std::int64_t>();
+                 t.call.duration_ms = r[4].as<double>();
+                 t.at = from_micros(r[5].as<std::int64_t>());
+                 std::pair<std::string, std::string> k{t.agent_id, t.tool_name};
+                 if (auto it = tool_point.find(k); it != tool_point.end() && it->second >= r[6].as<std::int64_t>())
+                   return;
+                 tool_fold[k].add(t);
+                 ++s.folded_tool_calls;
+               });
+  for (auto& [k, acc] : tool_fold) {
+    auto it = std::find_if(s.tool_usage.begin(), s.tool_usage.end(), [&](const tool_usage_snapshot& u) {
+      return u.usage.agent_id == k.first && u.usage.tool_name == k.second;
+    });
+    core::tool_accumulator total;
+    core::timestamp taken_at = 0;
+    if (it != s.tool_usage.end()) {
+      total.restore(it->usage, core::log_histogram::from_buckets(it->durations));
+      taken_at = it->taken_at;
+    }
+    total.merge(acc);
+    tool_usage_snapshot merged{total.snapshot(k.first, k.second), total.durations().buckets(), taken_at};
+    if (it != s.tool_usage.end())
+      *it = std::move(merged);
+    else
+      s.tool_usage.push_back(std::move(merged));
+  }
+}
+
 }  // namespace
 
 struct loader::impl {
@@ -248,13 +382,23 @@ core::expected<loader> loader::connect(const std::string& url) {
   return loader{std::move(p)};
 }
 
-core::expected<recovered_state> loader::load() {
-  return impl_->run("load state", [](pqxx::transaction_base& tx) {
+core::expected<recovered_state> loader::load(const std::string& run_id) {
+  std::int64_t own = 0;
+  if (!run_id.empty()) {
+    try {
+      own = detail::register_run(*impl_->conn, run_id);
+    } catch (...) {
+      return detail::current_failure("register run", impl_->conn.get()).error;
+    }
+  }
+  return impl_->run("load state", [own](pqxx::transaction_base& tx) {
     recovered_state s;
     s.agents = read_agents(tx);
-    s.tool_usage = read_tool_usage(tx);
-    s.performance = read_performance(tx);
+    std::vector<std::int64_t> tool_through, perf_through;
+    s.tool_usage = read_tool_usage(tx, &tool_through);
+    s.performance = read_performance(tx, &perf_through);
     s.running_executions = read_running(tx);
+    fold(tx, s, perf_through, tool_through, own);
     return s;
   });
 }
@@ -262,11 +406,11 @@ core::expected<recovered_state> loader::load() {
 core::expected<std::vector<core::agent>> loader::agents() { return impl_->run("load agents", read_agents); }
 
 core::expected<std::vector<tool_usage_snapshot>> loader::tool_usage() {
-  return impl_->run("load tool usage", read_tool_usage);
+  return impl_->run("load tool usage", [](pqxx::transaction_base& tx) { return read_tool_usage(tx); });
 }
 
 core::expected<std::vector<performance_snapshot>> loader::performance() {
-  return impl_->run("load performance summaries", read_performance);
+  return impl_->run("load performance summaries", [](pqxx::transaction_base& tx) { return read_performance(tx); });
 }
 
 core::expected<std::vector<core::execution>> loader::running_executions() {

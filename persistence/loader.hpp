@@ -20,6 +20,10 @@ struct recovered_state {
   /// Executions still `running`, with their start times, so that they can
   /// be completed or time out after the restart.
   std::vector<core::execution> running_executions;
+  /// Completed executions and tool calls that a registry committed after
+  /// the last totals it wrote (it stopped without writing them: a crash),
+  /// folded into `performance` and `tool_usage` above.
+  std::int64_t folded_executions = 0, folded_tool_calls = 0;
 };
 
 /// Reads the persisted state back for recovery. Timestamps come back as
@@ -37,8 +41,14 @@ class loader {
   ~loader();
 
   /// All four kinds, read in one repeatable-read snapshot so they agree with
-  /// each other. Errors: internal.
-  core::expected<recovered_state> load();
+  /// each other. The totals are what the committed rows say: each stored
+  /// summary and tool usage row, plus the completed executions and tool
+  /// calls committed after the point it counts through (which a registry
+  /// killed between two snapshots never counted in it). `run_id` (a UUID;
+  /// empty: none) is the loading registry's run: it is registered, and its
+  /// own rows (written before this recovery, already counted in its
+  /// memory) are left out of the fold. Errors: internal.
+  core::expected<recovered_state> load(const std::string& run_id = {});
 
   /// Registered (not unregistered) agents, by agent id. Errors: internal.
   core::expected<std::vector<core::agent>> agents();

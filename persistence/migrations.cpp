@@ -157,10 +157,40 @@ CREATE TABLE agentreg_dead_letters (
 );
 )sql";
 
+// Reconciliation after a crash. Summaries and tool usage are written every
+// performance_update_interval, rows every flush: a registry killed between
+// two snapshots leaves rows no summary counts. Each run of a registry gets
+// an ordinal (agentreg_runs), and each aggregator drain a number; a
+// completed row and a tool call carry the point that counted them
+// (counted_at = ordinal << 40 | drain), a summary row the point it counts
+// through, and agentreg_counted_through the point through which every
+// summary and tool usage row is complete. Recovery folds in the rows
+// counted after it (see loader). BRIN indexes: rows arrive in counted_at
+// order, so the index stays tiny and cheap to maintain, and recovery
+// reads only the block ranges of recent rows.
+constexpr std::string_view schema_v4 = R"sql(
+CREATE TABLE agentreg_runs (
+  ordinal    bigserial PRIMARY KEY,
+  run_id     uuid NOT NULL UNIQUE,
+  started_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE agentreg_counted_through (
+  singleton       boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+  counted_through bigint NOT NULL
+);
+ALTER TABLE agent_executions ADD COLUMN counted_at bigint;
+ALTER TABLE agent_tool_calls ADD COLUMN counted_at bigint;
+ALTER TABLE agent_performance_summary ADD COLUMN counted_through bigint;
+ALTER TABLE agent_tool_usage ADD COLUMN counted_through bigint;
+CREATE INDEX agent_executions_counted_idx ON agent_executions USING brin (counted_at);
+CREATE INDEX agent_tool_calls_counted_idx ON agent_tool_calls USING brin (counted_at);
+)sql";
+
 constexpr std::array builtin = {
     migration{1, "agent registry tables", schema_v1},
     migration{2, "A2A agent cards and skills", schema_v2},
     migration{3, "dead letters", schema_v3},
+    migration{4, "reconciliation points", schema_v4},
 };
 
 // The runner's own table, created under the advisory lock (two concurrent

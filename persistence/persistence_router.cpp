@@ -54,6 +54,8 @@ using router_pointer = msg::persistence_actor::stateful_pointer<router_state>;
 // Splits a batch by writer; answers one batch per writer (some empty).
 std::vector<msg::record_batch> split(const router_state& st, msg::record_batch& b) {
   std::vector<msg::record_batch> out(st.writers.size());
+  for (auto& part : out)
+    part.drain = b.drain;
   for (auto& e : b.started)
     out[st.writer_of(e.id)].started.push_back(std::move(e));
   for (auto& e : b.completed)
@@ -62,6 +64,8 @@ std::vector<msg::record_batch> split(const router_state& st, msg::record_batch& 
     out[st.writer_of(t.id)].tool_calls.push_back(std::move(t));
   return out;
 }
+
+void release_held(router_pointer self);
 
 // Asks writers [first, end) `x...` and calls done(answers) with their
 // answers in writer order once all are in (at once when there are none); a
@@ -101,34 +105,67 @@ void send_held(router_pointer self, std::uint64_t upto) {
   }
 }
 
+// Waits until writers [1, n) have committed up to `points` (one per writer,
+// from a mark), then sends the snapshots held below `upto` to the first
+// writer and starts the next release. A wait that times out (an outage: the
+// writer cannot commit yet) is asked again for the same points.
+void await_points(router_pointer self, std::vector<std::uint64_t> points, std::uint64_t upto,
+                  std::uint64_t generation) {
+  auto& st = self->state;
+  auto answers = std::make_shared<std::vector<bool>>(points.size(), false);
+  auto waiting = std::make_shared<std::size_t>(points.size());
+  auto on_answer = [self, points, upto, generation, answers, waiting](std::size_t i, bool ok) {
+    (*answers)[i] = ok;
+    if (--*waiting > 0)
+      return;
+    if (generation != self->state.generation)
+      return;  // a writer was replaced meanwhile; its down handler released again
+    if (!std::all_of(answers->begin(), answers->end(), [](bool b) { return b; })) {
+      await_points(self, points, upto, generation);
+      return;
+    }
+    send_held(self, upto);
+    release_held(self);
+  };
+  for (std::size_t i = 0; i < points.size(); ++i)
+    self->request(st.writers[i + 1], st.cfg.request_timeout, msg::sync_atom::value, points[i])
+        .then([on_answer, i](bool ok) { on_answer(i, ok); }, [on_answer, i](caf::error&) { on_answer(i, false); });
+}
+
 // Sends the snapshots held now to the first writer once every other writer
-// has committed everything it was sent before them (a sync of each, which
-// forces nothing: it is answered as the writer commits anyway). A summary
-// then never reaches the database before the completions it counts, which
-// may have gone to another writer; the first writer needs no sync, as it
-// writes what it receives in order. Snapshots held meanwhile get the next
-// release. A sync that times out (an outage: the writer cannot commit yet)
-// is asked again; a writer that died is replaced, and its down handler
-// starts a new release (what it held is lost anyway).
+// has committed everything it was sent before them: a mark of each (how
+// much it received), then a sync for that mark, which forces nothing (it is
+// answered as the writer commits anyway). A summary then never reaches the
+// database before the completions it counts, which may have gone to
+// another writer; the first writer needs no sync, as it writes what it
+// receives in order. Snapshots held meanwhile get the next release. A
+// writer that died is replaced, and its down handler starts a new release
+// (what it held is lost anyway).
 void release_held(router_pointer self) {
   auto& st = self->state;
   if (st.held.empty())
     return;
   const std::uint64_t upto = st.next_seq;
   const std::uint64_t generation = st.generation;
-  ask_writers<bool>(
+  if (st.writers.size() == 1) {
+    send_held(self, upto);
+    return;
+  }
+  ask_writers<std::uint64_t>(
       self, 1,
-      [self, upto, generation](const std::vector<std::optional<bool>>& synced) {
+      [self, upto, generation](const std::vector<std::optional<std::uint64_t>>& marks) {
         if (generation != self->state.generation)
-          return;  // a writer was replaced meanwhile; its down handler released again
-        if (!all_true(synced)) {
-          release_held(self);  // not committed yet: ask again
+          return;
+        if (!std::all_of(marks.begin(), marks.end(), [](const auto& m) { return m.has_value(); })) {
+          release_held(self);  // a writer busy past the timeout: ask again
           return;
         }
-        send_held(self, upto);
-        release_held(self);
+        std::vector<std::uint64_t> points;
+        for (const auto& m : marks)
+          points.push_back(*m);
+        await_points(self, std::move(points), upto, generation);
       },
-      msg::sync_atom::value);
+      msg::mark_atom::value);
 }
 
 // Sends `b` to writer `i`, counting the gate room its records hold there.

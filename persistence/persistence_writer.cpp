@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <iostream>
 #include <utility>
 #include <optional>
@@ -19,20 +20,26 @@ namespace agentreg::db {
 namespace {
 
 // Moves the first `n` records of `from` (kinds in batch order) into a new
-// batch, which it answers; the rest stay in `from`.
+// batch, which it answers; the rest stay in `from`, with the snapshot
+// point (it is reached only once the last of its rows is written).
 batch take_front(batch& from, std::size_t n) {
   batch front;
-  auto move = [&n](auto& to, auto& v) {
-    const auto k = std::min(n, v.size());
+  auto move = [](auto& to, auto& v, std::size_t k) {
+    k = std::min(k, v.size());
     to.insert(to.end(), std::make_move_iterator(v.begin()), std::make_move_iterator(v.begin() + static_cast<std::ptrdiff_t>(k)));
     v.erase(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k));
-    n -= k;
   };
-  move(front.agents, from.agents);
-  move(front.executions, from.executions);
-  move(front.tool_calls, from.tool_calls);
-  move(front.tool_usage, from.tool_usage);
-  move(front.performance, from.performance);
+  auto take = [&](auto& to, auto& v) {
+    const auto k = std::min(n, v.size());
+    move(to, v, k);
+    n -= k;
+    return k;
+  };
+  take(front.agents, from.agents);
+  move(front.execution_drains, from.execution_drains, take(front.executions, from.executions));
+  move(front.tool_call_drains, from.tool_call_drains, take(front.tool_calls, from.tool_calls));
+  take(front.tool_usage, from.tool_usage);
+  take(front.performance, from.performance);
   return front;
 }
 
@@ -54,8 +61,8 @@ struct writer_state {
   std::deque<batch> backlog;
   std::size_t waiting = 0;  // records in `backlog`
   std::uint64_t received = 0, committed = 0;  // records ever received, ever committed
-  // sync requests: answered once `committed` reaches their `received`
-  std::deque<std::pair<std::uint64_t, caf::typed_response_promise<bool>>> syncs;
+  // sync requests, by the point they wait for: answered once `committed` reaches it
+  std::multimap<std::uint64_t, caf::typed_response_promise<bool>> syncs;
   std::chrono::steady_clock::time_point oldest{};  // when the oldest waiting record came
   std::chrono::steady_clock::time_point next_attempt{};
   std::chrono::milliseconds backoff{0};
@@ -64,13 +71,21 @@ struct writer_state {
 
   [[nodiscard]] std::size_t segment_limit() const { return 2 * std::max<std::size_t>(cfg.batch_size, 1); }
 
-  // Moves `from` into the segments, opening new ones as they fill.
+  // Moves `from` into the segments, opening new ones as they fill; with
+  // `drains`, each record's drain goes beside it.
   template <class T>
-  void add(std::vector<T> batch::*field, std::vector<T>& from) {
+  void add(std::vector<T> batch::*field, std::vector<T>& from, std::vector<std::uint64_t> batch::*drains = nullptr,
+           std::uint64_t drain = 0) {
     for (auto& x : from) {
       if (backlog.empty() || backlog.back().size() >= segment_limit())
         backlog.emplace_back();
-      (backlog.back().*field).push_back(std::move(x));
+      auto& segment = backlog.back();
+      if (drains) {
+        auto& d = segment.*drains;
+        d.resize((segment.*field).size(), 0);
+        d.push_back(drain);
+      }
+      (segment.*field).push_back(std::move(x));
     }
   }
 
@@ -95,7 +110,7 @@ struct writer_state {
     }
     if (!writer || writer->broken()) {
       writer.reset();
-      auto w = batch_writer::connect(cfg.url, cfg.statement_timeout);
+      auto w = batch_writer::connect(cfg.url, cfg.statement_timeout, cfg.run_id);
       if (!w)
         return failed(w.error().message);
       writer.emplace(std::move(*w));
@@ -156,9 +171,9 @@ struct writer_state {
     waiting -= segment.size();
     committed += segment.size();
     backlog.pop_front();
-    while (!syncs.empty() && syncs.front().first <= committed) {
-      syncs.front().second.deliver(true);
-      syncs.pop_front();
+    while (!syncs.empty() && syncs.begin()->first <= committed) {
+      syncs.begin()->second.deliver(true);
+      syncs.erase(syncs.begin());
     }
     backoff = std::chrono::milliseconds{0};
   }
@@ -199,17 +214,22 @@ msg::persistence_writer_actor::behavior_type writer_behavior(writer_pointer self
         // Started and completed executions and tool calls hold gate room
         // (admitted by the hot calls); snapshots do not.
         const auto n = b.started.size() + b.completed.size() + b.tool_calls.size();
-        st.add(&batch::executions, b.started);
-        st.add(&batch::executions, b.completed);
-        st.add(&batch::tool_calls, b.tool_calls);
+        // A running record counts nowhere: no drain.
+        st.add(&batch::executions, b.started, &batch::execution_drains, 0);
+        st.add(&batch::executions, b.completed, &batch::execution_drains, b.drain);
+        st.add(&batch::tool_calls, b.tool_calls, &batch::tool_call_drains, b.drain);
         st.took(n);
       },
       [=](msg::snapshot_atom, msg::snapshots& s) {
         auto& st = self->state;
         const auto n = s.agents.size() + s.tool_usage.size() + s.performance.size();
+        const bool counts = !s.tool_usage.empty() || !s.performance.empty();
         st.add(&batch::agents, s.agents);
         st.add(&batch::tool_usage, s.tool_usage);
         st.add(&batch::performance, s.performance);
+        // The segment holding the snapshot's last row records its point.
+        if (counts && s.drain > 0 && !st.backlog.empty())
+          st.backlog.back().snapshot_drain = std::max(st.backlog.back().snapshot_drain, s.drain);
         st.took(n);
       },
       [=](caf::tick_atom) {
@@ -223,12 +243,13 @@ msg::persistence_writer_actor::behavior_type writer_behavior(writer_pointer self
         st.next_attempt = {};  // an explicit flush tries now
         return st.write_pending();
       },
-      [=](msg::sync_atom) -> caf::result<bool> {
+      [=](msg::mark_atom) { return self->state.received; },
+      [=](msg::sync_atom, std::uint64_t point) -> caf::result<bool> {
         auto& st = self->state;
-        if (st.committed >= st.received)
+        if (st.committed >= point)
           return true;
         auto rp = self->make_response_promise<bool>();
-        st.syncs.emplace_back(st.received, rp);
+        st.syncs.emplace(point, rp);
         return rp;
       },
       [=](msg::stats_atom) { return self->state.stats; },

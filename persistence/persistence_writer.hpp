@@ -33,6 +33,8 @@ struct writer_config {
   /// engine may wait on it forever. A flush answers false then, stats say
   /// so, and a snapshot release asks again.
   std::chrono::milliseconds request_timeout{15'000};
+  /// The registry run the records belong to (batch_writer::connect).
+  std::string run_id;
 };
 
 /// Spawns the write-behind persistence writer, detached (it blocks on

@@ -2,7 +2,10 @@
 
 #include <exception>
 
+#include <stdexcept>
+
 #include <pqxx/except>
+#include <pqxx/transaction>
 
 namespace agentreg::db::detail {
 
@@ -89,6 +92,16 @@ std::string with_connection_defaults(const std::string& url) {
   add("keepalives_count", "3");
   add("tcp_user_timeout", "30000");
   return out;
+}
+
+std::int64_t register_run(pqxx::connection_base& c, const std::string& run_id) {
+  pqxx::work tx{c};
+  tx.exec_params0("INSERT INTO agentreg_runs (run_id) VALUES ($1) ON CONFLICT (run_id) DO NOTHING", run_id);
+  const auto ordinal = tx.exec_params1("SELECT ordinal FROM agentreg_runs WHERE run_id = $1", run_id)[0].as<std::int64_t>();
+  tx.commit();
+  if (ordinal >= (std::int64_t{1} << 23))
+    throw std::runtime_error{"agentreg_runs: more than 2^23 registry runs"};
+  return ordinal;
 }
 
 std::unique_ptr<pqxx::connection> open_connection(const std::string& url) {

@@ -79,6 +79,22 @@ inline std::string sql_micros(std::string_view ts) {
   return "coalesce((extract(epoch from " + std::string{ts} + ") * 1000000)::bigint, 0)";
 }
 
+/// Registers the registry run `run_id` (a UUID) in agentreg_runs, once, and
+/// answers its ordinal: runs are numbered in the order they first reached
+/// the database (a later run has a larger ordinal). Throws what libpqxx
+/// throws, and std::runtime_error past 2^23 runs (the ordinal must leave 40
+/// bits for the drain in a counting point, see count_point).
+std::int64_t register_run(pqxx::connection_base& c, const std::string& run_id);
+
+/// The counting point of aggregator drain `drain` of run `ordinal`
+/// (ordinal << 40 | drain): points order runs first, then drains. NULL when
+/// either is 0 (no run: a writer used alone; no drain: a running record).
+inline std::optional<std::int64_t> count_point(std::int64_t ordinal, std::uint64_t drain) {
+  if (ordinal <= 0 || drain == 0)
+    return std::nullopt;
+  return ordinal << 40 | static_cast<std::int64_t>(drain & ((std::uint64_t{1} << 40) - 1));
+}
+
 /// Key of the transaction-scoped advisory lock that serialises migrations:
 /// "agentreg" in ASCII.
 constexpr std::int64_t migration_lock_key = 0x6167656e74726567;

@@ -29,12 +29,23 @@ struct batch {
   std::vector<core::tool_call_record> tool_calls;
   std::vector<tool_usage_snapshot> tool_usage;
   std::vector<performance_snapshot> performance;
+  /// The aggregator drain of each execution and tool call, by index (a
+  /// missing entry, or 0: none; running records have none). Stored as
+  /// counted_at (see batch_writer).
+  std::vector<std::uint64_t> execution_drains, tool_call_drains;
+  /// When not 0: this batch completes a snapshot whose tool usage and
+  /// summaries all count through this drain; committing it records that
+  /// point (agentreg_counted_through).
+  std::uint64_t snapshot_drain = 0;
 
   [[nodiscard]] std::size_t size() const {
     return agents.size() + executions.size() + tool_calls.size() + tool_usage.size() + performance.size();
   }
   [[nodiscard]] bool empty() const { return size() == 0; }
   void clear() {
+    execution_drains.clear();
+    tool_call_drains.clear();
+    snapshot_drain = 0;
     agents.clear();
     executions.clear();
     tool_calls.clear();
