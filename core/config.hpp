@@ -64,13 +64,14 @@ struct registry_config {
   /// ~2 KB, see README "Measured").
   std::size_t max_agent_metadata_bytes = 64 * 1024;
   /// Distinct task_type values, and distinct workflow_slug values, that
-  /// executions may name: each becomes a summary kept for good (~1-3 KB with
-  /// its histogram in the aggregator, as much again in each of the 16 outbox
-  /// lanes that touched it since the last drain, and a row in the database).
-  /// 10 000 keys bound both dimensions at ~60 MB at worst. start_execution
-  /// with an 10 001st key answers limit_reached. (The agent, agent_type and
-  /// model dimensions grow with registrations, which max_agent_metadata_bytes
-  /// and the index's bounds limit instead.)
+  /// executions may name: each becomes a summary kept for good (~3 KB in the
+  /// aggregator, most of it the duration histogram's buckets, 8 bytes each,
+  /// ~350 from 100 ms to 100 s; briefly as much in each outbox lane that
+  /// touched it since the last drain; and a row in the database). 10 000
+  /// keys bound both dimensions at ~60 MB. start_execution with one key more
+  /// answers limit_reached. (The agent, agent_type and model dimensions grow
+  /// with registrations, which max_agent_metadata_bytes and the index's
+  /// bounds limit instead.)
   std::size_t max_summary_keys = 10'000;
   /// Distinct tool names per agent in the tool usage table (each ~1-3 KB
   /// with its histogram, and a database row): record_tool_usage with one
