@@ -1,30 +1,12 @@
 #include "core/uuid.hpp"
 
 #include <array>
-#include <random>
+
+#include "core/random.hpp"
 
 namespace agentreg::core {
 
 namespace {
-
-// xoshiro256**: fast, and statistically sound for ids.
-struct xoshiro256 {
-  std::uint64_t s[4];
-  static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  std::uint64_t next() {
-    const std::uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0], s[3] ^= s[1], s[1] ^= s[2], s[0] ^= s[3], s[2] ^= t, s[3] = rotl(s[3], 45);
-    return result;
-  }
-};
-
-xoshiro256 seeded() {
-  std::random_device rd;
-  xoshiro256 g{};
-  for (auto& word : g.s)
-    word = (std::uint64_t{rd()} << 32) ^ rd() ^ 0x9E3779B97F4A7C15ull;
-  return g;
-}
 
 // Hex digit values by character; 0xFF for anything else. parse_uuid runs on
 // every completion, so it reads a table rather than branching per character.
@@ -43,8 +25,10 @@ constexpr auto hex_table = [] {
 }  // namespace
 
 uuid make_uuid() {
-  thread_local xoshiro256 gen = seeded();
-  uuid u{gen.next(), gen.next()};
+  // 122 random bits from the operating system (core::random_u64), not from a
+  // generator whose outputs reveal the next ones: an execution id travels
+  // over HTTP, and whoever can guess one can complete it.
+  uuid u{random_u64(), random_u64()};
   u.hi = (u.hi & ~0xF000ull) | 0x4000ull;                      // version 4
   u.lo = (u.lo & 0x3FFFFFFFFFFFFFFFull) | 0x8000000000000000ull;  // variant 10
   return u;

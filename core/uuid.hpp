@@ -13,8 +13,9 @@ struct uuid {
   friend bool operator==(const uuid&, const uuid&) = default;
 };
 
-/// A random (version 4) UUID. Thread-safe: each thread has its own generator,
-/// seeded from std::random_device, so callers make ids without coordination.
+/// A random (version 4) UUID: 122 bits from the operating system's random
+/// source (core::random_u64), so that an id cannot be guessed from others.
+/// Thread-safe, and without coordination: each thread has its own buffer.
 uuid make_uuid();
 
 std::string to_string(const uuid& u);
