@@ -8,11 +8,13 @@
 #include "actors/outbox.hpp"
 #include "actors/summary_keys.hpp"
 #include "actors/tool_usage_table.hpp"
+#include "actors/work_counters.hpp"
 #include "core/clock.hpp"
 #include "core/backlog_gate.hpp"
 #include "core/change_log.hpp"
 #include "core/config.hpp"
 #include "core/price_table.hpp"
+#include "core/thread_counters.hpp"
 #include "index/priority_index.hpp"
 #include "messages/aggregator.hpp"
 #include "messages/persistence.hpp"
@@ -51,6 +53,12 @@ struct engine_context {
   const core::monotonic_time started;
   std::atomic<std::uint64_t> next_serial{1};
 
+  // For /metrics (registry::metrics).
+  /// acquire's and release's counts per agent type (lease_count_key).
+  core::thread_counters lease_counts{3 * std::size_t{config.max_agent_types}};
+  /// Completed executions and tool calls by bounded label sets.
+  work_counters work{config.metrics_max_series};
+
   // Set once at start, before any caller can use the registry.
   msg::aggregator_actor aggregator;
   msg::supervisor_actor supervisor;
@@ -62,6 +70,14 @@ struct engine_context {
   /// publisher, which reads the directory and the index, stops first.
   std::unique_ptr<core::change_log> changes;
 };
+
+/// What engine_context::lease_counts counts of an agent type.
+enum class lease_count : std::size_t { granted = 0, no_capacity = 1, released = 2 };
+
+/// The key of `what` for the agent type (index pool) `pool`.
+inline std::size_t lease_count_key(std::uint32_t pool, lease_count what) {
+  return 3 * static_cast<std::size_t>(pool) + static_cast<std::size_t>(what);
+}
 
 /// Every agent as persistence stores it (absolute values).
 std::vector<core::agent_record> agent_snapshots(const engine_context& ctx);

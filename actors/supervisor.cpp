@@ -42,6 +42,7 @@ std::int64_t time_out_executions(engine_context& ctx, core::timestamp now, core:
     e.duration_ms = duration_ms;
     e.error_message = "execution_timeout exceeded";
     record_completion(ctx, e);
+    ctx.work.completed(e);
     if (ctx.records.put_completed(e))
       caf::anon_send(ctx.aggregator, msg::drain_atom::value);
   }
@@ -72,6 +73,8 @@ void finish(supervisor_pointer self, pending_sweep& p) {
   auto& st = self->state.stats;
   ++st.sweeps;
   st.evictions_total += r.evicted;
+  st.evictions_held_total += r.held_back;
+  st.leases_reclaimed_total += r.leases_reclaimed;
   st.last_sweep = r;
   record_sweep(*self->state.ctx, r);
   p.done(r);

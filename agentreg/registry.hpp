@@ -13,6 +13,7 @@
 #include "core/change_log.hpp"
 #include "core/config.hpp"
 #include "core/error.hpp"
+#include "core/metrics.hpp"
 #include "core/types.hpp"
 
 /// agentreg's public C++ API. Include this header, link agentreg::agentreg.
@@ -37,6 +38,7 @@ using core::execution_request;
 using core::execution_status;
 using core::group_by;
 using core::lease;
+using core::metrics_snapshot;
 using core::parse_lease;
 using core::performance;
 using core::sweep_report;
@@ -236,6 +238,13 @@ class registry {
   /// stats(), answered through `done` (the agents are counted on an engine
   /// thread, not the caller's).
   void stats_async(completion<engine_stats> done) const;
+  /// Everything /metrics exports (docs/metrics.md): the fleet by type (one
+  /// pass over the index's slots, no agent copied), counters kept by the
+  /// hot calls in per-thread stripes, executions and tool calls by bounded
+  /// label sets, and stats().
+  [[nodiscard]] metrics_snapshot metrics() const;
+  /// metrics(), answered through `done` (computed on an engine thread).
+  void metrics_async(completion<metrics_snapshot> done) const;
   /// Waits until the engine has taken in everything done before the call,
   /// on any thread: every completed execution (timeouts included) and tool
   /// call is counted in the summaries and stats, with its record handed on

@@ -95,6 +95,10 @@ struct registry_config {
   /// costs ~200 bytes here.
   std::size_t change_log_capacity = 16384;
 
+  /// Label sets each /metrics family keeps (type x provider x model for
+  /// executions, tool names for tool calls); later ones count as "other".
+  std::size_t metrics_max_series = 200;
+
   // Persistence.
   /// PostgreSQL URL; absent means memory only.
   std::optional<std::string> database_url;

@@ -204,6 +204,9 @@ struct engine_stats {
   std::int64_t completed_executions = 0;
   std::int64_t tool_calls = 0;
   std::int64_t evictions_total = 0;
+  std::int64_t evictions_held_total = 0;   ///< stale agents sweeps kept (grace, fraction cap, degraded)
+  std::int64_t leases_expired_total = 0;   ///< leases the sweep reclaimed past their TTL
+  std::int64_t agent_actor_restarts = 0;   ///< agent actors respawned after a crash
   std::int64_t sweeps = 0;
   bool degraded = false;
   bool in_grace_period = false;
@@ -220,6 +223,11 @@ struct engine_stats {
   std::int64_t persistence_dead_letters = 0;
   /// Records that will never be written (a writer that died held them).
   std::int64_t persistence_lost = 0;
+  /// Writers replaced after they stopped (what they held is counted lost).
+  std::int64_t persistence_writer_restarts = 0;
+  /// Records refused because the backlog was full (policy refuse, or a
+  /// caller that must not wait).
+  std::int64_t persistence_gate_refusals = 0;
   std::string persistence_last_error;
 };
 

@@ -41,6 +41,7 @@ struct persistence_stats {
   /// Records that will never be written: held by a writer that died, or
   /// refused even as dead letters. Said on stderr too.
   std::int64_t lost = 0;
+  std::int64_t writer_restarts = 0;  ///< writers replaced after they stopped
   bool connected = false;
   std::string last_error;
 };
@@ -48,8 +49,7 @@ struct persistence_stats {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, persistence_stats& x) {
   return f(caf::meta::type_name("persistence_stats"), x.buffered, x.batches, x.rows, x.retries, x.dead_letters, x.lost,
-           x.connected,
-           x.last_error);
+           x.writer_restarts, x.connected, x.last_error);
 }
 
 /// The protocol of the engine's persistence (the router in front of the

@@ -14,13 +14,16 @@ namespace agentreg::msg {
 struct supervisor_stats {
   std::int64_t sweeps = 0;
   std::int64_t evictions_total = 0;
+  std::int64_t evictions_held_total = 0;    ///< stale agents sweeps kept (grace, fraction cap, degraded)
+  std::int64_t leases_reclaimed_total = 0;  ///< leases reclaimed past their TTL
   std::int64_t restarts = 0;  ///< agent actors respawned after a crash
   core::sweep_report last_sweep;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, supervisor_stats& x) {
-  return f(caf::meta::type_name("supervisor_stats"), x.sweeps, x.evictions_total, x.restarts, x.last_sweep);
+  return f(caf::meta::type_name("supervisor_stats"), x.sweeps, x.evictions_total, x.evictions_held_total,
+           x.leases_reclaimed_total, x.restarts, x.last_sweep);
 }
 
 /// The protocol of the supervisor: monitors agent actors (respawning one that

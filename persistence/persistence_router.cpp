@@ -44,6 +44,7 @@ struct router_state {
   std::uint64_t generation = 0;
   // Records held by writers that died (their gate room, given back).
   std::int64_t lost = 0;
+  std::int64_t writer_restarts = 0;
   static inline const char* name = "agentreg.persistence_router";
 
   std::size_t writer_of(std::string_view id) const { return std::hash<std::string_view>{}(id) % writers.size(); }
@@ -215,6 +216,7 @@ msg::persistence_actor::behavior_type router_behavior(router_pointer self, write
         st.lost += lost;
       }
       spawn_writer(self, i);
+      ++st.writer_restarts;
       ++st.generation;
       release_held(self);
     }
@@ -279,9 +281,11 @@ msg::persistence_actor::behavior_type router_behavior(router_pointer self, write
         auto rp = self->make_response_promise<msg::persistence_stats>();
         ask_writers<msg::persistence_stats>(
             self, 0,
-            [rp, lost = self->state.lost](const std::vector<std::optional<msg::persistence_stats>>& answers) mutable {
+            [rp, lost = self->state.lost, restarts = self->state.writer_restarts](
+                const std::vector<std::optional<msg::persistence_stats>>& answers) mutable {
               msg::persistence_stats all;
               all.lost = lost;
+              all.writer_restarts = restarts;
               all.connected = true;
               for (const auto& a : answers) {
                 if (!a) {
