@@ -130,6 +130,10 @@ void list_agents(registry& reg, const request& req, const responder& respond) {
     if (!after || after->empty())
       throw decode_error("invalid_request", "cursor is not one this server handed out");
   }
+  // Read before listing: a client that then watches from it misses
+  // nothing (a change made meanwhile may come twice; each carries the
+  // agent's latest state).
+  const auto revision = reg.revision();
   auto agents = reg.list_agents(filter);  // ordered by id
   const auto* skill = q.get("skill");
   auto it = after ? std::upper_bound(agents.begin(), agents.end(), *after,
@@ -151,7 +155,9 @@ void list_agents(registry& reg, const request& req, const responder& respond) {
   boost::json::object body;
   body["agents"] = std::move(page);
   body["next_cursor"] = more && last ? boost::json::value(base64url(last->agent_id)) : boost::json::value(nullptr);
-  respond(json_response(200, body));
+  auto r = json_response(200, body);
+  r.headers.emplace_back("X-Agentreg-Revision", std::to_string(revision));
+  respond(std::move(r));
 }
 
 // POST /v1/heartbeats: every item's heartbeat is sent at once; the answer

@@ -95,9 +95,11 @@ void add_work_routes(router& table, registry& reg, const api_options& options) {
                if (!dimension)
                  throw decode_error("invalid_request",
                                     "unknown by \"" + *by + "\" (agent, agent_type, model, task_type, workflow)");
+               const auto revision = reg.revision();  // before: see list_agents
                reg.get_performance_by_async(
-                   *dimension, [respond = std::move(respond), d = *dimension](expected<std::vector<core::performance>> p) {
-                     respond(answer(p, [d](const std::vector<core::performance>& list) {
+                   *dimension, [respond = std::move(respond), d = *dimension,
+                                revision](expected<std::vector<core::performance>> p) {
+                     auto r = answer(p, [d](const std::vector<core::performance>& list) {
                        boost::json::array summaries;
                        for (const auto& x : list)
                          summaries.emplace_back(to_json(x));
@@ -105,7 +107,10 @@ void add_work_routes(router& table, registry& reg, const api_options& options) {
                        body["by"] = core::to_string(d);
                        body["summaries"] = std::move(summaries);
                        return body;
-                     }));
+                     });
+                     if (p)
+                       r.headers.emplace_back("X-Agentreg-Revision", std::to_string(revision));
+                     respond(std::move(r));
                    });
              },
              "Every summary of one dimension", {200}, false});

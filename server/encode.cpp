@@ -137,6 +137,9 @@ boost::json::object to_json(const core::engine_stats& s) {
   o["completed_executions"] = s.completed_executions;
   o["tool_calls"] = s.tool_calls;
   o["evictions_total"] = s.evictions_total;
+  o["evictions_held_total"] = s.evictions_held_total;
+  o["leases_expired_total"] = s.leases_expired_total;
+  o["agent_actor_restarts"] = s.agent_actor_restarts;
   o["sweeps"] = s.sweeps;
   o["degraded"] = s.degraded;
   o["in_grace_period"] = s.in_grace_period;
@@ -147,6 +150,10 @@ boost::json::object to_json(const core::engine_stats& s) {
   p["batches"] = s.persistence_batches;
   p["rows"] = s.persistence_rows;
   p["retries"] = s.persistence_retries;
+  p["dead_letters"] = s.persistence_dead_letters;
+  p["lost"] = s.persistence_lost;
+  p["writer_restarts"] = s.persistence_writer_restarts;
+  p["gate_refusals"] = s.persistence_gate_refusals;
   p["last_error"] = s.persistence_last_error;
   o["persistence"] = std::move(p);
   return o;

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,7 +33,31 @@ struct request {
   std::vector<std::pair<std::string, std::string>> query;  ///< decoded, in order
   std::string body;
   std::string if_none_match;  ///< the If-None-Match header, if any
+  std::string last_event_id;  ///< the Last-Event-ID header (an SSE client resuming), if any
 };
+
+/// The writing end of a streamed answer (Server-Sent Events), held by the
+/// route's code once the header is out. Thread-safe: any thread may send;
+/// the bytes are written on the connection's own thread, in order.
+class stream_writer {
+ public:
+  virtual ~stream_writer() = default;
+  /// Queues `chunk`. False when the connection is closed; a chunk queued
+  /// then is dropped.
+  virtual bool send(std::shared_ptr<const std::string> chunk) = 0;
+  /// Bytes queued and not yet written (a slow client's backlog).
+  [[nodiscard]] virtual std::size_t buffered() const = 0;
+  /// Closes the connection once what is queued is written.
+  virtual void finish() = 0;
+  /// Calls `f` once, on the connection's thread, when the connection
+  /// closes (client gone, finish(), write error, server stopping); at once
+  /// if it has closed already.
+  virtual void on_close(std::function<void()> f) = 0;
+};
+
+/// A streamed answer's start: called once the header is written, with the
+/// writer of the body.
+using stream_start = std::function<void(std::shared_ptr<stream_writer>)>;
 
 /// A response. `body` is JSON unless `content_type` says otherwise; 204 and
 /// 304 are sent without a body.
@@ -41,6 +66,9 @@ struct response {
   std::string body;
   std::string content_type = "application/json; charset=utf-8";
   std::vector<std::pair<std::string, std::string>> headers;
+  /// Set: a streamed answer (`body` unused). The header goes out without a
+  /// length and with Connection: close; the body is what `stream` sends.
+  stream_start stream;
 };
 
 /// Hands a handler's response to its connection. Call exactly once, from

@@ -90,6 +90,7 @@ void router::add(route r) {
   for (auto seg : split_path(r.pattern)) {
     const bool param = seg.size() >= 2 && seg.front() == '{' && seg.back() == '}';
     c.segments.emplace_back(param ? std::string_view{} : seg);
+    c.parameter.push_back(param);
     c.literals += param ? 0 : 1;
   }
   routes_.push_back(std::move(r));
@@ -108,7 +109,7 @@ router::match router::find(method m, std::string_view raw_path) const {
       continue;
     bool ok = true;
     for (std::size_t s = 0; s < segments.size() && ok; ++s)
-      ok = c.segments[s].empty() ? !segments[s].empty() : c.segments[s] == segments[s];
+      ok = c.parameter[s] ? !segments[s].empty() : c.segments[s] == segments[s];
     if (ok && (!best || c.literals > best->literals)) {
       best = &c;
       best_pattern = &routes_[i].pattern;
@@ -127,7 +128,7 @@ router::match router::find(method m, std::string_view raw_path) const {
   if (!out.found)
     return out;
   for (std::size_t s = 0; s < segments.size(); ++s)
-    if (best->segments[s].empty()) {
+    if (best->parameter[s]) {
       auto decoded = percent_decode(segments[s], false);
       if (!decoded) {
         out.found = nullptr;

@@ -34,7 +34,8 @@ class router {
 
  private:
   struct compiled {
-    std::vector<std::string> segments;  ///< "" for a {parameter}
+    std::vector<std::string> segments;  ///< the literal, or "" for a {parameter}
+    std::vector<bool> parameter;        ///< per segment: a {parameter} (the literal "" is the path "/")
     std::size_t literals = 0;
   };
   std::vector<route> routes_;

@@ -4,8 +4,10 @@
 #include "server/server.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <iostream>
 #include <mutex>
 #include <optional>
@@ -182,7 +184,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
   }
 
   void on_stop() override {
-    if (idle_)
+    if (idle_ || streaming_)  // a stream never ends by itself
       close();
   }
 
@@ -381,6 +383,8 @@ class session final : public session_base, public std::enable_shared_from_this<s
     req_.body = std::move(msg.body());
     const auto inm = msg[bhttp::field::if_none_match];
     req_.if_none_match.assign(inm.data(), inm.size());
+    const auto lei = msg["Last-Event-ID"];
+    req_.last_event_id.assign(lei.data(), lei.size());
     // The responder may run on an engine thread: the answer is posted back to
     // this connection's executor, where everything else of it runs. The
     // engine may also keep copies of the responder (and so the session)
@@ -445,6 +449,8 @@ class session final : public session_base, public std::enable_shared_from_this<s
   }
 
   void write(response r, std::string_view pattern, std::optional<method> verb) {
+    if (r.stream)
+      return start_stream(std::move(r), pattern, verb);
     res_.emplace();
     res_->version(11);
     res_->result(r.status);
@@ -476,7 +482,154 @@ class session final : public session_base, public std::enable_shared_from_this<s
     });
   }
 
+
+  // ---- a streamed answer (Server-Sent Events) ----
+  // The header goes out at once, without a length and with Connection:
+  // close, so the body is everything sent until the stream ends and the
+  // connection is not reused. No timeout applies while streaming (a watcher
+  // may wait long between events); the route's code bounds what a slow
+  // client may leave queued (stream_writer::buffered) and finishes it.
+  // Meanwhile a read is kept pending, so a client that leaves is noticed.
+
+  // What the writer and the session share; the writer holds the session
+  // weakly, so a route that keeps its writer keeps no closed connection.
+  struct stream_state {
+    std::atomic<std::size_t> buffered{0};
+    std::atomic<bool> closed{false};
+    std::mutex mutex;             // on_closed
+    std::function<void()> on_closed;
+  };
+
+  class writer final : public stream_writer {
+   public:
+    writer(std::weak_ptr<session> s, std::shared_ptr<stream_state> st, net::any_io_executor ex)
+        : session_(std::move(s)), state_(std::move(st)), executor_(std::move(ex)) {}
+    bool send(std::shared_ptr<const std::string> chunk) override {
+      if (state_->closed.load(std::memory_order_acquire))  // pairs with the release in close_stream
+        return false;
+      state_->buffered.fetch_add(chunk->size(), std::memory_order_relaxed);  // relaxed: a byte count
+      net::post(executor_, [s = session_, chunk = std::move(chunk)]() mutable {
+        if (auto self = s.lock())
+          self->queue_chunk(std::move(chunk));
+      });
+      return true;
+    }
+    [[nodiscard]] std::size_t buffered() const override { return state_->buffered.load(std::memory_order_relaxed); }
+    void finish() override {
+      net::post(executor_, [s = session_] {
+        if (auto self = s.lock())
+          self->finish_stream();
+      });
+    }
+    void on_close(std::function<void()> f) override {
+      std::unique_lock lock{state_->mutex};
+      if (state_->closed.load(std::memory_order_acquire)) {
+        lock.unlock();
+        net::post(executor_, std::move(f));
+        return;
+      }
+      state_->on_closed = std::move(f);
+    }
+
+   private:
+    std::weak_ptr<session> session_;
+    std::shared_ptr<stream_state> state_;
+    net::any_io_executor executor_;
+  };
+
+  void start_stream(response r, std::string_view pattern, std::optional<method> verb) {
+    const auto reason = bhttp::obsolete_reason(bhttp::int_to_status(r.status));
+    std::string head = "HTTP/1.1 " + std::to_string(r.status) + " " + std::string(reason.data(), reason.size()) +
+                       "\r\nServer: agentregd\r\nContent-Type: " + r.content_type +
+                       "\r\nCache-Control: no-cache\r\nConnection: close\r\n";
+    for (const auto& [k, v] : r.headers)
+      head += k + ": " + v + "\r\n";
+    head += "\r\n";
+    streaming_ = true;
+    stream_state_ = std::make_shared<stream_state>();
+    beast::get_lowest_layer(stream_).expires_never();
+    completed_request done;
+    done.verb = verb.value_or(method::get);
+    done.pattern = pattern;
+    done.status = r.status;
+    done.duration = clock_type::now() - received_;
+    if (srv_.options.observer)
+      srv_.options.observer(done);
+    auto start = std::move(r.stream);
+    queue_chunk(std::make_shared<const std::string>(std::move(head)), false);
+    watch_for_close();
+    start(std::make_shared<writer>(this->weak_from_this(), stream_state_, stream_.get_executor()));
+  }
+
+  void queue_chunk(std::shared_ptr<const std::string> chunk, bool counted = true) {
+    if (!counted)
+      stream_state_->buffered.fetch_add(chunk->size(), std::memory_order_relaxed);
+    if (stream_closed_)
+      return;
+    out_.push_back(std::move(chunk));
+    if (!writing_)
+      write_next();
+  }
+
+  void write_next() {
+    if (out_.empty()) {
+      writing_ = false;
+      if (finishing_)
+        close_stream();
+      return;
+    }
+    writing_ = true;
+    net::async_write(stream_, net::buffer(*out_.front()),
+                     [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                       self->stream_state_->buffered.fetch_sub(self->out_.front()->size(), std::memory_order_relaxed);
+                       self->out_.pop_front();
+                       if (self->stream_closed_) {  // closed while this write was out: drop the rest
+                         self->writing_ = false;
+                         self->out_.clear();
+                         return;
+                       }
+                       if (ec)
+                         return self->close_stream();
+                       self->write_next();
+                     });
+  }
+
+  void finish_stream() {
+    finishing_ = true;
+    if (!writing_)
+      close_stream();
+  }
+
+  // A read kept pending: whatever the client sends is ignored; its end
+  // (or an error) closes the stream.
+  void watch_for_close() {
+    stream_.async_read_some(net::buffer(sink_), [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec)
+        return self->close_stream();
+      self->watch_for_close();
+    });
+  }
+
+  void close_stream() {
+    if (stream_closed_)
+      return;
+    stream_closed_ = true;
+    if (!writing_)  // else the write's handler drops them: it still reads the first
+      out_.clear();
+    std::function<void()> f;
+    {
+      std::lock_guard lock{stream_state_->mutex};
+      stream_state_->closed.store(true, std::memory_order_release);  // pairs with the acquire in send
+      f = std::move(stream_state_->on_closed);
+    }
+    close();
+    if (f)
+      f();
+  }
+
   void close() {
+    if (streaming_ && !stream_closed_)
+      return close_stream();
     beast::error_code ignored;
     beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_both, ignored);
     beast::get_lowest_layer(stream_).close();
@@ -500,6 +653,11 @@ class session final : public session_base, public std::enable_shared_from_this<s
   clock_type::time_point refilled_ = clock_type::now();
   bool idle_ = false;
   bool close_after_ = false;
+  // Streaming (on the session's thread).
+  bool streaming_ = false, stream_closed_ = false, writing_ = false, finishing_ = false;
+  std::shared_ptr<stream_state> stream_state_;
+  std::deque<std::shared_ptr<const std::string>> out_;
+  std::array<char, 256> sink_{};
 };
 
 // ---- accepting --------------------------------------------------------------------

@@ -15,10 +15,14 @@
 #include <unistd.h>
 
 #include "agentreg/registry.hpp"
+#include "apps/agentregd/demo.hpp"
 #include "apps/agentregd/options.hpp"
 #include "server/api.hpp"
+#include "server/dashboard.hpp"
+#include "server/metrics.hpp"
 #include "server/router.hpp"
 #include "server/server.hpp"
+#include "server/watch.hpp"
 
 using namespace agentreg;
 
@@ -92,11 +96,14 @@ void raise_open_file_limit() {
     std::cerr << "agentregd: warning: cannot raise the open-file limit to " << limit.rlim_max << std::endl;
 }
 
-// Every route the server answers. The "Live" additions (/metrics, /v1/watch,
-// the dashboard) go here, into the same table, so that 404/405 and
-// /openapi.json know them too.
-void add_routes(http::router& table, registry& reg, const http::api_options& api) {
+// Every route the server answers, in one table, so that 404/405 and
+// /openapi.json know them all: the API, /metrics, /v1/watch, the dashboard.
+void add_routes(http::router& table, registry& reg, const http::api_options& api, http::watch_hub& hub,
+                const http::metrics_sources& metrics) {
   http::add_api_routes(table, reg, api);
+  http::add_metrics_route(table, reg, metrics);
+  http::add_watch_routes(table, reg, hub);
+  http::add_dashboard_routes(table);
 }
 
 }  // namespace
@@ -125,7 +132,10 @@ int main(int argc, char** argv) {
   raise_open_file_limit();
 
   http::server_counters counters;
+  http::http_metrics requests;
   std::optional<registry> reg;
+  std::optional<http::watch_hub> hub;
+  std::optional<daemon::demo_fleet> demo;
   http::router table;  // outlives the server, which reads it
   std::optional<http::server> srv;
   try {
@@ -140,28 +150,62 @@ int main(int argc, char** argv) {
                                "(--token, --token-file or AGENTREG_TOKEN): without one /v1 is open to everyone");
     s.server.counters = &counters;
     s.api.counters = &counters;
+    s.server.observer = [&requests](const http::completed_request& r) { requests.observe(r); };
+    if (s.demo) {
+      // A fleet that visibly moves: agents silent for 20 s go offline (and
+      // come back with their next heartbeat), swept every 2 s.
+      s.engine.stale_timeout = std::chrono::seconds{20};
+      s.engine.heartbeat_interval = std::chrono::seconds{2};
+      s.engine.start_grace = std::chrono::seconds{5};
+    }
     reg.emplace(s.engine);
-    add_routes(table, *reg, s.api);
+    hub.emplace(*reg, s.watch);
+    add_routes(table, *reg, s.api, *hub, {&counters, &requests, &hub->counters(), AGENTREG_VERSION, s.metrics_per_agent});
     srv.emplace(table, s.server);
     srv->start();
     std::cout << "agentregd: listening on " << (srv->tls() ? "https://" : "http://") << s.server.address << ":"
               << srv->port() << " (" << s.server.io_threads << " I/O threads, "
               << (s.engine.database_url ? "PostgreSQL" : "memory only") << ", "
               << (s.server.token.empty() ? "no auth" : "bearer token") << ")" << std::endl;
+    if (s.demo) {
+      demo.emplace(*reg, s.demo_agents);
+      const std::string base = std::string{srv->tls() ? "https://" : "http://"} + s.server.address + ":" +
+                               std::to_string(srv->port());
+      std::cout << "agentregd: demo fleet of " << s.demo_agents << " agents running" << std::endl;
+      std::cout << "agentregd: dashboard: " << base << "/" << std::endl;
+      if (!s.server.token.empty())
+        std::cout << "agentregd: token: " << s.server.token << std::endl;
+    }
     int sig = 0;
-    sigwait(&stop_signals, &sig);
-    std::cout << "agentregd: " << (sig == SIGINT ? "SIGINT" : "SIGTERM")
+    if (s.demo && s.demo_seconds.count() > 0) {
+      const timespec limit{static_cast<time_t>(s.demo_seconds.count()), 0};
+      sig = sigtimedwait(&stop_signals, nullptr, &limit);
+    } else {
+      sigwait(&stop_signals, &sig);
+    }
+    std::cout << "agentregd: "
+              << (sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "--demo-seconds passed")
               << ": stopping (no new connections, requests in flight finish)" << std::endl;
+    demo.reset();
+    // Watchers first: long polls are answered and streams closed, so the
+    // server's stop does not wait for them.
+    hub->stop();
     srv->stop(s.shutdown_grace);
     // The registry's destructor runs every pending completion and flushes
     // everything to the database; the server (its io_contexts) goes after.
+    // The hub before it: its subscription is the registry's.
+    hub.reset();
     reg.reset();
     std::cout << "agentregd: stopped after " << counters.requests.load() << " requests" << std::endl;
     srv.reset();
   } catch (const std::exception& e) {
     std::cerr << "agentregd: error: " << e.what() << std::endl;
+    demo.reset();
+    if (hub)
+      hub->stop();
     if (srv)
       srv->stop(std::chrono::milliseconds{0});
+    hub.reset();
     reg.reset();
     return 1;
   }

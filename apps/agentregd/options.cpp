@@ -17,6 +17,7 @@ struct option {
   std::string value_name;
   std::string help;
   setter set;
+  bool is_switch = false;  ///< given alone (--demo), without a value
 };
 
 std::string env_name(const std::string& name) {
@@ -194,6 +195,45 @@ const std::vector<option>& options() {
        integer(&settings::engine, &config::change_log_capacity, 1, 100'000'000)},
       {"price-table", "FILE", "JSON price table (default: the one built in)",
        text([](settings& s, const std::string& v) { s.engine.price_table_path = v; })},
+      {"metrics-max-series", "N", "label sets each /metrics family keeps; later ones count as \"other\" (default 200)",
+       integer(&settings::engine, &config::metrics_max_series, 1, 100'000)},
+      {"metrics-per-agent", "N",
+       "export agentreg_agent_executions_total for at most N agents, the first by id (default 0: none)",
+       [](settings& s, const std::string& v) -> std::optional<std::string> {
+         auto n = to_integer(v);
+         if (!n || *n < 0 || *n > 100'000)
+           return "must be an integer within 0..100000";
+         s.metrics_per_agent = static_cast<std::size_t>(*n);
+         return std::nullopt;
+       }},
+      {"watch-buffer-bytes", "N",
+       "an SSE watcher with more than N bytes unwritten is sent \"compacted\" and disconnected (default 1048576)",
+       integer(&settings::watch, &http::watch_options::max_buffered_bytes, 1024, 1LL << 32)},
+      {"demo", "", "run a simulated fleet in the server (docs/demo: a few hundred agents heartbeating, "
+                   "acquiring, running executions with tool calls; some fail, a few go stale)",
+       [](settings& s, const std::string& v) -> std::optional<std::string> {
+         if (v != "true" && v != "false" && v != "1" && v != "0")
+           return "must be true or false";
+         s.demo = v == "true" || v == "1";
+         return std::nullopt;
+       },
+       true},
+      {"demo-agents", "N", "agents of the simulated fleet (default 300)",
+       [](settings& s, const std::string& v) -> std::optional<std::string> {
+         auto n = to_integer(v);
+         if (!n || *n < 1 || *n > 100'000)
+           return "must be an integer within 1..100000";
+         s.demo_agents = static_cast<std::size_t>(*n);
+         return std::nullopt;
+       }},
+      {"demo-seconds", "S", "with --demo: stop by itself after S seconds (default 0: run until SIGINT/SIGTERM)",
+       [](settings& s, const std::string& v) -> std::optional<std::string> {
+         auto n = to_integer(v);
+         if (!n || *n < 0 || *n > 365LL * 24 * 3600)
+           return "must be a whole number of seconds";
+         s.demo_seconds = std::chrono::seconds{*n};
+         return std::nullopt;
+       }},
   };
   return table;
 }
@@ -220,7 +260,8 @@ std::string help_text() {
          "and a config file key. Precedence: flags, then variables, then the config file, then defaults.\n"
          "SIGINT/SIGTERM: stop accepting, finish requests in flight, flush to the database, exit 0.\n\n";
   for (const auto& o : options())
-    out << "  --" << o.name << " " << o.value_name << "  (" << env_name(o.name) << ")\n      " << o.help << "\n";
+    out << "  --" << o.name << (o.value_name.empty() ? "" : " ") << o.value_name << "  (" << env_name(o.name)
+        << ")\n      " << o.help << "\n";
   out << "  --help\n      this text\n";
   return out.str();
 }
@@ -244,6 +285,8 @@ parsed parse(int argc, char** argv) {
     if (const auto eq = arg.find('='); eq != std::string::npos) {
       value = arg.substr(eq + 1);
       arg.erase(eq);
+    } else if (const auto* o = find(arg); o && o->is_switch) {
+      value = "true";
     } else if (i + 1 < argc) {
       value = argv[++i];
     } else {

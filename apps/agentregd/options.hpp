@@ -10,6 +10,7 @@
 #include "agentreg/registry.hpp"
 #include "server/api.hpp"
 #include "server/server.hpp"
+#include "server/watch.hpp"
 
 namespace agentreg::daemon {
 
@@ -18,9 +19,17 @@ struct settings {
   config engine;
   http::server_options server;
   http::api_options api;
+  http::watch_options watch;
   std::string token_file;       ///< read, or created with a new token on first run
   std::string read_token_file;  ///< read only
   std::chrono::milliseconds shutdown_grace{10'000};
+  /// A simulated fleet in the server (apps/agentregd/demo.hpp).
+  bool demo = false;
+  std::size_t demo_agents = 300;
+  /// Agents /metrics exports one by one (at most; 0: none).
+  std::size_t metrics_per_agent = 0;
+  /// With demo: stop after this long; 0: run until a signal.
+  std::chrono::seconds demo_seconds{0};
 };
 
 /// The outcome of reading the command line, the environment and the config file.

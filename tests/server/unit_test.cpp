@@ -61,6 +61,20 @@ std::string error_of(const std::function<void()>& f) {
 
 BOOST_AUTO_TEST_SUITE(server_unit)
 
+BOOST_AUTO_TEST_CASE(the_root_route_matches_the_root_only) {
+  // "/" has one empty segment, which is not a {parameter}: it must not
+  // catch every one-segment path (the dashboard at / once answered /nope).
+  router table;
+  table.add({method::get, "/", scope::open, [](const request&, responder) {}, "root", {200}, false});
+  table.add({method::get, "/{name}/x", scope::open, [](const request&, responder) {}, "param", {200}, false});
+  BOOST_TEST(table.find(method::get, "/").found != nullptr);
+  BOOST_TEST(table.find(method::get, "/nope").found == nullptr);
+  BOOST_TEST(table.find(method::get, "/nope").allowed.empty());
+  const auto m = table.find(method::get, "/a/x");
+  BOOST_REQUIRE(m.found != nullptr);
+  BOOST_TEST(m.params.at(0) == "a");
+}
+
 BOOST_FIXTURE_TEST_CASE(the_openapi_document_lists_every_route_of_the_issue, api_fixture) {
   const auto lower = [](method m) {
     std::string s = to_string(m);
