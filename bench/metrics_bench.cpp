@@ -8,10 +8,11 @@
 //      (the obvious design, which writes one cache line from every thread),
 //      on 1 and 2 threads, rounds alternating; then the facade's own
 //      acquire+release pairs/s for scale;
-//   2. a scrape's engine side (registry::metrics(): the fleet from one pass
-//      over the index's slots, the counters, the label sets) at 1 000,
-//      10 000 and 100 000 agents, beside registry::stats() (which reads
-//      every agent's record from the directory).
+//   2. a scrape (registry::metrics(): the fleet from one pass over the
+//      index's slots, the counters, the label sets; then the text
+//      http::render_metrics makes of it: time and bytes) at 1 000, 10 000
+//      and 100 000 agents, beside registry::stats() (which reads every
+//      agent's record from the directory).
 // Checks: the counters count every pair; the scrape's agents equal stats().
 
 #include <algorithm>
@@ -31,6 +32,7 @@
 #include "bench/suite.hpp"
 #include "core/thread_counters.hpp"
 #include "index/priority_index.hpp"
+#include "server/metrics.hpp"
 
 namespace agentreg::bench {
 namespace {
@@ -107,7 +109,8 @@ struct results {
   std::array<summary, 2> facade_pairs;
   struct scrape_row {
     std::uint32_t agents = 0;
-    summary metrics_us, stats_us;
+    summary metrics_us, render_us, stats_us;
+    std::size_t bytes = 0;
   };
   std::vector<scrape_row> scrapes;
   std::vector<std::string> problems;
@@ -205,8 +208,10 @@ void measure_facade_pairs(bool quick, results& out) {
 }
 
 void measure_scrapes(bool quick, results& out) {
-  std::printf("a scrape's engine side: registry::metrics() vs registry::stats(), 10 types, 4 models, microseconds\n");
-  std::printf("  %8s  %-22s %-22s %s\n", "agents", "metrics() median", "stats() median", "metrics ns/agent");
+  std::printf("a scrape: registry::metrics(), then render_metrics (the /metrics text), vs registry::stats();\n"
+              "10 types, 4 models, 8 tools; microseconds\n");
+  std::printf("  %8s  %-20s %-20s %-22s %8s  %s\n", "agents", "metrics() median", "render median", "stats() median",
+              "bytes", "metrics ns/agent");
   const std::vector<std::uint32_t> sizes = quick ? std::vector<std::uint32_t>{1000, 10000}
                                                  : std::vector<std::uint32_t>{1000, 10000, 100000};
   for (auto n : sizes) {
@@ -231,22 +236,28 @@ void measure_scrapes(bool quick, results& out) {
                                   {.success_count = 1, .duration_ms = 12});
     }
     reg.sync();
-    std::vector<double> mu, su;
+    std::vector<double> mu, ru, su;
+    std::size_t bytes = 0;
     for (int r = 0; r < (quick ? 3 : 9); ++r) {
       auto t0 = bench_clock::now();
       const auto m = reg.metrics();
       auto t1 = bench_clock::now();
-      const auto s = reg.stats();
+      const auto text = http::render_metrics(m, {}, c.metrics_max_series, 0);
       auto t2 = bench_clock::now();
+      const auto s = reg.stats();
+      auto t3 = bench_clock::now();
+      bytes = text.size();
       mu.push_back(seconds_between(t0, t1) * 1e6);
-      su.push_back(seconds_between(t1, t2) * 1e6);
+      ru.push_back(seconds_between(t1, t2) * 1e6);
+      su.push_back(seconds_between(t2, t3) * 1e6);
       if (m.engine.agents != s.agents || m.engine.agents != n)
         out.problems.push_back("metrics() counted " + std::to_string(m.engine.agents) + " agents of " +
                                std::to_string(n));
     }
-    results::scrape_row row{n, summarize(mu), summarize(su)};
-    std::printf("  %8u  %10.0f [%.0f..%.0f]  %10.0f [%.0f..%.0f]  %.1f\n", n, row.metrics_us.median, row.metrics_us.min,
-                row.metrics_us.max, row.stats_us.median, row.stats_us.min, row.stats_us.max,
+    results::scrape_row row{n, summarize(mu), summarize(ru), summarize(su), bytes};
+    std::printf("  %8u  %8.0f [%.0f..%.0f]  %8.0f [%.0f..%.0f]  %10.0f [%.0f..%.0f]  %8zu  %.1f\n", n,
+                row.metrics_us.median, row.metrics_us.min, row.metrics_us.max, row.render_us.median,
+                row.render_us.min, row.render_us.max, row.stats_us.median, row.stats_us.min, row.stats_us.max, bytes,
                 row.metrics_us.median * 1000 / n);
     out.scrapes.push_back(row);
     std::fflush(stdout);
@@ -278,8 +289,11 @@ int run_metrics_suite(const options& opts) {
                                           {"thread_counters_ratio", to_json(c.cells_ratio, 3)},
                                           {"shared_atomic_ratio", to_json(c.shared_ratio, 3)}});
     for (const auto& s : r.scrapes)
-      scrapes.push_back(boost::json::object{
-          {"agents", s.agents}, {"metrics_us", to_json(s.metrics_us, 0)}, {"stats_us", to_json(s.stats_us, 0)}});
+      scrapes.push_back(boost::json::object{{"agents", s.agents},
+                                            {"metrics_us", to_json(s.metrics_us, 0)},
+                                            {"render_us", to_json(s.render_us, 0)},
+                                            {"bytes", s.bytes},
+                                            {"stats_us", to_json(s.stats_us, 0)}});
     boost::json::object o{{"suite", "metrics"},
                           {"machine", to_json(machine)},
                           {"counter_cost", std::move(costs)},

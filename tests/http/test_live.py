@@ -266,11 +266,15 @@ class live(unittest.TestCase):
         s = sse_reader(self.daemon.port, f"/v1/watch?since={since}")
         self.assertEqual(s.status, 200)
         self.assertIn("text/event-stream", s.head.lower())
-        self.api.register("sse-1", "sse", max_capacity=2)
-        self.api.heartbeat("sse-1", current_load=1)
-        self.api.unregister("sse-1")
         mine = lambda ev: [e for e in ev if e[0] == "change" and e[2].get("agent_id") == "sse-1"]
-        events = s.read_until(lambda ev: len(mine(ev)) >= 3, "three changes of sse-1")
+        # Each change waits for the one before to arrive: a change whose agent
+        # is gone when it is published is dropped (the unregistration tells).
+        events = []
+        for n, change in enumerate((lambda: self.api.register("sse-1", "sse", max_capacity=2),
+                                    lambda: self.api.heartbeat("sse-1", current_load=1),
+                                    lambda: self.api.unregister("sse-1")), start=1):
+            change()
+            events += s.read_until(lambda ev: len(mine(events + ev)) >= n, f"change {n} of sse-1")
         got = mine(events)
         self.assertEqual([e[2]["kind"] for e in got[:3]], ["agent_registered", "load_changed", "agent_unregistered"])
         for name, ident, data in got:
