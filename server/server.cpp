@@ -317,6 +317,13 @@ class session final : public session_base, public std::enable_shared_from_this<s
     const auto q = target.find('?');
     const std::string_view raw_path{target.data(), q == beast::string_view::npos ? target.size() : q};
     target_.assign(target.data(), target.size());
+    // A request whose header arrives once the server is stopping (its
+    // connection was not idle, so stop left it open) is not started.
+    if (srv_.stopping.load(std::memory_order_acquire)) {
+      close_after_ = true;
+      return write(error_response("shutting_down", "the server is stopping: retry on another instance or later"),
+                   "", {});
+    }
     if (!take_token())
       return write(error_response("rate_limited", "more than " +
                                                       std::to_string(static_cast<long long>(

@@ -14,7 +14,7 @@ import threading
 import time
 import unittest
 
-from harness import DEADLINE_S, Daemon, agentregd_binary, connect, exchange, raw_request, read_response, wait_until
+from harness import DEADLINE_S, Daemon, agentregd_binary, closed_by_peer, connect, exchange, raw_request, read_response, wait_until
 from agentreg_client import AgentRegError  # noqa: E402 (harness puts the client on sys.path)
 
 TOKEN = "hardening-secret"
@@ -378,6 +378,33 @@ class stop_with_a_request_in_flight(unittest.TestCase):
             # No new connection is accepted once it stopped.
             with self.assertRaises(OSError):
                 connect(d.port).close()
+        finally:
+            if d.alive():
+                d.kill()
+
+
+class stop_with_a_request_arriving(unittest.TestCase):
+    def test_a_request_whose_header_arrives_after_sigterm_is_503_shutting_down(self):
+        # One I/O thread: the connections are served in the order their
+        # bytes arrive, so once the second connection's request is answered
+        # the server has read the first one's partial header (that
+        # connection is no longer idle, and stop leaves it open).
+        d = Daemon(None, "--io-threads", "1", "--shutdown-grace-ms", "60000").start()
+        try:
+            with connect(d.port) as late, connect(d.port) as probe:
+                late.sendall(b"GET /v1/stats HTTP/1.1\r\nHost: x\r\n")
+                probe.sendall(raw_request("GET", "/health"))
+                self.assertEqual(read_response(probe).status, 200)
+                d.process.send_signal(signal.SIGTERM)
+                d.wait_for_line("SIGTERM: stopping")
+                late.sendall(b"\r\n")
+                answer = read_response(late)
+                self.assertIsNotNone(answer, "closed without an answer")
+                self.assertEqual(answer.status, 503, answer.body)
+                self.assertEqual(answer.json()["error"], "shutting_down")
+                self.assertEqual(answer.headers.get("retry-after"), "1")
+                self.assertTrue(closed_by_peer(late))
+            self.assertEqual(d.process.wait(timeout=DEADLINE_S), 0, d.log())
         finally:
             if d.alive():
                 d.kill()
