@@ -290,16 +290,19 @@ class RawResponse:
 
 def read_response(sock):
     """One HTTP/1.1 response read from `sock` (Content-Length bodies, as the
-    server sends), or None when the server closed the connection first."""
+    server sends), or None when the server closed the connection first.
+    It reads no byte past the response, so that the next call finds the
+    next pipelined response whole (a greedy recv took both at once when
+    they arrived together, and the second was lost)."""
     buf = b""
-    while b"\r\n\r\n" not in buf:
-        chunk = sock.recv(65536)
+    while not buf.endswith(b"\r\n\r\n"):
+        chunk = sock.recv(1)
         if not chunk:
             if buf:
                 raise AssertionError(f"connection closed inside a response head: {buf!r}")
             return None
         buf += chunk
-    head, rest = buf.split(b"\r\n\r\n", 1)
+    head, rest = buf[:-4], b""
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split(" ")[1])
     headers = {}
@@ -308,7 +311,7 @@ def read_response(sock):
         headers[name.strip().lower()] = value.strip()
     length = int(headers.get("content-length", "0"))
     while len(rest) < length:
-        chunk = sock.recv(65536)
+        chunk = sock.recv(length - len(rest))
         if not chunk:
             raise AssertionError("connection closed inside a response body")
         rest += chunk
