@@ -11,6 +11,7 @@ import atexit
 import itertools
 import os
 import re
+import resource
 import select
 import shutil
 import signal
@@ -20,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+import unittest
 
 SOURCE_DIR = os.environ.get("AGENTREG_SOURCE_DIR") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -55,6 +57,17 @@ def wait_until(predicate, what, deadline_s=DEADLINE_S, interval_s=0.02):
             raise AssertionError(f"timed out after {deadline_s} s waiting for {what}")
         time.sleep(interval_s)
 
+
+def raise_open_files_limit(sockets):
+    """Raises this process's soft limit of open files to hold `sockets` sockets
+    here and as many in the server, which inherits the limit; skips the
+    calling test module when the hard limit is too low for that."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 2 * sockets + 512
+    if soft < wanted:
+        if hard != resource.RLIM_INFINITY and hard < wanted:
+            raise unittest.SkipTest(f"the hard limit of open files ({hard}) is below {wanted}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 class Postgres:
     """A throwaway PostgreSQL cluster, removed at exit (also when this

@@ -9,7 +9,6 @@ files."""
 import json
 import os
 import re
-import resource
 import selectors
 import shutil
 import socket
@@ -18,7 +17,8 @@ import threading
 import time
 import unittest
 
-from harness import DEADLINE_S, Daemon, Postgres, connect, raw_request, read_response, wait_until
+from harness import (DEADLINE_S, Daemon, Postgres, connect, raise_open_files_limit, raw_request, read_response,
+                     wait_until)
 
 TOKEN = "live-test-token"
 WATCHERS = 1000
@@ -29,13 +29,7 @@ pg = None
 
 def setUpModule():
     global pg
-    # 1 000 watcher sockets here and as many in the server (which inherits the limit).
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = 2 * WATCHERS + 512
-    if soft < wanted:
-        if hard != resource.RLIM_INFINITY and hard < wanted:
-            raise unittest.SkipTest(f"the hard limit of open files ({hard}) is below {wanted}")
-        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    raise_open_files_limit(WATCHERS)
     pg = Postgres()
 
 

@@ -3,7 +3,6 @@
 and 8 clients racing for leases (holders counted: never more than an
 agent's capacity)."""
 
-import resource
 import selectors
 import socket
 import struct
@@ -11,8 +10,8 @@ import threading
 import time
 import unittest
 
-from harness import (DEADLINE_S, Daemon, Postgres, closed_by_peer, connect, raw_request, read_response,
-                     wait_until)
+from harness import (DEADLINE_S, Daemon, Postgres, closed_by_peer, connect, raise_open_files_limit, raw_request,
+                     read_response, wait_until)
 from agentreg_client import AgentRegError
 
 CONNECTIONS = 2000
@@ -23,13 +22,7 @@ pg = None
 
 def setUpModule():
     global pg
-    # 2 000 sockets here and as many in the server (which inherits the limit).
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = 2 * CONNECTIONS + 512
-    if soft < wanted:
-        if hard != resource.RLIM_INFINITY and hard < wanted:
-            raise unittest.SkipTest(f"the hard limit of open files ({hard}) is below {wanted}")
-        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    raise_open_files_limit(CONNECTIONS)
     pg = Postgres()
 
 
