@@ -6,7 +6,7 @@
 //      same records (bench/mutex_map_baseline.hpp); rounds alternate, and a
 //      facade round ends with registry::sync() inside its timed window, so
 //      the aggregator's share of the work is counted;
-//   2. registering 1M agents (100k with --quick) into a fresh registry, one
+//   2. registering 1M agents (20k with --quick) into a fresh registry, one
 //      actor each: time, agents/s, and resident bytes per agent of the whole
 //      engine (VmRSS growth / N);
 //   3. the stale sweep over those agents: once with every agent stale (the
@@ -79,7 +79,7 @@ struct plan {
 
 plan make_plan(const options& o) {
   if (o.quick)
-    return {3, milliseconds{100}, milliseconds{50}, 100'000, 3};
+    return {3, milliseconds{100}, milliseconds{50}, 20'000, 3};
   return {7, milliseconds{400}, milliseconds{200}, 1'000'000, 5};
 }
 

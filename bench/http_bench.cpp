@@ -167,7 +167,7 @@ struct cell {
 };
 
 int run_http_suite(const options& opts) {
-  const int rounds = opts.quick ? 2 : 6;
+  const int rounds = opts.quick ? 1 : 6;
   const int seconds = opts.quick ? 1 : 5;
   const machine_info machine = describe_machine();
   std::vector<std::string> problems;
@@ -311,7 +311,8 @@ int run_http_suite(const options& opts) {
     }
     boost::json::object j{{"suite", "http"},     {"ok", problems.empty()}, {"quick", opts.quick},
                           {"machine", to_json(machine)}, {"rounds", rounds},   {"seconds_per_run", seconds},
-                          {"connections", connections},  {"mixes", std::move(by_mix)}};
+                          {"connections", connections},  {"wrk_threads", wrk_threads},
+                          {"mixes", std::move(by_mix)}};
     if (!skipped.empty())
       j["skipped"] = skipped;
     for (const auto& [key, value] : figures)

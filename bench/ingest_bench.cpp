@@ -6,8 +6,9 @@
 // failure. It runs with PostgreSQL's default durability (fsync on,
 // synchronous_commit on: every commit reaches the disk), as a production
 // server does: a write path is judged by what it costs there, and the
-// seed's commit per execution pays exactly that cost. (The tests use fsync
-// off, for speed; give --url to measure against any other server.)
+// seed's commit per execution pays exactly that cost. (The tests, and
+// --quick, a smoke test, use fsync off, for speed; give --url to measure
+// against any other server.)
 // Every measured variant runs on a fresh database (CREATE DATABASE, then
 // db::migrate), dropped afterwards, after a CHECKPOINT so that no variant
 // pays for the dirty pages of the one before.
@@ -48,6 +49,11 @@
 //      backlog is committed; every accepted execution must then be in the
 //      database. Needs the suite's own cluster (skipped with --url: it never
 //      kills a server it did not start).
+//   7. over HTTP (bench/ingest/over_http.cpp): the same pairs through
+//      agentregd (the one built beside this program) on a fresh database,
+//      from 4 keep-alive connections, until its /v1/stats backlog reads 0;
+//      each round paired with the in-process run and raw COPY of the same
+//      rows.
 // The machine may be shared: the sweep and each comparison round report the
 // CPU share other processes took meanwhile (from /proc), so that a noisy
 // figure can be told apart from a slow one.
@@ -168,6 +174,15 @@ boost::json::object to_json(const results& r, const options& opts, const plan& p
                                             {"flush_interval_ms", r.fastest_flush.count()}}},
       {"light_load_latency", std::move(latency)},
       {"outage", std::move(outage)},
+      {"over_http", r.http_skipped.empty()
+                        ? boost::json::value(boost::json::object{{"rows_per_s", to_json(r.http.s_rate, 0)},
+                                                                 {"vs_copy", to_json(r.http.s_copy, 3)},
+                                                                 {"vs_in_process", to_json(r.s_http_vs_in_process, 3)},
+                                                                 {"rows", p.http_rows},
+                                                                 {"rounds", p.http_rounds}})
+                        : boost::json::value(boost::json::object{{"skipped", r.http_skipped}})},
+      {"http_rows_per_s", whole(r.http.s_rate.median)},
+      {"http_ratio_vs_in_process", rounded(r.s_http_vs_in_process.median, 3)},
       {"other_cpu_share", boost::json::object{{"comparison", to_json(r.comparison_cpu)},
                                               {"sweep", to_json(r.sweep_cpu)},
                                               {"rounds", std::move(round_cpu)},
@@ -226,10 +241,11 @@ int run_ingest_suite(const options& opts) {
     std::string admin_url = opts.url;
     if (admin_url.empty()) {
       const auto t = bench_clock::now();
-      cluster.emplace(support::durability::durable);
+      // --quick is a smoke test: fsync off spares a shared disk; the figures are not quoted.
+      cluster.emplace(opts.quick ? support::durability::throwaway : support::durability::durable);
       admin_url = cluster->url();
-      std::printf("server: own scratch cluster (default durability) in %s, started in %.1f s\n",
-                  cluster->dir().c_str(),
+      std::printf("server: own scratch cluster (%s) in %s, started in %.1f s\n",
+                  opts.quick ? "fsync off: --quick" : "default durability", cluster->dir().c_str(),
                   seconds_between(t, bench_clock::now()));
     }
     pg_server srv{admin_url};
@@ -241,14 +257,17 @@ int run_ingest_suite(const options& opts) {
 
     // The outage first: its VmRSS figures should hold the engine under the
     // outage, not what the heap keeps from earlier parts.
-    if (cluster)
+    if (cluster) {
+      report_progress("ingest", 0.0, "outage");
       measure_outage(p, srv, *cluster, r);
-    else {
+    } else {
       r.outage.skipped = "--url given: the suite kills only a server it started itself";
       std::printf("outage: skipped (%s)\n\n", r.outage.skipped.c_str());
     }
     measure_sweep(p, srv, cpu, r);
     measure_comparison(p, srv, cpu, r);
+    measure_over_http(p, srv, r);
+    report_progress("ingest", 0.95, "light-load latency");
     measure_latency(p, srv, r);
   } catch (const std::exception& e) {
     r.problems.push_back(std::string{"aborted: "} + e.what());
@@ -275,6 +294,9 @@ int run_ingest_suite(const options& opts) {
                         r.outage.rows_completed == static_cast<std::int64_t>(r.outage.completed)
                     ? "yes"
                     : "NO");
+  if (r.http_skipped.empty() && !r.http.rate.empty())
+    std::printf("         over HTTP (agentregd, 4 connections) %.0f rows/s: x%.2f of in process, x%.2f of COPY;\n",
+                r.http.s_rate.median, r.s_http_vs_in_process.median, r.http.s_copy.median);
   std::printf("         suite took %.0f s\n", seconds_between(suite_start, bench_clock::now()));
   print_targets("defaults", r.agentreg);
   for (const auto& c : r.candidates) {

@@ -101,7 +101,11 @@ std::string fixed(double x, int digits) {
 std::string ratio(double x) {
   if (std::isnan(x))
     return "-";
-  return "x" + (x >= 100 ? grouped(x) : fixed(x, x >= 10 ? 1 : 2));
+  // Appended, not "x" + string: GCC 12 at -O3 warns falsely (-Wrestrict) on
+  // that operator+.
+  std::string out{"x"};
+  out += x >= 100 ? grouped(x) : fixed(x, x >= 10 ? 1 : 2);
+  return out;
 }
 
 // "median [min .. max]" of a summary object.
@@ -202,21 +206,22 @@ void scale_section(std::ostream& md, const json::value& scale) {
   md << "## Scale\n\nOne type, " << str(scale, {"capacity"}) << " slots per agent; PostgreSQL: "
      << str(scale, {"server"}) << ".\n\n"
      << "| agents | register/s | bytes/agent | acquire p50 / p99 ns | mutex+set p50 / p99 ns | heartbeats/s "
-        "blocking / async | sweep ms | recovery s |\n|---|---|---|---|---|---|---|---|\n";
+        "blocking / async | sweep ms | /metrics scrape ms | recovery s |\n|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& p : scale.at("points").as_array())
     md << "| " << agent_count_name(num(p, {"agents"})) << " | " << grouped(num(p, {"register_per_s"})) << " | "
        << grouped(num(p, {"bytes_per_agent"})) << " | " << grouped(num(p, {"acquire_p50_ns", "median"})) << " / "
        << grouped(num(p, {"acquire_p99_ns", "median"})) << " | " << grouped(num(p, {"mutex_set_p50_ns", "median"}))
        << " / " << grouped(num(p, {"mutex_set_p99_ns", "median"})) << " | " << grouped(num(p, {"heartbeat_per_s"}))
        << " / " << grouped(num(p, {"heartbeat_async_per_s"})) << " | " << fixed(num(p, {"sweep_ms", "median"}), 2)
-       << " | " << fixed(num(p, {"recovery_s"}), 2) << " |\n";
+       << " | " << fixed(num(p, {"metrics_scrape_ms", "median"}), 2) << " | " << fixed(num(p, {"recovery_s"}), 2)
+       << " |\n";
   md << "\nacquire p99 at the largest size / the smallest: " << ratio(num(scale, {"acquire_p99_ratio_largest_vs_smallest"}))
      << " (target <= 2).\n\n![acquire latency](scale_acquire.png) ![rates](scale_rates.png)\n"
-     << "![memory](scale_memory.png) ![sweep and recovery](scale_times.png)\n\n";
+     << "![memory](scale_memory.png) ![sweep, scrape and recovery](scale_times.png)\n\n";
 }
 
 void http_section(std::ostream& md, const json::value& http) {
-  md << "## HTTP\n\nwrk -t1 -c" << str(http, {"connections"}) << ", " << str(http, {"seconds_per_run"})
+  md << "## HTTP\n\nwrk -t" << str(http, {"wrk_threads"}) << " -c" << str(http, {"connections"}) << ", " << str(http, {"seconds_per_run"})
      << " s per run, " << str(http, {"rounds"}) << " alternating rounds; `bare` is a Beast server answering at once.\n\n"
      << "| mix | server | requests/s median [min .. max] | p99 ms | / bare |\n|---|---|---|---|---|\n";
   for (const auto& [mix, by_server] : http.at("mixes").as_object())
@@ -227,6 +232,39 @@ void http_section(std::ostream& md, const json::value& http) {
   if (const auto* sk = at(http, {"skipped"}))
     md << "\nSkipped: " << scalar_text(*sk) << "\n";
   md << "\n";
+}
+
+void soak_section(std::ostream& md, const json::value& soak) {
+  md << "## Soak\n\n" << str(soak, {"seconds"}) << " s over HTTP: " << str(soak, {"workers"})
+     << " workers (acquire, start, tool call, complete, heartbeat, release) over " << str(soak, {"agents"})
+     << " agents, batch heartbeats, queries and a watcher; agentregd SIGKILLed at "
+     << fixed(num(soak, {"agentregd_killed_at_s"}), 0) << " s and ready again after "
+     << fixed(num(soak, {"agentregd_restart_s"}), 2) << " s; PostgreSQL killed from "
+     << fixed(num(soak, {"postgresql_down_from_s"}), 0) << " s to " << fixed(num(soak, {"postgresql_back_at_s"}), 0)
+     << " s. PostgreSQL: " << str(soak, {"server"}) << ".\n\n| figure | value |\n|---|---|\n"
+     << "| executions acknowledged | " << grouped(num(soak, {"executions_acknowledged"})) << " |\n"
+     << "| executions/s, per second | " << spread(at(soak, {"executions_per_s"})) << " |\n"
+     << "| overbookings | " << grouped(num(soak, {"overbookings"})) << " |\n"
+     << "| restarted agentregd: completed executions acknowledged / in PostgreSQL | "
+     << grouped(num(soak, {"restarted_acknowledged"})) << " / " << grouped(num(soak, {"restarted_stored"})) << " |\n"
+     << "| restarted agentregd: tool calls acknowledged / in PostgreSQL | "
+     << grouped(num(soak, {"restarted_tool_calls_acknowledged"})) << " / "
+     << grouped(num(soak, {"restarted_tool_calls_stored"})) << " |\n"
+     << "| SIGKILLed agentregd: acknowledged / in PostgreSQL (lost: acknowledged before their commit) | "
+     << grouped(num(soak, {"killed_acknowledged"})) << " / " << grouped(num(soak, {"killed_stored"})) << " ("
+     << grouped(num(soak, {"killed_lost_write_behind"})) << ") |\n"
+     << "| summary rows differing from SQL over the rows (agent / type / model) | "
+     << grouped(num(soak, {"summary_mismatches", "agent"})) << " / "
+     << grouped(num(soak, {"summary_mismatches", "agent_type"})) << " / "
+     << grouped(num(soak, {"summary_mismatches", "model"})) << " |\n"
+     << "| 503 persistence_backlog answers (PostgreSQL down, buffer full) | " << grouped(num(soak, {"refused_backlog"}))
+     << " |\n"
+     << "| watcher: changes / compactions | " << grouped(num(soak, {"watch_changes"})) << " / "
+     << grouped(num(soak, {"watch_compactions"})) << " |\n"
+     << "| agentregd VmRSS at 50-60 % / last 10 % / peak | " << fixed(num(soak, {"rss_reference_bytes"}) / 1e6, 1)
+     << " / " << fixed(num(soak, {"rss_end_bytes"}) / 1e6, 1) << " / " << fixed(num(soak, {"rss_peak_bytes"}) / 1e6, 1)
+     << " MB (growth " << fixed(num(soak, {"rss_growth"}) * 100, 1) << " %, target <= 5 %) |\n"
+     << "\n![soak](soak.png)\n\n";
 }
 
 // The suites that print their headline figures as top-level fields (index,
@@ -284,13 +322,15 @@ void pick_plot(plotter& p, const json::value& pick) {
 
 void scale_plots(plotter& p, const json::value& scale) {
   std::ostringstream data;
-  data << "agents register_per_s bytes_per_agent p50 p99 base_p50 base_p99 hb hb_async sweep_ms recovery_s\n";
+  data << "agents register_per_s bytes_per_agent p50 p99 base_p50 base_p99 hb hb_async sweep_ms recovery_s "
+          "scrape_ms\n";
   for (const auto& pt : scale.at("points").as_array())
     data << num(pt, {"agents"}) << ' ' << num(pt, {"register_per_s"}) << ' ' << num(pt, {"bytes_per_agent"}) << ' '
          << num(pt, {"acquire_p50_ns", "median"}) << ' ' << num(pt, {"acquire_p99_ns", "median"}) << ' '
          << num(pt, {"mutex_set_p50_ns", "median"}) << ' ' << num(pt, {"mutex_set_p99_ns", "median"}) << ' '
          << num(pt, {"heartbeat_per_s"}) << ' ' << num(pt, {"heartbeat_async_per_s"}) << ' '
-         << num(pt, {"sweep_ms", "median"}) << ' ' << num(pt, {"recovery_s"}) << '\n';
+         << num(pt, {"sweep_ms", "median"}) << ' ' << num(pt, {"recovery_s"}) << ' '
+         << num(pt, {"metrics_scrape_ms", "median"}) << '\n';
   const std::string common = "set logscale x\nset xlabel 'agents (log)'\nset key autotitle columnhead\n";
   p.draw("scale_acquire", data.str(),
          common + "set title 'acquire latency vs agents'\nset ylabel 'ns (log)'\nset logscale y\n"
@@ -305,9 +345,25 @@ void scale_plots(plotter& p, const json::value& scale) {
          common + "set title 'resident bytes per agent'\nset ylabel 'bytes'\nset yrange [0:*]\n"
                   "plot data using 1:3 with linespoints title 'whole engine'\n");
   p.draw("scale_times", data.str(),
-         common + "set title 'stale sweep and recovery vs agents'\nset logscale y\nset ylabel 'ms (log)'\n"
+         common + "set title 'stale sweep, /metrics scrape and recovery vs agents'\nset logscale y\nset ylabel 'ms (log)'\n"
                   "plot data using 1:10 with linespoints title 'sweep ms', '' using 1:($11*1000) with linespoints "
-                  "title 'recovery from PostgreSQL, ms'\n");
+                  "title 'recovery from PostgreSQL, ms', '' using 1:12 with linespoints title '/metrics scrape ms'\n");
+}
+
+void soak_plot(plotter& p, const json::value& soak) {
+  std::ostringstream data;
+  data << "at_s process executions_per_s requests_per_s rss_mb\n";
+  for (const auto& row : soak.at("timeline").as_array()) {
+    const auto& r = row.as_array();
+    data << num(&r[0]) << ' ' << num(&r[1]) << ' ' << num(&r[2]) << ' ' << num(&r[3]) << ' ' << num(&r[4]) / 1e6
+         << '\n';
+  }
+  p.draw("soak", data.str(),
+         "set title 'soak over HTTP: throughput and agentregd memory'\nset xlabel 'seconds'\n"
+         "set ylabel 'per second'\nset y2label 'VmRSS MB'\nset ytics nomirror\nset y2tics\nset yrange [0:*]\n"
+         "set y2range [0:*]\nset key autotitle columnhead\n"
+         "plot data using 1:3 with lines title 'executions/s', '' using 1:4 with lines title 'requests/s', "
+         "'' using 1:5 axes x1y2 with lines lw 2 title 'agentregd VmRSS (MB)'\n");
 }
 
 }  // namespace
@@ -375,6 +431,10 @@ int main(int argc, char** argv) {
   if (const auto* scale = at(all, {"suites", "scale"})) {
     scale_section(md, *scale);
     scale_plots(plot, *scale);
+  }
+  if (const auto* soak = at(all, {"suites", "soak"}); soak && at(*soak, {"timeline"})) {
+    soak_section(md, *soak);
+    soak_plot(plot, *soak);
   }
   if (!plot.available)
     md << "(gnuplot was not found: no plots; install gnuplot-nox)\n";

@@ -1,7 +1,7 @@
 // agentreg-bench scale [--url URL]: the engine at 1 k, 10 k, 100 k and 1 M
-// agents (1 k and 10 k with --quick), each size on a fresh database of one
+// agents (1 k and 4 k with --quick), each size on a fresh database of one
 // PostgreSQL server (--url, or a cluster of the suite's own with the
-// default durability), every agent of one type with 4 slots:
+// default durability; --quick: fsync off), every agent of one type with 4 slots:
 //   register    agents/s registering from one thread (one actor each; the
 //               write-behind of their rows included: the clock stops once
 //               persistence_backlog reads 0)
@@ -17,6 +17,12 @@
 //               (heartbeat_async(), at most 4096 in flight per thread, the
 //               clock stopping at the last answer)
 //   sweep       the stale sweep over every agent (none stale: it checks all)
+//   scrape      what GET /metrics does for a scrape, in process: the
+//               snapshot (registry::metrics(), one pass over the index) and
+//               its Prometheus text (http::render_metrics); time (median of
+//               3) and bytes. In process because registering 1 M agents over
+//               HTTP first would take longer than the rest of the suite; the
+//               HTTP round trip adds a constant (the http suite measures it)
 //   recovery    a new registry on the same database: time for its
 //               constructor to load every agent back, with the count checked
 // Exit code 1 if a check fails (a count, a failed call).
@@ -42,6 +48,7 @@
 #include "bench/mutex_set_baseline.hpp"
 #include "bench/pg_database.hpp"
 #include "bench/suite.hpp"
+#include "server/metrics.hpp"
 #include "support/scratch_cluster.hpp"
 
 namespace agentreg::bench {
@@ -62,7 +69,7 @@ struct plan {
 
 plan make_plan(const options& o) {
   if (o.quick)
-    return {{1'000, 10'000}, 3, 20'000, 10'000};
+    return {{1'000, 4'000}, 2, 5'000, 5'000};
   return {{1'000, 10'000, 100'000, 1'000'000}, 5, 200'000, 200'000};
 }
 
@@ -83,7 +90,8 @@ struct point {
   std::size_t rss_before = 0, rss_after = 0;
   std::vector<double> p50, p99, base_p50, base_p99;  // per round, ns
   double heartbeat_per_s = 0, heartbeat_async_per_s = 0;
-  std::vector<double> sweep_ms;
+  std::vector<double> sweep_ms, scrape_ms;
+  std::size_t scrape_bytes = 0;
   double shutdown_s = 0, recovery_s = 0;
   std::int64_t recovered = 0;
   [[nodiscard]] double register_per_s() const { return register_s > 0 ? n / register_s : 0; }
@@ -258,6 +266,19 @@ point measure(const plan& p, pg_server& srv, std::uint32_t n, std::vector<std::s
     pt.sweep_ms.push_back(static_cast<double>(r->sweep_ns) / 1e6);
   }
 
+  for (int i = 0; i < 3; ++i) {
+    const auto t = bench_clock::now();
+    const auto m = reg->metrics();
+    const auto text = http::render_metrics(m, {}, cfg.metrics_max_series, 0);
+    pt.scrape_ms.push_back(seconds_between(t, bench_clock::now()) * 1e3);
+    pt.scrape_bytes = text.size();
+    if (m.engine.agents != static_cast<std::int64_t>(n)) {
+      problems.push_back("metrics() at " + std::to_string(n) + " counted " + std::to_string(m.engine.agents) +
+                         " agents");
+      break;
+    }
+  }
+
   {
     const auto t = bench_clock::now();
     reg.reset();
@@ -291,7 +312,8 @@ int run_scale_suite(const options& opts) {
     std::optional<support::scratch_cluster> cluster;
     std::string admin_url = opts.url;
     if (admin_url.empty()) {
-      cluster.emplace(support::durability::durable);
+      // --quick is a smoke test: fsync off spares a shared disk; the figures are not quoted.
+      cluster.emplace(opts.quick ? support::durability::throwaway : support::durability::durable);
       admin_url = cluster->url();
     }
     pg_server srv{admin_url};
@@ -308,11 +330,11 @@ int run_scale_suite(const options& opts) {
       const auto& pt = points.back();
       std::printf("  %s: registered %.0f/s (rows committed after %.2f s), %.0f bytes/agent, acquire p50 %.0f ns p99 "
                   "%.0f ns (mutex+set %.0f / %.0f), heartbeats %.0f/s blocking, %.0f/s async, sweep %.2f ms, "
-                  "recovery %.2f s\n",
+                  "scrape %.2f ms (%zu bytes), recovery %.2f s\n",
                   count_name(pt.n).c_str(), pt.register_per_s(), pt.persisted_s, pt.bytes_per_agent(),
                   summarize(pt.p50).median, summarize(pt.p99).median, summarize(pt.base_p50).median,
                   summarize(pt.base_p99).median, pt.heartbeat_per_s, pt.heartbeat_async_per_s,
-                  summarize(pt.sweep_ms).median, pt.recovery_s);
+                  summarize(pt.sweep_ms).median, summarize(pt.scrape_ms).median, pt.scrape_bytes, pt.recovery_s);
       std::fflush(stdout);
     }
   } catch (const std::exception& e) {
@@ -341,6 +363,8 @@ int run_scale_suite(const options& opts) {
                                          {"heartbeat_per_s", whole(pt.heartbeat_per_s)},
                                          {"heartbeat_async_per_s", whole(pt.heartbeat_async_per_s)},
                                          {"sweep_ms", to_json(summarize(pt.sweep_ms), 2)},
+                                         {"metrics_scrape_ms", to_json(summarize(pt.scrape_ms), 2)},
+                                         {"metrics_scrape_bytes", pt.scrape_bytes},
                                          {"shutdown_s", rounded(pt.shutdown_s, 3)},
                                          {"recovery_s", rounded(pt.recovery_s, 3)},
                                          {"recovered", pt.recovered}});
@@ -361,7 +385,7 @@ int run_scale_suite(const options& opts) {
 }
 
 [[maybe_unused]] const bool registered = register_suite(
-    {"scale", "1k..1M agents: register rate, bytes/agent, acquire p50/p99, heartbeats, sweep, recovery",
+    {"scale", "1k..1M agents: register rate, bytes/agent, acquire p50/p99, heartbeats, sweep, /metrics scrape, recovery",
      &run_scale_suite});
 
 }  // namespace

@@ -15,7 +15,8 @@ extern char** environ;
 
 namespace agentreg::bench {
 
-agentregd_process::agentregd_process(const std::string& binary, const std::vector<std::string>& args) {
+agentregd_process::agentregd_process(const std::string& binary, const std::vector<std::string>& args,
+                                     std::uint16_t port) {
   int out[2];
   if (::pipe2(out, O_CLOEXEC) != 0)
     throw std::runtime_error("pipe failed");
@@ -23,7 +24,7 @@ agentregd_process::agentregd_process(const std::string& binary, const std::vecto
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, out[1], 1);
   posix_spawn_file_actions_adddup2(&actions, out[1], 2);
-  std::vector<std::string> all{binary, "--port", "0"};
+  std::vector<std::string> all{binary, "--port", std::to_string(port)};
   all.insert(all.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& a : all)
@@ -68,9 +69,30 @@ agentregd_process::agentregd_process(const std::string& binary, const std::vecto
   }};
 }
 
-agentregd_process::~agentregd_process() {
-  ::kill(pid_, SIGTERM);
+std::uint16_t agentregd_process::port() const {
+  return static_cast<std::uint16_t>(std::stoul(url_.substr(url_.rfind(':') + 1)));
+}
+
+void agentregd_process::kill() {
+  if (reaped_)
+    return;
+  ::kill(pid_, SIGKILL);
   ::waitpid(pid_, nullptr, 0);
+  reaped_ = true;
+}
+
+int agentregd_process::stop() {
+  if (reaped_)
+    return 0;
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  reaped_ = true;
+  return status;
+}
+
+agentregd_process::~agentregd_process() {
+  stop();
   drain_.join();
   ::close(out_);
 }

@@ -78,6 +78,8 @@ void measure_comparison(const plan& p, pg_server& srv, const cpu_meter& cpu, res
 
   const auto part_start = cpu.read();
   for (int round = 0; round < p.rounds; ++round) {
+    report_progress("ingest", 0.45 + 0.5 * round / p.rounds,
+                    "comparison round " + std::to_string(round + 1) + "/" + std::to_string(p.rounds));
     const auto round_start = cpu.read();
     double agentreg = 0, one_writer = 0, copy = 0, copy2 = 0, seed1 = 0, seed2 = 0, writer = 0;
     std::vector<double> candidate_rates(out.candidates.size());

@@ -98,6 +98,12 @@ struct results {
   milliseconds fastest_flush{0};
   std::vector<latency_point> latency;
   outage_result outage;
+  // Over HTTP (over_http.cpp): its rate, its ratio to COPY, and to the
+  // in-process run of the same round.
+  variant_series http;
+  std::vector<double> http_vs_in_process;
+  summary s_http_vs_in_process;
+  std::string http_skipped;
   std::vector<std::string> problems;
 };
 
@@ -117,5 +123,9 @@ void measure_latency(const plan& p, pg_server& srv, results& out);
 /// Part 6 (outage.cpp): kill -9 of the server under full load, restart,
 /// nothing accepted lost, memory bounded. Needs the suite's own cluster.
 void measure_outage(const plan& p, pg_server& srv, support::scratch_cluster& cluster, results& out);
+
+/// Part 7 (over_http.cpp): the same executions through agentregd, paired
+/// with the in-process run and raw COPY per round.
+void measure_over_http(const plan& p, pg_server& srv, results& out);
 
 }  // namespace agentreg::bench::ingest

@@ -22,12 +22,17 @@ void measure_sweep(const plan& p, pg_server& srv, const cpu_meter& cpu, results&
   for (auto batch : p.sweep_batch_sizes)
     for (auto flush : p.sweep_flush_intervals)
       out.sweep.push_back({batch, flush, {}, {}, {}});
+  std::size_t runs_done = 0;
   for (int round = 0; round < p.sweep_rounds; ++round) {
     std::vector<std::size_t> order(out.sweep.size());
     for (std::size_t i = 0; i < order.size(); ++i)
       order[i] = round % 2 == 0 ? i : order.size() - 1 - i;
     for (auto i : order) {
       auto& s = out.sweep[i];
+      // The sweep is about a third of the suite, after the outage.
+      report_progress("ingest", 0.15 + 0.3 * static_cast<double>(runs_done++) /
+                                           static_cast<double>(static_cast<std::size_t>(p.sweep_rounds) * order.size()),
+                      "sweep batch " + std::to_string(s.batch_size) + " round " + std::to_string(round + 1));
       const auto r = run_agentreg(srv, p.sweep_rows, s.batch_size, s.flush_interval,
                                   "sweep batch " + std::to_string(s.batch_size) + " flush " +
                                       std::to_string(s.flush_interval.count()) + " ms",
