@@ -6,7 +6,6 @@
 
 #include "actors/changes.hpp"
 #include "core/validate.hpp"
-#include "messages/errors.hpp"
 
 namespace agentreg::actors {
 
@@ -30,12 +29,12 @@ using agent_pointer = msg::agent_actor::stateful_pointer<agent_state>;
 // pool). The index moves the slot in one step with respect to acquires, and
 // makes the new pool only if the move succeeds. A paused agent stays paused;
 // an offline one comes back online, as a registration does.
-caf::result<core::agent> apply_spec(agent_state& st, core::agent_spec spec) {
+core::expected<core::agent> apply_spec(agent_state& st, core::agent_spec spec) {
   auto& idx = st.ctx->index;
   const auto old = st.rec->binding();
   auto moved = idx.move(old->ref, spec.agent_type, static_cast<std::uint32_t>(spec.max_capacity));
   if (!moved)
-    return msg::to_caf(to_core(moved.error, st.rec->agent_id));
+    return to_core(moved.error, st.rec->agent_id);
   const index::agent_ref ref = moved.value;
   if (auto v = idx.view(ref); v && v->status == index::agent_status::offline)
     idx.set_status(ref, index::agent_status::online);
@@ -50,9 +49,9 @@ msg::agent_actor::behavior_type agent_behavior(agent_pointer self, std::shared_p
   self->state.rec = std::move(rec);
   self->state.ctx = ctx;
   auto ref = [self] { return self->state.rec->binding()->ref; };
-  auto answer = [self](index::errc e) -> caf::result<core::agent> {
+  auto answer = [self](index::errc e) -> core::expected<core::agent> {
     if (e != index::errc::ok)
-      return msg::to_caf(to_core(e, self->state.rec->agent_id));
+      return to_core(e, self->state.rec->agent_id);
     return snapshot(*self->state.rec, self->state.ctx->index);
   };
   // Tells the change stream what moved since `before`: status, load.
@@ -67,43 +66,46 @@ msg::agent_actor::behavior_type agent_behavior(agent_pointer self, std::shared_p
       record_agent_change(engine, core::change_kind::load_changed, self->state.rec->serial);
   };
   return {
-      [=](msg::heartbeat_atom, bool has_load, std::int64_t load) -> caf::result<core::agent> {
-        auto& idx = self->state.ctx->index;
-        if (has_load && !core::load_in_range(load))
-          return answer(index::errc::load_out_of_range);
-        const auto before = idx.view(ref());
-        if (has_load)
-          if (auto e = idx.set_load(ref(), load); e != index::errc::ok)
-            return answer(e);
-        touch(*self->state.rec, ref(), *self->state.ctx);
-        if (auto v = idx.view(ref()); v && v->status == index::agent_status::offline)
-          idx.set_status(ref(), index::agent_status::online);
-        // Only a heartbeat that changes something is a change.
-        record_changes(before);
-        return answer(index::errc::ok);
+      [=](msg::heartbeat_atom, bool has_load, std::int64_t load, const msg::agent_reply& reply) {
+        auto beat = [&]() -> core::expected<core::agent> {
+          auto& idx = self->state.ctx->index;
+          if (has_load && !core::load_in_range(load))
+            return answer(index::errc::load_out_of_range);
+          const auto before = idx.view(ref());
+          if (has_load)
+            if (auto e = idx.set_load(ref(), load); e != index::errc::ok)
+              return answer(e);
+          touch(*self->state.rec, ref(), *self->state.ctx);
+          if (auto v = idx.view(ref()); v && v->status == index::agent_status::offline)
+            idx.set_status(ref(), index::agent_status::online);
+          // Only a heartbeat that changes something is a change.
+          record_changes(before);
+          return answer(index::errc::ok);
+        };
+        reply(beat());
       },
-      [=](msg::status_atom, core::agent_status s) -> caf::result<core::agent> {
+      [=](msg::status_atom, core::agent_status s, const msg::agent_reply& reply) {
         // The index packs the status in two bits beside a vacant bit: a value
         // past busy must never reach it.
         if (auto ok = core::validate(s); !ok)
-          return msg::to_caf(ok.error());
+          return reply(ok.error());
         const auto before = self->state.ctx->index.view(ref());
         const auto e = self->state.ctx->index.set_status(ref(), static_cast<index::agent_status>(s));
         if (e == index::errc::ok)
           record_changes(before);
-        return answer(e);
+        reply(answer(e));
       },
-      [=](msg::load_atom, std::int64_t load) -> caf::result<core::agent> {
+      [=](msg::load_atom, std::int64_t load, const msg::agent_reply& reply) {
         if (!core::load_in_range(load))
-          return answer(index::errc::load_out_of_range);
+          return reply(answer(index::errc::load_out_of_range));
         const auto before = self->state.ctx->index.view(ref());
         const auto e = self->state.ctx->index.set_load(ref(), load);
         if (e == index::errc::ok)
           record_changes(before);
-        return answer(e);
+        reply(answer(e));
       },
-      [=](msg::spec_atom, core::agent_spec& spec) -> caf::result<core::agent> {
-        return apply_spec(self->state, std::move(spec));
+      [=](msg::spec_atom, core::agent_spec& spec, const msg::agent_reply& reply) {
+        reply(apply_spec(self->state, std::move(spec)));
       },
       [=](msg::offline_atom, core::monotonic_time stale_before) -> bool {
         auto& idx = self->state.ctx->index;

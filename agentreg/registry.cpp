@@ -285,8 +285,13 @@ struct registry::impl {
       recovery_wake.notify_all();
       recovery.join();
     }
-    // Every completion runs before anything stops. Asked from a scoped
-    // actor: a job in an asker cannot wait for its own asker to be idle.
+    // Every completion runs before anything stops: the agents' (each call
+    // counted in agent_calls until its completion has run), then the
+    // askers'. Asked from a scoped actor: a job in an asker cannot wait for
+    // its own asker to be idle.
+    // acquire: pairs with the release decrement after each completion.
+    for (auto n = agent_calls.load(std::memory_order_acquire); n != 0; n = agent_calls.load(std::memory_order_acquire))
+      agent_calls.wait(n, std::memory_order_acquire);
     {
       caf::scoped_actor self{system};
       for (const auto& a : askers)
@@ -323,12 +328,7 @@ struct registry::impl {
     system.await_all_actors_done();
   }
 
-  // The asker for calls about one agent: always the same one, so that its
-  // calls from one thread reach the agent's actor in the order they were made.
-  const caf::actor& asker_for(const std::string& agent_id) const {
-    return askers[std::hash<std::string>{}(agent_id) % askers.size()];
-  }
-  // An asker for calls about no agent in particular, in turn.
+  // An asker, in turn (the agents' actors are told directly: tell_agent).
   const caf::actor& any_asker() const {
     // relaxed: only spreads calls; no ordering is promised between them.
     return askers[next_asker.fetch_add(1, std::memory_order_relaxed) % askers.size()];
@@ -412,24 +412,37 @@ struct registry::impl {
     return error{errc::unknown_agent, "agent " + agent_id + " is not registered"};
   }
 
-  // Asks the agent's actor through the agent's asker; `done` gets the answer.
+  // Tells the agent's actor, which runs `done` itself with its answer: one
+  // mailbox trip (msg::agent_reply). From one thread, the calls about one
+  // agent enter its mailbox, and are applied, in the order they were made.
+  // Counted in `agent_calls` until `done` has run (the reply decrements
+  // it), for the destructor.
   template <class... Ts>
-  void ask_agent_async(const std::string& agent_id, completion<agent> done, Ts... xs) {
+  void tell_agent(const actors::agent_record& rec, completion<agent> done, Ts... xs) {
+    // relaxed: the count's own read-modify-writes order it; the destructor
+    // reads it only after every caller has returned (calls made during the
+    // destructor are not allowed).
+    agent_calls.fetch_add(1, std::memory_order_relaxed);
+    caf::anon_send(rec.actor(), std::move(xs)..., msg::agent_reply{rec.agent_id, std::move(done), &agent_calls});
+  }
+
+  template <class... Ts>
+  void tell_agent(const std::string& agent_id, completion<agent> done, Ts... xs) {
     auto rec = find(agent_id);
     if (!rec)
       return done(rec.error());
-    ask_async<agent>(asker_for(agent_id), (*rec)->actor(), std::move(done), std::move(xs)...);
+    tell_agent(**rec, std::move(done), std::move(xs)...);
   }
 
   // Re-registration: the agent's actor applies the new spec; then it is persisted.
   void update_spec_async(const std::shared_ptr<actors::agent_record>& rec, agent_spec spec, completion<agent> done) {
-    ask_async<agent>(asker_for(rec->agent_id), rec->actor(),
-                     completion<agent>{[this, rec, done = std::move(done)](expected<agent> updated) {
-                       if (updated)
-                         persist_agent(*rec, false);
-                       done(std::move(updated));
-                     }},
-                     msg::spec_atom::value, std::move(spec));
+    tell_agent(*rec,
+               completion<agent>{[this, rec, done = std::move(done)](expected<agent> updated) {
+                 if (updated)
+                   persist_agent(*rec, false);
+                 done(std::move(updated));
+               }},
+               msg::spec_atom::value, std::move(spec));
   }
 
   void get_performance_async(const std::string& agent_id, completion<performance> done) {
@@ -583,6 +596,9 @@ struct registry::impl {
   actors::engine_context ctx;
   std::vector<caf::actor> askers;
   mutable std::atomic<std::size_t> next_asker{0};
+  // Calls told to agents' actors whose completion has not run yet (see
+  // tell_agent); on a cache line of its own, since every such call writes it.
+  alignas(64) std::atomic<std::int64_t> agent_calls{0};
 
   // This run of the registry, as persistence numbers runs (see
   // db::batch_writer::connect, db::loader::load).
@@ -690,8 +706,8 @@ expected<agent> registry::heartbeat(const std::string& agent_id, std::optional<s
 
 void registry::heartbeat_async(const std::string& agent_id, std::optional<std::int64_t> current_load,
                                completion<agent> done) {
-  impl_->ask_agent_async(agent_id, std::move(done), msg::heartbeat_atom::value, current_load.has_value(),
-                         current_load.value_or(0));
+  impl_->tell_agent(agent_id, std::move(done), msg::heartbeat_atom::value, current_load.has_value(),
+                    current_load.value_or(0));
 }
 
 expected<agent> registry::update_status(const std::string& agent_id, agent_status status) {
@@ -703,7 +719,7 @@ void registry::update_status_async(const std::string& agent_id, agent_status sta
     return done(ok.error());
   if (status == agent_status::busy)
     return done(error{errc::invalid_status, "busy is derived from the load; it cannot be set"});
-  impl_->ask_agent_async(agent_id, std::move(done), msg::status_atom::value, status);
+  impl_->tell_agent(agent_id, std::move(done), msg::status_atom::value, status);
 }
 
 expected<agent> registry::update_status(const std::string& agent_id, std::string_view status) {
@@ -719,7 +735,7 @@ expected<agent> registry::update_load(const std::string& agent_id, std::int64_t 
 }
 
 void registry::update_load_async(const std::string& agent_id, std::int64_t current_load, completion<agent> done) {
-  impl_->ask_agent_async(agent_id, std::move(done), msg::load_atom::value, current_load);
+  impl_->tell_agent(agent_id, std::move(done), msg::load_atom::value, current_load);
 }
 
 // ---- selection --------------------------------------------------------------

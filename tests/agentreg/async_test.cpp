@@ -198,6 +198,35 @@ BOOST_FIXTURE_TEST_CASE(many_async_heartbeats_in_flight_all_complete_in_order_pe
   }
 }
 
+// Calls already in the actor's mailbox when the agent is unregistered are
+// dropped unread as the actor stops: each completion still runs, once, with
+// unknown_agent.
+BOOST_FIXTURE_TEST_CASE(async_calls_racing_an_unregistration_are_each_answered_once, fixture) {
+  add("a1", 4000);
+  constexpr int calls = 20'000;
+  answers<agent> got;
+  for (int i = 0; i < calls; ++i) {
+    if (i == calls / 2)
+      BOOST_REQUIRE(bool(reg.unregister_agent("a1")));
+    switch (i % 3) {
+      case 0: reg.heartbeat_async("a1", i % 100, got.collect()); break;
+      case 1: reg.update_load_async("a1", i % 100, got.collect()); break;
+      default: reg.update_status_async("a1", agent_status::online, got.collect()); break;
+    }
+  }
+  BOOST_REQUIRE(got.wait(calls));
+  std::lock_guard lock{got.mutex};
+  BOOST_TEST(got.values.size() == static_cast<std::size_t>(calls));
+  std::size_t ok = 0;
+  for (const auto& r : got.values) {
+    if (r)
+      ++ok;
+    else
+      BOOST_TEST((r.code() == errc::unknown_agent), r.error().message);
+  }
+  BOOST_TEST(ok <= static_cast<std::size_t>(calls / 2));  // none after the unregistration
+}
+
 BOOST_AUTO_TEST_CASE(completions_still_pending_run_before_the_destructor_returns) {
   std::atomic<int> ran{0};
   {
