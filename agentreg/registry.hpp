@@ -102,9 +102,13 @@ struct acquire_options {
 /// The calls that ask an actor also have an asynchronous form (`..._async`)
 /// that returns at once and hands the answer to a completion; a thread that
 /// must never wait (an HTTP I/O thread) uses those, and the hot calls with
-/// when_backlog_full::refuse. Asynchronous calls about one agent are applied
-/// in the order they were made from one thread. Every completion has run
-/// when the destructor returns, provided no call is made during it.
+/// when_backlog_full::refuse. The asynchronous heartbeat, update_status,
+/// update_load and re-registration are one message to the agent's actor,
+/// which runs the completion itself with its answer (one mailbox trip); the
+/// other asynchronous calls go through an asker actor. Asynchronous calls
+/// about one agent are applied in the order they were made from one thread.
+/// Every completion has run when the destructor returns, provided no call
+/// is made during it.
 class registry {
  public:
   /// Starts the engine. Throws invalid_config when validate(cfg) fails:
