@@ -377,6 +377,22 @@ std::int64_t summary_mismatches(const std::string& url, const char* dimension, c
                          "coalesce(s.total_cost_micro_usd, 0) <> coalesce(a.cost, 0)");
 }
 
+// Whether PostgreSQL at `url` answers a query within `limit` (tried every
+// 200 ms: a server in crash recovery refuses connections until it is done).
+bool answers_within(const std::string& url, std::chrono::seconds limit) {
+  const auto deadline = bench_clock::now() + limit;
+  for (;;) {
+    try {
+      (void)scalar(url, "SELECT 1");
+      return true;
+    } catch (const std::exception&) {
+      if (bench_clock::now() > deadline)
+        return false;
+      std::this_thread::sleep_for(200ms);
+    }
+  }
+}
+
 // agentregd on `port` again; on any free port if that one cannot be bound
 // (the workers read the port again when they reconnect).
 std::unique_ptr<agentregd_process> restart(const std::vector<std::string>& args, std::uint16_t port) {
@@ -539,8 +555,14 @@ int run_soak_suite(const options& opts) {
           try {
             restarted_url = cluster.restart();
           } catch (const std::exception& e) {
-            restart_error = e.what();
-            return;
+            // pg_ctl gives up after 60 s, and crash recovery on a loaded
+            // machine can take longer (72 s in the first full run): the
+            // server is still coming up, so wait for it to answer.
+            if (!answers_within(cluster.url(), 300s)) {
+              restart_error = e.what();
+              return;
+            }
+            restarted_url = cluster.url();
           }
           postgresql_restart_s = seconds_between(t, bench_clock::now());
           postgresql_back_at_s = seconds_between(start, bench_clock::now());
