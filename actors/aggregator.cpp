@@ -1,7 +1,11 @@
 #include "actors/aggregator.hpp"
 
+#include <array>
 #include <chrono>
 #include <map>
+#include <optional>
+#include <unordered_map>
+#include <utility>
 
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
@@ -27,8 +31,31 @@ struct aggregator_state {
   // Tool usage as persistence counts it: built from the records forwarded
   // (the callers' table, ctx->tools, counts a call slightly before its
   // record leaves the outbox), so that a snapshot counts exactly the tool
-  // calls of the drains up to its own.
-  std::map<std::pair<std::string, std::string>, core::tool_accumulator> tools;
+  // calls of the drains up to its own; `changed` since the last snapshot.
+  struct tool_totals {
+    core::tool_accumulator totals;
+    bool changed = true;
+  };
+  std::map<std::pair<std::string, std::string>, tool_totals> tools;
+  // What the last snapshot sent, so that the next one sends only the rows
+  // that changed since (the persistence router keeps every row sent until
+  // it is committed, and merges newer rows of a key over older ones, so the
+  // database gets every change). Summaries: the executions each counted
+  // (every change of a summary adds some).
+  std::array<std::unordered_map<std::string, std::int64_t, core::string_hash, std::equal_to<>>,
+             core::summary_set::dimensions>
+      sent_executions;
+  // Agents: what each row said (a new spec comes with a new binding, and is
+  // sent at once anyway by the changed message). The binding's address is
+  // only compared, never followed.
+  struct agent_mark {
+    const void* binding = nullptr;
+    core::timestamp heartbeat = 0;
+    std::int64_t load = 0;
+    core::agent_status status = core::agent_status::offline;
+    bool operator==(const agent_mark&) const = default;
+  };
+  std::unordered_map<std::string, agent_mark, core::string_hash, std::equal_to<>> sent_agents;
   static inline const char* name = "agentreg.aggregator";
 
   // Takes in everything callers left in the outbox, so that an answer counts
@@ -42,32 +69,65 @@ struct aggregator_state {
       ctx->gate->release(drained.superseded);
     if (ctx->persistence && !drained.records.empty()) {
       drained.records.drain = ++drains;
-      for (const auto& r : drained.records.tool_calls)
-        tools[{r.agent_id, r.tool_name}].add(r);
+      for (const auto& r : drained.records.tool_calls) {
+        auto& t = tools[{r.agent_id, r.tool_name}];
+        t.totals.add(r);
+        t.changed = true;
+      }
       caf::anon_send(ctx->persistence, msg::batch_atom::value, std::move(drained.records));
     }
   }
 
-  // Every summary, tool usage and agent, as absolute values, to persistence.
+  // Every summary, tool usage and agent row that changed since the last
+  // snapshot, as absolute values, to persistence (nothing when none did).
   // Summaries and tool usage hold exactly what the drains up to this one
   // brought (and what recovery restored), so the snapshot counts through
-  // `drains`, and every record it counts was forwarded before it.
+  // `drains`, and every record it counts was forwarded before it. The first
+  // snapshot after recovery sends every row (none was sent before), folded
+  // totals included.
   void send_snapshots() {
     if (!ctx->persistence || !recovered)
       return;
+    ++stats.snapshots;
     msg::snapshots s;
     const auto now = ctx->clock->now();
     catch_up();
     s.drain = drains;
-    for (const auto& [key, acc] : tools)
-      s.tool_usage.push_back({acc.snapshot(key.first, key.second), acc.durations().buckets(), now, drains});
+    for (auto& [key, t] : tools)
+      if (std::exchange(t.changed, false))
+        s.tool_usage.push_back(
+            {t.totals.snapshot(key.first, key.second), t.totals.durations().buckets(), now, drains});
     for (std::size_t d = 0; d < core::summary_set::dimensions; ++d) {
       const auto dim = static_cast<core::group_by>(d);
-      for (const auto& [key, acc] : summaries.of(dim))
+      auto& sent = sent_executions[d];
+      for (const auto& [key, acc] : summaries.of(dim)) {
+        auto [it, added] = sent.try_emplace(key, -1);
+        if (!added && it->second == acc.executions())
+          continue;
+        it->second = acc.executions();
         s.performance.push_back({acc.snapshot(dim, key), acc.durations().buckets(), now, drains});
+      }
     }
-    s.agents = agent_snapshots(*ctx);
+    ctx->agents.for_each([&](const std::shared_ptr<agent_record>& rec) {
+      if (auto row = agent_row(*rec, false))
+        s.agents.push_back(std::move(*row));
+    });
+    if (s.agents.empty() && s.tool_usage.empty() && s.performance.empty())
+      return;
     caf::anon_send(ctx->persistence, msg::snapshot_atom::value, std::move(s));
+  }
+
+  // The row of agent `rec` as persistence stores it, unless it is what the
+  // last one sent said and not `always`; remembered as sent.
+  std::optional<core::agent_record> agent_row(const agent_record& rec, bool always) {
+    const auto binding = rec.binding();
+    core::agent_record row{snapshot(rec, ctx->index), false, 0};
+    const agent_mark mark{binding.get(), row.agent.last_heartbeat, row.agent.current_load, row.agent.status};
+    auto [it, added] = sent_agents.try_emplace(rec.agent_id, mark);
+    if (!added && it->second == mark && !always)
+      return std::nullopt;
+    it->second = mark;
+    return row;
   }
 
   // Persisted summaries are added to what may already be counted (a
@@ -79,7 +139,7 @@ struct aggregator_state {
       for (const auto& t : tool_snaps) {
         core::tool_accumulator persisted;
         persisted.restore(t.usage, core::log_histogram::from_buckets(t.durations));
-        tools[{t.usage.agent_id, t.usage.tool_name}].merge(persisted);
+        tools[{t.usage.agent_id, t.usage.tool_name}].totals.merge(persisted);
       }
     for (const auto& p : snaps) {
       if (static_cast<std::size_t>(p.summary.dimension) >= core::summary_set::dimensions)
@@ -143,7 +203,7 @@ msg::aggregator_actor::behavior_type aggregator_behavior(aggregator_pointer self
         if (!rec)
           return;  // unregistered since: its unregistration follows, or came first
         msg::snapshots s;
-        s.agents.push_back({snapshot(*rec, st.ctx->index), false, 0});
+        s.agents.push_back(*st.agent_row(*rec, true));
         caf::anon_send(st.ctx->persistence, msg::snapshot_atom::value, std::move(s));
       },
       [=](msg::unreg_atom, core::agent_record& last, std::uint64_t serial) {
@@ -152,6 +212,7 @@ msg::aggregator_actor::behavior_type aggregator_behavior(aggregator_pointer self
           return;
         if (auto now = st.ctx->agents.find(last.agent.agent_id); now && now->serial != serial)
           return;  // registered again since: that registration is what persistence must keep
+        st.sent_agents.erase(last.agent.agent_id);  // a later registration is a new row
         msg::snapshots s;
         s.agents.push_back(std::move(last));
         caf::anon_send(st.ctx->persistence, msg::snapshot_atom::value, std::move(s));

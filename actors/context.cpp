@@ -2,15 +2,6 @@
 
 namespace agentreg::actors {
 
-std::vector<core::agent_record> agent_snapshots(const engine_context& ctx) {
-  std::vector<core::agent_record> out;
-  out.reserve(ctx.agents.size());
-  ctx.agents.for_each([&](const std::shared_ptr<agent_record>& rec) {
-    out.push_back(core::agent_record{snapshot(*rec, ctx.index), false, 0});
-  });
-  return out;
-}
-
 core::error to_core(index::errc e, const std::string& agent_id) {
   using index::errc;
   switch (e) {

@@ -79,9 +79,6 @@ inline std::size_t lease_count_key(std::uint32_t pool, lease_count what) {
   return 3 * static_cast<std::size_t>(pool) + static_cast<std::size_t>(what);
 }
 
-/// Every agent as persistence stores it (absolute values).
-std::vector<core::agent_record> agent_snapshots(const engine_context& ctx);
-
 /// An index error as the engine's error, with a sentence.
 core::error to_core(index::errc e, const std::string& agent_id);
 

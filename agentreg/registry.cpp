@@ -299,21 +299,36 @@ struct registry::impl {
     }
     if (ctx.persistence) {
       // Clean shutdown: every summary, tool usage and agent, then everything
-      // buffered, reach the database before the actors stop (a database that
-      // stays unreachable for flush_timeout leaves them unwritten: reported).
+      // buffered, reach the database before the actors stop. A flush may
+      // answer false while the database is reachable but the backlog takes
+      // longer than a writer's answer may (a writer busy past
+      // persistence_request_timeout): shutdown waits as long as records are
+      // committed, and gives up only when none was for
+      // shutdown_flush_timeout (the database unreachable or stuck), leaving
+      // the rest unwritten: reported.
       ask<bool>(ctx.aggregator, msg::snapshot_atom::value);
-      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{30};
       auto flush = [this] {
         auto done = ask<bool>(ctx.persistence, msg::flush_atom::value);
         return done && *done;
       };
+      auto backlog = ctx.gate->backlog();
+      auto deadline = std::chrono::steady_clock::now() + ctx.config.shutdown_flush_timeout;
       bool flushed = flush();
-      while (!flushed && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(std::chrono::milliseconds{100});
+      while (!flushed) {
+        const auto now = std::chrono::steady_clock::now();
+        if (const auto left = ctx.gate->backlog(); left < backlog) {  // progress: wait on
+          backlog = left;
+          deadline = now + ctx.config.shutdown_flush_timeout;
+        } else if (now >= deadline) {
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds{100});  // between two attempts, not a wait for a state
         flushed = flush();
       }
       if (!flushed)
-        std::clog << "agentreg: the database stayed unreachable; unwritten records were lost at shutdown\n";
+        std::clog << "agentreg: the database committed nothing for "
+                  << std::chrono::duration_cast<std::chrono::seconds>(ctx.config.shutdown_flush_timeout).count()
+                  << " s; " << ctx.gate->backlog() << " unwritten records were lost at shutdown\n";
       ctx.gate->close();
       caf::anon_send_exit(ctx.persistence, caf::exit_reason::user_shutdown);
     }
@@ -561,6 +576,7 @@ struct registry::impl {
                 s->persistence_dead_letters = p.dead_letters;
                 s->persistence_lost = p.lost;
                 s->persistence_writer_restarts = p.writer_restarts;
+                s->persistence_snapshot_rows = p.snapshot_rows;
                 s->persistence_last_error = p.last_error;
                 complete();
               },
@@ -586,6 +602,7 @@ struct registry::impl {
             [s, ask_supervisor](msg::aggregator_stats& agg) {
               s->completed_executions = agg.executions_completed;
               s->tool_calls = agg.tool_calls;
+              s->persistence_snapshots = agg.snapshots;
               ask_supervisor();
             },
             [ask_supervisor](caf::error&) { ask_supervisor(); });
@@ -606,7 +623,9 @@ struct registry::impl {
 
   db::writer_config writer_settings(const config& c) const {
     db::writer_config w{*c.database_url, c.batch_size, c.flush_interval};
+    w.request_timeout = c.persistence_request_timeout;
     w.run_id = run_id;
+    w.faults = c.faults;
     return w;
   }
 

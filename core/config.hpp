@@ -16,6 +16,8 @@ enum class backlog_policy : std::uint8_t {
   refuse,  ///< the call fails with errc::persistence_backlog
 };
 
+struct fault_injection;  // core/fault_injection.hpp (test-only)
+
 /// Everything a registry can be configured with; every field has a default.
 struct registry_config {
   /// An agent whose last heartbeat is older than this goes offline.
@@ -81,6 +83,11 @@ struct registry_config {
   /// The clock; null means the system clock.
   std::shared_ptr<const clock> time_source;
 
+  /// Test-only: faults to make happen (core/fault_injection.hpp); null, the
+  /// default, makes none. Tests set it to reach failure paths; nothing else
+  /// should.
+  std::shared_ptr<fault_injection> faults;
+
   /// A JSON price table file; empty means the table shipped with agentreg.
   std::string price_table_path;
 
@@ -125,9 +132,24 @@ struct registry_config {
   std::size_t writer_connections = 2;
   /// Records waiting for the database at most (then on_full applies). A
   /// waiting record costs ~1.4-1.6 KB of memory (measured during a 60 s
-  /// outage), so the default bounds the backlog at ~320 MB.
+  /// outage), so the default bounds the backlog at ~320 MB. Agent, tool
+  /// usage and summary snapshots are absolute values and take no room here:
+  /// however long an outage, at most three rows of each key wait (the
+  /// newest pending, one being written, the writer's copy of it), counted
+  /// in stats().persistence_snapshot_rows: they are bounded by the agents
+  /// and by max_summary_keys and max_tools_per_agent.
   std::size_t buffer_limit = 200'000;
   backlog_policy on_full = backlog_policy::block;
+  /// How long the persistence router waits for a writer's answer (a flush,
+  /// stats, a snapshot waiting for the rows it counts) before it takes the
+  /// writer as not answering and asks again: a writer in a long statement
+  /// cannot answer until it ends, and nothing may wait on it forever.
+  std::chrono::milliseconds persistence_request_timeout{15'000};
+  /// At shutdown every accepted record is written first, for as long as the
+  /// database commits some; this is how long shutdown waits while none is
+  /// committed (the database unreachable or stuck) before it stops and
+  /// leaves the rest unwritten (said on stderr).
+  std::chrono::milliseconds shutdown_flush_timeout{30'000};
 };
 
 }  // namespace agentreg::core

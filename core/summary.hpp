@@ -22,6 +22,9 @@ class performance_accumulator {
   /// Adds everything `other` counted (exact: integer sums, histogram counts).
   void merge(const performance_accumulator& other);
   [[nodiscard]] performance snapshot(group_by dimension, const std::string& key) const;
+  /// Executions counted (every add, merge or restore that changes the
+  /// totals changes this too: persistence writes a summary when it moved).
+  [[nodiscard]] std::int64_t executions() const { return total_; }
 
   /// Rebuilds totals from a persisted summary (recovery).
   void restore(const performance& p, log_histogram durations);

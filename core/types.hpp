@@ -228,6 +228,13 @@ struct engine_stats {
   /// Records refused because the backlog was full (policy refuse, or a
   /// caller that must not wait).
   std::int64_t persistence_gate_refusals = 0;
+  /// Snapshots taken for persistence (each sends only the agent, tool usage
+  /// and summary rows that changed since the one before).
+  std::int64_t persistence_snapshots = 0;
+  /// Snapshot rows held in memory, not yet committed: at most three per
+  /// key (pending, being written, the writer's copy), however long the
+  /// database is away.
+  std::int64_t persistence_snapshot_rows = 0;
   std::string persistence_last_error;
 };
 

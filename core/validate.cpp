@@ -72,6 +72,8 @@ expected<unit> validate(const registry_config& c) {
       check_duration(c.flush_interval, "flush_interval", min_timer_period),
       check_count(c.writer_connections, "writer_connections", 1, 64),
       check_count(c.buffer_limit, "buffer_limit", 1, std::size_t{1} << 40),
+      check_duration(c.persistence_request_timeout, "persistence_request_timeout", min_timer_period),
+      check_duration(c.shutdown_flush_timeout, "shutdown_flush_timeout", nanoseconds{0}),
       check_count(c.max_agent_metadata_bytes, "max_agent_metadata_bytes", 1, std::size_t{64} << 20),
       // The key sets allocate 2 slots per key up front: 16 MiB each at most.
       check_count(c.max_summary_keys, "max_summary_keys", 1, 1'000'000),

@@ -17,11 +17,14 @@ namespace agentreg::msg {
 struct aggregator_stats {
   std::int64_t executions_completed = 0;
   std::int64_t tool_calls = 0;
+  /// Snapshots taken for persistence (periodic and on request; one that
+  /// found no row changed sends nothing).
+  std::int64_t snapshots = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, aggregator_stats& x) {
-  return f(caf::meta::type_name("aggregator_stats"), x.executions_completed, x.tool_calls);
+  return f(caf::meta::type_name("aggregator_stats"), x.executions_completed, x.tool_calls, x.snapshots);
 }
 
 /// Records the hot calls batched up for persistence (see actors::outbox);

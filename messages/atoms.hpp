@@ -24,6 +24,5 @@ using drain_atom = caf::atom_constant<caf::atom("drain")>;
 using sync_atom = caf::atom_constant<caf::atom("sync")>;
 using changed_atom = caf::atom_constant<caf::atom("changed")>;
 using unreg_atom = caf::atom_constant<caf::atom("unreg")>;
-using mark_atom = caf::atom_constant<caf::atom("mark")>;
 
 }  // namespace agentreg::msg

@@ -42,6 +42,10 @@ struct persistence_stats {
   /// refused even as dead letters. Said on stderr too.
   std::int64_t lost = 0;
   std::int64_t writer_restarts = 0;  ///< writers replaced after they stopped
+  /// Rows of agent, tool usage and summary snapshots held in memory, not
+  /// yet committed (the router's pending and in-flight rows, and the
+  /// writers' copies): at most three rows per key.
+  std::int64_t snapshot_rows = 0;
   bool connected = false;
   std::string last_error;
 };
@@ -49,7 +53,7 @@ struct persistence_stats {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, persistence_stats& x) {
   return f(caf::meta::type_name("persistence_stats"), x.buffered, x.batches, x.rows, x.retries, x.dead_letters, x.lost,
-           x.writer_restarts, x.connected, x.last_error);
+           x.writer_restarts, x.snapshot_rows, x.connected, x.last_error);
 }
 
 /// The protocol of the engine's persistence (the router in front of the
@@ -72,13 +76,12 @@ using persistence_actor = caf::typed_actor<
 using persistence_writer_actor = persistence_actor::extend<
     /// The timer: writes what waits, retries after a failure. One-way.
     caf::reacts_to<caf::tick_atom>,
-    /// Answers how many records the writer has received so far (at once):
-    /// a point to wait for with sync_atom.
-    caf::replies_to<mark_atom>::with<std::uint64_t>,
-    /// Answers true once the records received up to the point (a mark) are
-    /// committed, as the writer commits them anyway (on batch_size or
-    /// flush_interval): nothing is forced, and during an outage the answer
-    /// waits for the database. Asking again for the same point is harmless.
+    /// Answers true once the records it received up to the point (a count
+    /// of records, snapshot rows included, since it was spawned, as the
+    /// router counts what it sent) are committed, as the writer commits them
+    /// anyway (on batch_size or flush_interval): nothing is forced, and
+    /// during an outage the answer waits for the database. Asking again for
+    /// the same point is harmless.
     caf::replies_to<sync_atom, std::uint64_t>::with<bool>>;
 
 }  // namespace agentreg::msg

@@ -45,6 +45,9 @@ batch take_front(batch& from, std::size_t n) {
 
 // Executions and tool calls hold room in the gate; snapshots do not.
 std::int64_t gated(const batch& b) { return static_cast<std::int64_t>(b.executions.size() + b.tool_calls.size()); }
+std::int64_t snapshot_rows(const batch& b) {
+  return static_cast<std::int64_t>(b.agents.size() + b.tool_usage.size() + b.performance.size());
+}
 
 // Records wait in segments, in arrival order, each closed once it holds two
 // batches' worth. A flush writes the segments front to back, one
@@ -60,7 +63,7 @@ struct writer_state {
   bool migrated = false;
   std::deque<batch> backlog;
   std::size_t waiting = 0;  // records in `backlog`
-  std::uint64_t received = 0, committed = 0;  // records ever received, ever committed
+  std::uint64_t committed = 0;  // records ever committed (see sync_atom)
   // sync requests, by the point they wait for: answered once `committed` reaches it
   std::multimap<std::uint64_t, caf::typed_response_promise<bool>> syncs;
   std::chrono::steady_clock::time_point oldest{};  // when the oldest waiting record came
@@ -168,6 +171,7 @@ struct writer_state {
     gate->release(room_held);
     room->fetch_sub(room_held, std::memory_order_relaxed);  // relaxed: a count, read by the router after this actor is gone
     stats.buffered -= static_cast<std::int64_t>(segment.size());
+    stats.snapshot_rows -= snapshot_rows(segment);
     waiting -= segment.size();
     committed += segment.size();
     backlog.pop_front();
@@ -192,7 +196,6 @@ struct writer_state {
     if (waiting == 0)
       oldest = std::chrono::steady_clock::now();
     waiting += records;
-    received += records;
     stats.buffered += static_cast<std::int64_t>(records);
     if (waiting >= cfg.batch_size)
       write_pending();
@@ -218,6 +221,10 @@ msg::persistence_writer_actor::behavior_type writer_behavior(writer_pointer self
         st.add(&batch::executions, b.started, &batch::execution_drains, 0);
         st.add(&batch::executions, b.completed, &batch::execution_drains, b.drain);
         st.add(&batch::tool_calls, b.tool_calls, &batch::tool_call_drains, b.drain);
+        if (st.cfg.faults && core::fault_injection::take(st.cfg.faults->writer_deaths)) {
+          self->quit(caf::exit_reason::unhandled_exception);  // a test's fault: dies holding them
+          return;
+        }
         st.took(n);
       },
       [=](msg::snapshot_atom, msg::snapshots& s) {
@@ -230,6 +237,7 @@ msg::persistence_writer_actor::behavior_type writer_behavior(writer_pointer self
         // The segment holding the snapshot's last row records its point.
         if (counts && s.drain > 0 && !st.backlog.empty())
           st.backlog.back().snapshot_drain = std::max(st.backlog.back().snapshot_drain, s.drain);
+        st.stats.snapshot_rows += static_cast<std::int64_t>(n);
         st.took(n);
       },
       [=](caf::tick_atom) {
@@ -243,7 +251,6 @@ msg::persistence_writer_actor::behavior_type writer_behavior(writer_pointer self
         st.next_attempt = {};  // an explicit flush tries now
         return st.write_pending();
       },
-      [=](msg::mark_atom) { return self->state.received; },
       [=](msg::sync_atom, std::uint64_t point) -> caf::result<bool> {
         auto& st = self->state;
         if (st.committed >= point)

@@ -10,6 +10,7 @@
 #include <caf/fwd.hpp>
 
 #include "core/backlog_gate.hpp"
+#include "core/fault_injection.hpp"
 #include "messages/persistence.hpp"
 #include "persistence/batch_writer.hpp"
 
@@ -35,6 +36,8 @@ struct writer_config {
   std::chrono::milliseconds request_timeout{15'000};
   /// The registry run the records belong to (batch_writer::connect).
   std::string run_id;
+  /// Test-only faults (registry_config::faults); null: none.
+  std::shared_ptr<core::fault_injection> faults;
 };
 
 /// Spawns the write-behind persistence writer, detached (it blocks on

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "agentreg/registry.hpp"
+#include "core/fault_injection.hpp"
 #include "persistence/migrations.hpp"
 #include "test_cluster.hpp"
 
@@ -559,6 +560,188 @@ BOOST_AUTO_TEST_CASE(a_backlog_built_during_an_outage_is_written_in_transactions
     BOOST_TEST(written <= 7);
   }
   BOOST_TEST(db.count("agent_tool_calls") == 600);
+}
+
+// Snapshots are absolute values: during an outage the newest row of each
+// key replaces the older ones (item 18). Before, every interval queued a
+// full copy of every agent, tool usage and summary row: 200 intervals of
+// an outage held 200 copies.
+BOOST_AUTO_TEST_CASE(a_long_outage_with_a_short_interval_keeps_one_pending_snapshot_per_kind) {
+  test::fresh_database db;
+  std::int64_t executions = 0;
+  {
+    config c = db_config(db.url);
+    c.performance_update_interval = 10ms;
+    registry reg{c};
+    for (int a = 0; a < 3; ++a)
+      reg.register_agent(spec("a" + std::to_string(a)));
+    BOOST_TEST_REQUIRE(eventually([&] { return db.count("agent_instances") == 3; }));
+    test::test_cluster::get().kill();
+    // Every interval has changed rows of every kind: an execution and a
+    // tool call per agent, a heartbeat with a new load. A round a
+    // millisecond paces the records (~10 rounds an interval, ~30 records
+    // each) far below the gate's 200 000, which at full speed they would
+    // fill during the outage, blocking this thread for good.
+    std::atomic<bool> stop{false};
+    std::thread changes{[&] {
+      for (std::int64_t i = 0; !stop.load(); ++i) {
+        for (int a = 0; a < 3; ++a) {
+          const auto agent = "a" + std::to_string(a);
+          if (auto id = reg.start_execution(agent); id && reg.complete_execution(*id, "success", {}))
+            ++executions;
+          reg.record_tool_usage(agent, "bash", {.success_count = 1, .duration_ms = 2});
+          reg.heartbeat(agent, i % 5);
+        }
+        std::this_thread::sleep_for(1ms);  // pacing the load, not a wait for a state
+      }
+    }};
+    const auto taken = reg.stats().persistence_snapshots;
+    BOOST_TEST_REQUIRE(eventually([&] { return reg.stats().persistence_snapshots >= taken + 200; }));
+    // Keys: 3 agents, 3 tool usage rows, and the summaries of every dimension.
+    std::int64_t keys = 3 + 3;
+    for (auto dim : {group_by::agent, group_by::agent_type, group_by::model, group_by::task_type, group_by::workflow})
+      keys += static_cast<std::int64_t>(reg.get_performance_by(dim)->size());
+    const auto held = reg.stats().persistence_snapshot_rows;
+    BOOST_TEST(held > 0);
+    BOOST_TEST(held <= 3 * keys, held << " snapshot rows held for " << keys << " keys");
+    stop = true;
+    changes.join();
+    test::test_cluster::get().restart();
+  }  // the destructor writes the newest rows
+  // The newest row of each key is what the database holds.
+  BOOST_TEST(std::stoll(db.scalar("SELECT sum(total_executions) FROM agent_performance_summary WHERE dimension = "
+                                  "'agent'")) == executions);
+  BOOST_TEST(std::stoll(db.scalar("SELECT sum(invocation_count) FROM agent_tool_usage")) ==
+             db.count("agent_tool_calls"));
+}
+
+// Each snapshot writes only the rows that changed since the one before: a
+// registry with nothing going on writes nothing, and a load change writes
+// that one agent row (item 18). Before, every interval rewrote every row.
+BOOST_AUTO_TEST_CASE(a_snapshot_writes_only_the_rows_that_changed) {
+  test::fresh_database db;
+  config c = db_config(db.url);
+  c.performance_update_interval = 10ms;
+  registry reg{c};
+  for (int a = 0; a < 3; ++a) {
+    reg.register_agent(spec("a" + std::to_string(a)));
+    auto id = reg.start_execution("a" + std::to_string(a));
+    reg.complete_execution(*id, "success", {});
+    reg.record_tool_usage("a" + std::to_string(a), "bash", {.success_count = 1, .duration_ms = 2});
+  }
+  BOOST_TEST_REQUIRE(eventually([&] {
+    return db.count("agent_tool_usage") == 3 &&
+           db.scalar("SELECT coalesce(sum(total_executions), 0) FROM agent_performance_summary WHERE dimension = "
+                     "'agent'") == "3";
+  }));
+  // Agent rows reach the first writer in order, one release after the
+  // other: once a load change is in the database, every agent row sent
+  // before it is too (and the summaries and tool usage are, above).
+  auto load_is_stored = [&](const std::string& agent, std::int64_t load) {
+    BOOST_TEST_REQUIRE(bool(reg.update_load(agent, load)));
+    return eventually([&] {
+      return db.scalar("SELECT current_load FROM agent_instances WHERE agent_id = '" + agent + "'") ==
+             std::to_string(load);
+    });
+  };
+  BOOST_TEST_REQUIRE(load_is_stored("a0", 1));
+  const auto rows = reg.stats().persistence_rows;
+  // 50 snapshots with nothing changed, one load change, 50 more, and
+  // another load change: two rows written, no other.
+  auto snapshots_go_by = [&](std::int64_t n) {
+    const auto taken = reg.stats().persistence_snapshots;
+    return eventually([&] { return reg.stats().persistence_snapshots >= taken + n; });
+  };
+  BOOST_TEST_REQUIRE(snapshots_go_by(50));
+  BOOST_TEST_REQUIRE(load_is_stored("a1", 1));
+  BOOST_TEST_REQUIRE(snapshots_go_by(50));
+  BOOST_TEST_REQUIRE(load_is_stored("a2", 1));
+  BOOST_TEST(reg.stats().persistence_rows == rows + 2);
+}
+
+// A writer actor that dies under load (item 20; through the test-only
+// fault seam, as every database failure is a value a writer retries) is
+// replaced, and the gate room of what it held is given back: else that
+// room stays taken for good (the backlog never returns to 0) and, once
+// writers have died holding a gate's worth, every `block` caller waits
+// for good. The stats
+// count what it held as lost, and every other record lands. Tool calls:
+// one record each, so rows and lost records add up to the calls exactly.
+BOOST_AUTO_TEST_CASE(a_writer_killed_under_load_is_replaced_gives_its_room_back_and_counts_what_it_lost) {
+  test::fresh_database db;
+  auto faults = std::make_shared<core::fault_injection>();
+  std::atomic<std::int64_t> accepted{0}, errors{0};
+  std::int64_t lost = 0;
+  {
+    config c = db_config(db.url);
+    c.faults = faults;
+    c.buffer_limit = 2000;
+    c.on_full = backlog_policy::block;
+    registry reg{c};
+    reg.register_agent(spec("a0"));
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> producers;
+    for (int t = 0; t < 2; ++t)
+      producers.emplace_back([&] {
+        while (!stop.load())
+          (reg.record_tool_usage("a0", "bash", {.success_count = 1, .duration_ms = 1}) ? accepted : errors)++;
+      });
+    BOOST_TEST_REQUIRE(eventually([&] { return reg.stats().persistence_rows > 5000; }));
+    faults->writer_deaths = 1;
+    BOOST_TEST_REQUIRE(eventually([&] { return reg.stats().persistence_lost > 0; }));
+    BOOST_TEST(faults->writer_deaths.load() == 0);
+    // Many gates' worth more: the room came back, and both writers write
+    // (half the calls go to the replacement).
+    const auto at_death = accepted.load();
+    BOOST_TEST(eventually([&] { return accepted.load() > at_death + 10 * 2000; }));
+    BOOST_TEST(eventually([&] {
+      return db.scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'agentreg' AND "
+                       "datname = current_database()") == "2";
+    }));
+    stop = true;
+    for (auto& t : producers)
+      t.join();
+    reg.sync();
+    BOOST_TEST(eventually([&] { return reg.stats().persistence_backlog == 0; }));  // nothing held for good
+    lost = reg.stats().persistence_lost;
+  }
+  BOOST_TEST(errors.load() == 0);
+  BOOST_TEST(lost > 0);
+  BOOST_TEST(db.count("agent_tool_calls") + lost == accepted.load());
+}
+
+// A backlog that takes longer to write than a writer may take to answer
+// a flush, with the database reachable all along: shutdown waits for as
+// long as records are committed. Before, it gave up after 30 s in all
+// (shutdown_flush_timeout here), however fast rows were being committed:
+// the records still landed (a writer handles its mailbox in order before
+// it stops), but the last tool usage row, which waits until both writers
+// committed the calls it counts, was never written (0 calls stored for
+// 2 000), and shutdown said the records were lost.
+BOOST_AUTO_TEST_CASE(shutdown_waits_for_a_slow_database_as_long_as_it_commits) {
+  test::fresh_database db;
+  std::int64_t accepted = 0;
+  {
+    config c = db_config(db.url);
+    c.batch_size = 10;  // transactions of at most 20 records
+    c.persistence_request_timeout = 500ms;
+    c.shutdown_flush_timeout = 2s;
+    registry reg{c};
+    reg.register_agent(spec("a0"));
+    // Each transaction writing tool calls takes 50 ms more: 2 000 calls over
+    // two writers are ~100 transactions, ~2.5 s for each writer.
+    db.query("CREATE FUNCTION agentreg_test_slow() RETURNS trigger LANGUAGE plpgsql AS "
+             "$$ BEGIN PERFORM pg_sleep(0.05); RETURN NULL; END $$");
+    db.query("CREATE TRIGGER agentreg_test_slow AFTER INSERT ON agent_tool_calls FOR EACH STATEMENT "
+             "EXECUTE FUNCTION agentreg_test_slow()");
+    for (int i = 0; i < 2000; ++i)
+      accepted += reg.record_tool_usage("a0", "bash", {.success_count = 1, .duration_ms = 1}) ? 1 : 0;
+  }  // flushes answer false (writers busy past 500 ms) for longer than 2 s
+  BOOST_TEST(accepted == 2000);
+  BOOST_TEST(db.count("agent_tool_calls") == accepted);
+  // The last tool usage row, which waits until both writers committed the
+  // calls it counts, landed too.
+  BOOST_TEST(db.scalar("SELECT coalesce(sum(invocation_count), 0) FROM agent_tool_usage") == std::to_string(accepted));
 }
 
 // A summary is an absolute value that counts completions: written before the

@@ -518,6 +518,8 @@ BOOST_AUTO_TEST_CASE(every_configuration_field_is_checked_at_construction_and_th
       {"writer_connections", [](config& c) { c.writer_connections = 0; }},
       {"writer_connections", [](config& c) { c.writer_connections = 1000; }},
       {"buffer_limit", [](config& c) { c.buffer_limit = 0; }},
+      {"persistence_request_timeout", [](config& c) { c.persistence_request_timeout = 0ms; }},
+      {"shutdown_flush_timeout", [](config& c) { c.shutdown_flush_timeout = -1ms; }},
       {"max_agent_metadata_bytes", [](config& c) { c.max_agent_metadata_bytes = 0; }},
       {"max_summary_keys", [](config& c) { c.max_summary_keys = 0; }},
       {"max_summary_keys", [](config& c) { c.max_summary_keys = 2'000'000; }},
