@@ -18,6 +18,10 @@ namespace {
 
 struct agent_state {
   std::shared_ptr<agent_record> rec;
+  // The record's binding, kept here too: this actor is its only writer once
+  // it runs, so its own copy is always current, and reading it costs no
+  // lock (the record's mutex is for other threads' readers).
+  std::shared_ptr<const agent_binding> binding;
   engine_context* ctx = nullptr;
   static inline const char* name = "agentreg.agent";
 };
@@ -31,28 +35,29 @@ using agent_pointer = msg::agent_actor::stateful_pointer<agent_state>;
 // an offline one comes back online, as a registration does.
 core::expected<core::agent> apply_spec(agent_state& st, core::agent_spec spec) {
   auto& idx = st.ctx->index;
-  const auto old = st.rec->binding();
-  auto moved = idx.move(old->ref, spec.agent_type, static_cast<std::uint32_t>(spec.max_capacity));
+  auto moved = idx.move(st.binding->ref, spec.agent_type, static_cast<std::uint32_t>(spec.max_capacity));
   if (!moved)
     return to_core(moved.error, st.rec->agent_id);
   const index::agent_ref ref = moved.value;
   if (auto v = idx.view(ref); v && v->status == index::agent_status::offline)
     idx.set_status(ref, index::agent_status::online);
-  st.rec->set_binding(std::make_shared<const agent_binding>(agent_binding{std::move(spec), ref}));
+  st.binding = std::make_shared<const agent_binding>(agent_binding{std::move(spec), ref});
+  st.rec->set_binding(st.binding);
   touch(*st.rec, ref, *st.ctx);
   record_agent_change(*st.ctx, core::change_kind::agent_updated, st.rec->serial);
-  return snapshot(*st.rec, idx);
+  return snapshot(*st.rec, *st.binding, idx);
 }
 
 msg::agent_actor::behavior_type agent_behavior(agent_pointer self, std::shared_ptr<agent_record> rec,
                                                engine_context* ctx) {
+  self->state.binding = rec->binding();
   self->state.rec = std::move(rec);
   self->state.ctx = ctx;
-  auto ref = [self] { return self->state.rec->binding()->ref; };
+  auto ref = [self] { return self->state.binding->ref; };
   auto answer = [self](index::errc e) -> core::expected<core::agent> {
     if (e != index::errc::ok)
       return to_core(e, self->state.rec->agent_id);
-    return snapshot(*self->state.rec, self->state.ctx->index);
+    return snapshot(*self->state.rec, *self->state.binding, self->state.ctx->index);
   };
   // Tells the change stream what moved since `before`: status, load.
   auto record_changes = [self, ref](const index::result<index::agent_view>& before) {
@@ -65,24 +70,39 @@ msg::agent_actor::behavior_type agent_behavior(agent_pointer self, std::shared_p
     else if (after->reported != before->reported)
       record_agent_change(engine, core::change_kind::load_changed, self->state.rec->serial);
   };
+  // A heartbeat (both forms): refreshes the heartbeat, sets the load when
+  // given, brings an offline agent back. Answers what the index said.
+  auto beat = [self, ref, record_changes](bool has_load, std::int64_t load) -> index::errc {
+    auto& idx = self->state.ctx->index;
+    if (has_load && !core::load_in_range(load))
+      return index::errc::load_out_of_range;
+    const auto r = ref();
+    const auto before = idx.view(r);
+    if (has_load)
+      if (auto e = idx.set_load(r, load); e != index::errc::ok)
+        return e;
+    touch(*self->state.rec, r, *self->state.ctx);
+    if (before && before->status == index::agent_status::offline)
+      idx.set_status(r, index::agent_status::online);
+    // Only a heartbeat that changes something is a change: one that only
+    // refreshes the heartbeat publishes nothing (issue 11's coalescing).
+    record_changes(before);
+    return index::errc::ok;
+  };
   return {
       [=](msg::heartbeat_atom, bool has_load, std::int64_t load, const msg::agent_reply& reply) {
-        auto beat = [&]() -> core::expected<core::agent> {
-          auto& idx = self->state.ctx->index;
-          if (has_load && !core::load_in_range(load))
-            return answer(index::errc::load_out_of_range);
-          const auto before = idx.view(ref());
-          if (has_load)
-            if (auto e = idx.set_load(ref(), load); e != index::errc::ok)
-              return answer(e);
-          touch(*self->state.rec, ref(), *self->state.ctx);
-          if (auto v = idx.view(ref()); v && v->status == index::agent_status::offline)
-            idx.set_status(ref(), index::agent_status::online);
-          // Only a heartbeat that changes something is a change.
-          record_changes(before);
-          return answer(index::errc::ok);
-        };
-        reply(beat());
+        reply(answer(beat(has_load, load)));
+      },
+      [=](msg::heartbeat_atom, bool has_load, std::int64_t load, const msg::heartbeat_slot& slot) {
+        if (const auto e = beat(has_load, load); e != index::errc::ok)
+          return slot(to_core(e, self->state.rec->agent_id));
+        core::heartbeat_ack ack;
+        ack.last_heartbeat = self->state.rec->last_heartbeat.load(std::memory_order_relaxed);  // relaxed: this actor wrote it
+        if (const auto v = self->state.ctx->index.view(ref())) {
+          ack.current_load = v->load();
+          ack.status = static_cast<core::agent_status>(v->status);
+        }
+        slot(std::move(ack));
       },
       [=](msg::status_atom, core::agent_status s, const msg::agent_reply& reply) {
         // The index packs the status in two bits beside a vacant bit: a value

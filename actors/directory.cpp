@@ -5,19 +5,27 @@
 namespace agentreg::actors {
 
 core::agent snapshot(const agent_record& rec, const index::priority_index& idx) {
+  if (const auto binding = rec.binding())
+    return snapshot(rec, *binding, idx);
   core::agent a;
-  const auto binding = rec.binding();
-  if (binding)
-    static_cast<core::agent_spec&>(a) = binding->spec;
   a.agent_id = rec.agent_id;
   a.registered_at = rec.registered_at;
   a.last_heartbeat = rec.last_heartbeat.load(std::memory_order_acquire);
   a.status = core::agent_status::offline;
-  if (binding)
-    if (auto v = idx.view(binding->ref)) {
-      a.current_load = v->load();
-      a.status = static_cast<core::agent_status>(v->status);
-    }
+  return a;
+}
+
+core::agent snapshot(const agent_record& rec, const agent_binding& binding, const index::priority_index& idx) {
+  core::agent a;
+  static_cast<core::agent_spec&>(a) = binding.spec;
+  a.agent_id = rec.agent_id;
+  a.registered_at = rec.registered_at;
+  a.last_heartbeat = rec.last_heartbeat.load(std::memory_order_acquire);
+  a.status = core::agent_status::offline;
+  if (auto v = idx.view(binding.ref)) {
+    a.current_load = v->load();
+    a.status = static_cast<core::agent_status>(v->status);
+  }
   return a;
 }
 

@@ -70,6 +70,9 @@ struct agent_record {
 
 /// The agent as callers see it, read from the record and the index. Thread-safe.
 core::agent snapshot(const agent_record& rec, const index::priority_index& idx);
+/// The same, with the record's binding already at hand (its owner actor
+/// keeps one: no lock). Thread-safe.
+core::agent snapshot(const agent_record& rec, const agent_binding& binding, const index::priority_index& idx);
 
 /// Every registered agent, by id and by serial. Sharded: readers of
 /// different shards never meet, and readers of one shard share its lock.

@@ -449,6 +449,27 @@ struct registry::impl {
     tell_agent(**rec, std::move(done), std::move(xs)...);
   }
 
+  // One message per item to its agent's actor, each holding the batch
+  // (msg::heartbeat_slot); the last one let go runs `done`. Counted once in
+  // `agent_calls`, as one call.
+  void heartbeat_many(std::vector<heartbeat_item> items, completion<std::vector<expected<heartbeat_ack>>> done) {
+    // relaxed: as tell_agent's.
+    agent_calls.fetch_add(1, std::memory_order_relaxed);
+    auto* batch = msg::heartbeat_batch::make(std::move(items), std::move(done), &agent_calls);
+    const auto& list = batch->items();
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      auto rec = find(list[i].agent_id);
+      if (!rec) {
+        batch->result(i) = rec.error();
+        continue;
+      }
+      const auto& load = list[i].current_load;
+      caf::anon_send((*rec)->actor(), msg::heartbeat_atom::value, load.has_value(), load.value_or(0),
+                     msg::heartbeat_slot{batch, i});
+    }
+    batch->release();
+  }
+
   // Re-registration: the agent's actor applies the new spec; then it is persisted.
   void update_spec_async(const std::shared_ptr<actors::agent_record>& rec, agent_spec spec, completion<agent> done) {
     tell_agent(*rec,
@@ -727,6 +748,11 @@ void registry::heartbeat_async(const std::string& agent_id, std::optional<std::i
                                completion<agent> done) {
   impl_->tell_agent(agent_id, std::move(done), msg::heartbeat_atom::value, current_load.has_value(),
                     current_load.value_or(0));
+}
+
+void registry::heartbeat_many(std::vector<heartbeat_item> items,
+                              completion<std::vector<expected<heartbeat_ack>>> done) {
+  impl_->heartbeat_many(std::move(items), std::move(done));
 }
 
 expected<agent> registry::update_status(const std::string& agent_id, agent_status status) {

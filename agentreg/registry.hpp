@@ -13,6 +13,7 @@
 #include "core/change_log.hpp"
 #include "core/config.hpp"
 #include "core/error.hpp"
+#include "core/heartbeat.hpp"
 #include "core/metrics.hpp"
 #include "core/types.hpp"
 
@@ -37,6 +38,8 @@ using core::execution_metrics;
 using core::execution_request;
 using core::execution_status;
 using core::group_by;
+using core::heartbeat_ack;
+using core::heartbeat_item;
 using core::lease;
 using core::metrics_snapshot;
 using core::parse_lease;
@@ -159,6 +162,15 @@ class registry {
   void update_status_async(const std::string& agent_id, agent_status status, completion<agent> done);
   /// update_load(), answered through `done`.
   void update_load_async(const std::string& agent_id, std::int64_t current_load, completion<agent> done);
+  /// heartbeat() for many agents in one call (a sidecar speaking for a
+  /// pool; agentregd's POST /v1/heartbeats), answered through one
+  /// completion holding a result per item, in the items' order: the
+  /// agent's status, load and heartbeat time after it (not its spec), or
+  /// the item's own error (invalid_argument, unknown_agent,
+  /// load_out_of_range). Each heartbeat is applied by its agent's actor, as
+  /// heartbeat_async's is, and costs no completion of its own. The batch
+  /// itself always succeeds.
+  void heartbeat_many(std::vector<heartbeat_item> items, completion<std::vector<expected<heartbeat_ack>>> done);
 
   // ---- selection ----
   /// The eligible agent of the type with the smallest load/capacity (ties

@@ -227,6 +227,104 @@ BOOST_FIXTURE_TEST_CASE(async_calls_racing_an_unregistration_are_each_answered_o
   BOOST_TEST(ok <= static_cast<std::size_t>(calls / 2));  // none after the unregistration
 }
 
+BOOST_FIXTURE_TEST_CASE(heartbeat_many_answers_every_item_in_order_and_applies_each_heartbeat, fixture) {
+  add("a1", 4);
+  add("a2", 4);
+  BOOST_REQUIRE(bool(reg.update_status("a2", agent_status::offline)));
+  clock->advance(5s);
+  answers<std::vector<expected<heartbeat_ack>>> got;
+  reg.heartbeat_many({{"a1", 3}, {"nobody", std::nullopt}, {"a2", std::nullopt}, {"", std::nullopt}, {"a1", 5},
+                      {"a1", std::nullopt}},
+                     got.collect());
+  auto batch = got.only();
+  BOOST_REQUIRE(bool(batch));
+  const auto& r = *batch;
+  BOOST_REQUIRE_EQUAL(r.size(), 6u);
+  BOOST_REQUIRE(bool(r[0]));
+  BOOST_TEST(r[0]->current_load == 3);
+  BOOST_TEST((r[0]->status == agent_status::online));
+  BOOST_TEST(r[0]->last_heartbeat == clock->now());
+  BOOST_TEST((r[1].code() == errc::unknown_agent));
+  BOOST_TEST(r[1].error().message.find("nobody") != std::string::npos);
+  BOOST_REQUIRE(bool(r[2]));
+  BOOST_TEST((r[2]->status == agent_status::online));  // an offline agent comes back
+  BOOST_TEST((r[3].code() == errc::invalid_argument));
+  BOOST_TEST((r[4].code() == errc::load_out_of_range));  // answered by the actor, changes nothing
+  BOOST_REQUIRE(bool(r[5]));
+  BOOST_TEST(r[5]->current_load == 3);  // after item 4, in the order sent: 5 was refused
+  BOOST_TEST((got.threads.front() != std::this_thread::get_id()));
+  BOOST_TEST(reg.get_agent("a1")->current_load == 3);
+  BOOST_TEST((reg.get_agent("a2")->status == agent_status::online));
+}
+
+BOOST_FIXTURE_TEST_CASE(an_empty_heartbeat_batch_is_answered_at_once_with_no_results, fixture) {
+  answers<std::vector<expected<heartbeat_ack>>> got;
+  reg.heartbeat_many({}, got.collect());
+  // No actor to ask: answered on this thread before the call returned.
+  BOOST_REQUIRE_EQUAL(got.values.size(), 1u);
+  BOOST_TEST(got.values.front()->empty());
+}
+
+// A batch's messages still in the actor's mailbox when the agent is
+// unregistered are dropped unread: the batch completes once all the same,
+// those items with unknown_agent.
+BOOST_FIXTURE_TEST_CASE(a_heartbeat_batch_racing_an_unregistration_is_answered_once_with_every_item, fixture) {
+  add("a1", 4000);
+  add("a2", 4000);
+  constexpr int batches = 200, per_batch = 100;
+  answers<std::vector<expected<heartbeat_ack>>> got;
+  for (int b = 0; b < batches; ++b) {
+    if (b == batches / 2)
+      BOOST_REQUIRE(bool(reg.unregister_agent("a1")));
+    std::vector<heartbeat_item> items;
+    for (int i = 0; i < per_batch; ++i)
+      items.push_back({i % 2 ? "a1" : "a2", i});
+    reg.heartbeat_many(std::move(items), got.collect());
+  }
+  BOOST_REQUIRE(got.wait(batches));
+  std::lock_guard lock{got.mutex};
+  BOOST_TEST(got.values.size() == static_cast<std::size_t>(batches));
+  std::size_t a1_ok = 0;
+  for (std::size_t b = 0; b < got.values.size(); ++b) {
+    BOOST_REQUIRE(bool(got.values[b]));
+    const auto& r = *got.values[b];
+    BOOST_REQUIRE_EQUAL(r.size(), static_cast<std::size_t>(per_batch));
+    for (int i = 0; i < per_batch; ++i) {
+      if (i % 2 == 0) {
+        BOOST_TEST_REQUIRE(bool(r[i]));  // a2 stays registered
+      } else if (r[i]) {
+        ++a1_ok;
+      } else {
+        BOOST_TEST_REQUIRE((r[i].code() == errc::unknown_agent), r[i].error().message);
+        BOOST_TEST_REQUIRE(r[i].error().message.find("a1") != std::string::npos);
+      }
+    }
+  }
+  BOOST_TEST(a1_ok <= static_cast<std::size_t>(batches / 2 * per_batch / 2));  // none after the unregistration
+}
+
+BOOST_AUTO_TEST_CASE(heartbeat_batches_still_pending_complete_before_the_destructor_returns) {
+  std::atomic<int> items{0};
+  {
+    config c;
+    c.auto_sweep = false;
+    registry reg{c};
+    for (int i = 0; i < 100; ++i)
+      BOOST_REQUIRE(bool(reg.register_agent({"a" + std::to_string(i), "planner", "p", "m"})));
+    for (int b = 0; b < 100; ++b) {
+      std::vector<heartbeat_item> batch;
+      for (int i = 0; i < 100; ++i)
+        batch.push_back({"a" + std::to_string(i), std::nullopt});
+      reg.heartbeat_many(std::move(batch), [&](expected<std::vector<expected<heartbeat_ack>>> r) {
+        for (const auto& item : *r)
+          if (item)
+            items.fetch_add(1);
+      });
+    }
+  }
+  BOOST_TEST(items.load() == 10'000);
+}
+
 BOOST_AUTO_TEST_CASE(completions_still_pending_run_before_the_destructor_returns) {
   std::atomic<int> ran{0};
   {
