@@ -93,7 +93,16 @@ class directory {
   /// shard at a time under its shared lock: f must not call back in.
   template <class F>
   void for_each(F&& f) const {
-    for (const auto& s : by_id_) {
+    for_each_part(f, 0, 1);
+  }
+
+  /// for_each over part `part` of `parts` (0 <= part < parts): the parts
+  /// share no record, and together they are every record, so `parts`
+  /// threads can walk the directory at once.
+  template <class F>
+  void for_each_part(F&& f, std::size_t part, std::size_t parts) const {
+    for (std::size_t i = part; i < shard_count; i += parts) {
+      const auto& s = by_id_[i];
       std::shared_lock guard{s.mutex};
       for (const auto& [id, rec] : s.map)
         f(rec);

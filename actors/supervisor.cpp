@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cmath>
 #include <functional>
-#include <unordered_map>
 
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
@@ -20,7 +19,6 @@ namespace {
 
 struct supervisor_state {
   engine_context* ctx = nullptr;
-  std::unordered_map<caf::actor_addr, std::string> watched;
   msg::supervisor_stats stats;
   static inline const char* name = "agentreg.supervisor";
 };
@@ -164,30 +162,19 @@ void run_sweep(supervisor_pointer self, sweep_done done) {
 
 msg::supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer self, engine_context* ctx) {
   self->state.ctx = ctx;
-  self->set_down_handler([self](caf::down_msg& down) {
-    auto it = self->state.watched.find(down.source);
-    if (it == self->state.watched.end())
-      return;
-    const std::string agent_id = std::move(it->second);
-    self->state.watched.erase(it);
-    auto& engine = *self->state.ctx;
-    auto rec = engine.agents.find(agent_id);
-    // Respawn only an actor that died while its agent is still registered
-    // and still points at it (not replaced, not unregistered).
-    if (!rec || engine.stopping.load(std::memory_order_acquire) || rec->unregistered.load(std::memory_order_acquire) || rec->actor().address() != down.source)
-      return;
-    auto fresh = spawn_agent(self->system(), rec, engine);
-    rec->set_actor(fresh);
-    self->monitor(fresh);
-    self->state.watched.emplace(fresh.address(), agent_id);
-    ++self->state.stats.restarts;
-  });
   if (ctx->config.auto_sweep)
     self->delayed_send(self, ctx->config.heartbeat_interval, caf::tick_atom::value);
   return {
-      [=](msg::watch_atom, const msg::agent_actor& agent, std::string& agent_id) {
-        self->monitor(agent);
-        self->state.watched.emplace(agent.address(), std::move(agent_id));
+      [=](msg::crashed_atom, std::uint64_t serial, const caf::actor_addr& ended) {
+        auto& engine = *self->state.ctx;
+        auto rec = engine.agents.find_serial(serial);
+        // Respawn only an actor that died while its agent is still registered
+        // and still points at it (not replaced, not unregistered).
+        if (!rec || engine.stopping.load(std::memory_order_acquire) ||
+            rec->unregistered.load(std::memory_order_acquire) || rec->actor().address() != ended)
+          return;
+        rec->set_actor(spawn_agent(self->system(), rec, engine));
+        ++self->state.stats.restarts;
       },
       [=](msg::sweep_atom) -> caf::result<core::sweep_report> {
         auto rp = self->make_response_promise<core::sweep_report>();

@@ -26,11 +26,13 @@ typename Inspector::result_type inspect(Inspector& f, supervisor_stats& x) {
            x.leases_reclaimed_total, x.restarts, x.last_sweep);
 }
 
-/// The protocol of the supervisor: monitors agent actors (respawning one that
-/// crashes), runs the stale sweep on a timer or on request.
+/// The protocol of the supervisor: respawns agent actors that crash, runs the
+/// stale sweep on a timer or on request.
 using supervisor_actor = caf::typed_actor<
-    /// Start monitoring this agent actor. One-way; safe to repeat.
-    caf::reacts_to<watch_atom, agent_actor, std::string /*agent_id*/>,
+    /// The actor `ended` of the agent with this serial ended abnormally (sent
+    /// by the actor's own exit hook, see actors/agent_actor.cpp). One-way;
+    /// an actor that was replaced already, or an agent that left, is ignored.
+    caf::reacts_to<crashed_atom, std::uint64_t /*serial*/, caf::actor_addr /*ended*/>,
     /// Runs one sweep now: stale agents, expired leases, timed-out executions.
     caf::replies_to<sweep_atom>::with<core::sweep_report>,
     /// The timer's sweep. One-way.

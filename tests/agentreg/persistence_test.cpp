@@ -180,6 +180,43 @@ BOOST_AUTO_TEST_CASE(a_new_registry_on_the_same_database_gets_agents_tools_total
   BOOST_TEST(again.get_performance("a1")->total_executions == 6);
 }
 
+// The teardown lets the agents' actors go all at once, on several threads,
+// some of them still busy: what was persisted before must all be there.
+BOOST_AUTO_TEST_CASE(a_registry_of_many_agents_torn_down_with_its_actors_busy_loses_no_agent) {
+  test::fresh_database db;
+  constexpr int n = 20'000;
+  std::atomic<int> answered{0};
+  std::string running;
+  {
+    registry reg{db_config(db.url)};
+    for (int i = 0; i < n; ++i) {
+      auto s = spec("many_" + std::to_string(i), 1 + i % 7);
+      s.model_name = i % 2 ? "gpt-4o" : "claude-3-5-sonnet";
+      BOOST_REQUIRE(bool(reg.register_agent(std::move(s))));
+    }
+    running = *reg.start_execution("many_" + std::to_string(n - 1));
+    // Every third agent's actor started and is busy when the registry goes.
+    for (int i = 0; i < n; i += 3)
+      reg.heartbeat_async("many_" + std::to_string(i), std::nullopt, [&](expected<agent> a) {
+        if (a)
+          answered.fetch_add(1);
+      });
+  }
+  BOOST_TEST(answered.load() == (n + 2) / 3);  // every completion ran before the actors went
+  registry again{db_config(db.url)};
+  BOOST_TEST(again.stats().agents == n);
+  const auto all = again.list_agents();
+  BOOST_REQUIRE(all.size() == std::size_t{n});
+  int wrong = 0;
+  for (const auto& a : all) {
+    const int i = std::stoi(a.agent_id.substr(5));
+    if (a.max_capacity != 1 + i % 7 || a.model_name != (i % 2 ? "gpt-4o" : "claude-3-5-sonnet"))
+      ++wrong;
+  }
+  BOOST_TEST(wrong == 0);
+  BOOST_TEST(bool(again.complete_execution(running, "success", {.prompt_tokens = 1})));
+}
+
 BOOST_AUTO_TEST_CASE(an_agent_card_and_skills_survive_a_restart) {
   test::fresh_database db;
   auto s = spec("carded");
