@@ -9,9 +9,14 @@
 //   2. registering 1M agents (20k with --quick) into a fresh registry, one
 //      actor each: time, agents/s, and resident bytes per agent of the whole
 //      engine (VmRSS growth / N);
+//      Its baseline comes first: as many raw CAF spawns of the same actor
+//      behaviour (bench/spawn_baseline.hpp), then letting them go; the
+//      memory they used is handed back to the kernel before the registry
+//      starts, so both touch fresh pages;
 //   3. the stale sweep over those agents: once with every agent stale (the
 //      degraded guard holds evictions, the sweep still checks every agent),
-//      and once with 5 % stale and evictions allowed (95 % heartbeat first).
+//      and once with 5 % stale and evictions allowed (95 % heartbeat first);
+//      then the registry's destruction.
 // Correctness checks run after each part: the engine's summaries must hold
 // exactly the completed pairs, the sweeps must count what the bench made
 // stale. Exit code 1 if one fails.
@@ -37,6 +42,7 @@
 
 #include "agentreg/registry.hpp"
 #include "bench/mutex_map_baseline.hpp"
+#include "bench/spawn_baseline.hpp"
 #include "bench/suite.hpp"
 #include "core/clock.hpp"
 
@@ -255,7 +261,7 @@ struct results {
   // Part 2.
   std::uint32_t registered = 0;
   double register_seconds = 0;      // until the last register_agent returned
-  double register_drain_ms = 0;     // then until the supervisor had watched every actor
+  double register_drain_ms = 0;     // then until stats() answered (it walks every agent)
   std::size_t rss_before = 0, rss_empty = 0, rss_after = 0;
   double bytes_per_agent = 0;           // (after - before) / N: the whole engine
   double bytes_per_agent_marginal = 0;  // (after - empty registry) / N
@@ -270,6 +276,12 @@ struct results {
   double sweep_evict_ms = 0;
   std::int64_t evict_checked = 0, evict_stale = 0, evicted = 0, offline_after = 0;
   double teardown_seconds = 0;
+
+  // Part 2's baseline.
+  std::uint32_t spawned = 0;
+  spawn_timing raw;
+  [[nodiscard]] double register_per_s() const { return register_seconds > 0 ? registered / register_seconds : 0; }
+  [[nodiscard]] double spawn_per_s() const { return raw.spawn_seconds > 0 ? spawned / raw.spawn_seconds : 0; }
 
   std::vector<std::string> problems;
 };
@@ -376,6 +388,19 @@ void measure_pairs(const plan& p, results& out) {
   std::printf("\n");
 }
 
+// Part 2's baseline: as many actors as part 2 registers.
+void measure_raw_spawns(const plan& p, const config& cfg, results& out) {
+  out.spawned = p.registered;
+  const double round_trip_ns = cache_line_round_trip_ns();
+  out.round_trips.emplace_back("before raw spawns", round_trip_ns);
+  out.raw = raw_spawns(out.spawned, cfg.scheduler_threads);
+  std::printf("baseline: %u raw CAF spawns of the agent actor (actors::spawn_agent, one thread, %zu scheduler "
+              "threads;\n  cache-line round trip before: %.0f ns): %.2f s, %.0f spawns/s (%.2f us each), let go in %.2f s\n\n",
+              out.spawned, cfg.scheduler_threads, round_trip_ns, out.raw.spawn_seconds, out.spawn_per_s(),
+              out.raw.spawn_seconds * 1e6 / out.spawned, out.raw.destroy_seconds);
+  std::fflush(stdout);
+}
+
 // ---- part 2 -------------------------------------------------------------------------------
 
 // Registers `n` agents from one thread, the way a bulk loader would. Each
@@ -393,9 +418,9 @@ void measure_registration(const plan& p, registry& reg, results& out) {
     }
   }
   const auto registered = bench_clock::now();
-  // register_agent tells the supervisor to watch each new actor with a
-  // one-way message; stats() asks the supervisor, so it returns once that
-  // backlog is processed (it also walks every agent: an upper bound).
+  // What registration left to the engine's actors (changes, persistence
+  // notices) is processed before stats() answers, which also walks every
+  // agent: an upper bound.
   const auto s = reg.stats();
   const auto drained = bench_clock::now();
   out.registered = done;
@@ -488,6 +513,8 @@ void measure_engine_at_scale(const plan& p, results& out) {
   // Before the registry exists, so the figure is the whole engine's: actor
   // system, threads, directory, index, actors.
   out.rss_before = trimmed_resident_bytes();
+  const double round_trip_ns = cache_line_round_trip_ns();
+  out.round_trips.emplace_back("before registration", round_trip_ns);
   auto reg = std::make_unique<registry>(cfg);
   out.rss_empty = trimmed_resident_bytes();
   measure_registration(p, *reg, out);
@@ -495,11 +522,13 @@ void measure_engine_at_scale(const plan& p, results& out) {
   const double n = out.registered > 0 ? static_cast<double>(out.registered) : 1.0;
   out.bytes_per_agent = static_cast<double>(out.rss_after - out.rss_before) / n;
   out.bytes_per_agent_marginal = static_cast<double>(out.rss_after - out.rss_empty) / n;
-  std::printf("registration: %u agents of %zu types, one actor each, from one thread, into a fresh registry\n",
-              out.registered, agent_types.size());
-  std::printf("  %.2f s, %.0f agents/s (%.2f us each); the supervisor caught up %.0f ms later\n", out.register_seconds,
-              out.register_seconds > 0 ? out.registered / out.register_seconds : 0.0,
-              out.register_seconds * 1e6 / n, out.register_drain_ms);
+  std::printf("registration: %u agents of %zu types, one actor each, from one thread, into a fresh registry\n"
+              "  (cache-line round trip between the CPUs before: %.0f ns)\n",
+              out.registered, agent_types.size(), round_trip_ns);
+  std::printf("  %.2f s, %.0f agents/s (%.2f us each, x%.2f of the raw spawns' rate); the engine caught up %.0f ms "
+              "later\n",
+              out.register_seconds, out.register_per_s(), out.register_seconds * 1e6 / n,
+              out.spawn_per_s() > 0 ? out.register_per_s() / out.spawn_per_s() : 0.0, out.register_drain_ms);
   std::printf("  resident memory (VmRSS after malloc_trim): %.1f MB before, %.1f MB with the empty registry, "
               "%.1f MB after\n  = %.0f bytes per agent for the whole engine (%.0f without the empty registry)\n\n",
               static_cast<double>(out.rss_before) / 1e6, static_cast<double>(out.rss_empty) / 1e6,
@@ -532,6 +561,7 @@ void measure_engine_at_scale(const plan& p, results& out) {
   reg.reset();
   out.teardown_seconds = std::chrono::duration<double>(bench_clock::now() - start).count();
   std::printf("  registry destroyed (every actor stopped) in %.2f s\n\n", out.teardown_seconds);
+  std::fflush(stdout);
 }
 
 // ---- JSON ---------------------------------------------------------------------------------
@@ -562,7 +592,10 @@ boost::json::object to_json(const results& r, const options& opts, const plan& p
       {"mutex_map_pairs_per_s_2t", whole(r.by_threads[1].baseline_ops.median)},
       {"pairs_completed", r.facade_pairs},
       {"agents_registered", r.registered},
-      {"register_per_s", whole(r.register_seconds > 0 ? r.registered / r.register_seconds : 0)},
+      {"register_per_s", whole(r.register_per_s())},
+      {"spawn_per_s", whole(r.spawn_per_s())},
+      {"register_vs_spawn", rounded(r.spawn_per_s() > 0 ? r.register_per_s() / r.spawn_per_s() : 0, 3)},
+      {"spawn_destroy_s", rounded(r.raw.destroy_seconds, 3)},
       {"register_s", rounded(r.register_seconds, 3)},
       {"register_drain_ms", whole(r.register_drain_ms)},
       {"bytes_per_agent_1m", whole(r.bytes_per_agent)},
@@ -585,6 +618,7 @@ boost::json::object to_json(const results& r, const options& opts, const plan& p
                                             {"evicted", r.evicted},
                                             {"offline_after", r.offline_after}}},
       {"teardown_s", rounded(r.teardown_seconds, 3)},
+      {"destroy_s_1m", rounded(r.teardown_seconds, 3)},
       {"throughput", std::move(throughput)},
       {"cache_line_round_trip_ns", std::move(round_trips)},
       {"workload", boost::json::object{{"pair_agents", pair_agents},
@@ -611,15 +645,16 @@ int run_engine_suite(const options& opts) {
   std::fflush(stdout);
 
   measure_pairs(p, r);
+  measure_raw_spawns(p, bench_config(), r);
   measure_engine_at_scale(p, r);
 
   std::printf("summary: %.0f pairs/s at 1 thread, %.0f at 2 threads (facade/mutex+map x%.2f, x%.2f);\n"
-              "         %u agents registered at %.0f/s, %.0f bytes/agent resident; sweep of %u stale agents %.1f ms,\n"
-              "         5 %% stale: %.1f ms with %lld evicted\n",
+              "         %u agents registered at %.0f/s (x%.2f of raw spawns), %.0f bytes/agent resident, destroyed in\n"
+              "         %.2f s; sweep of %u stale agents %.1f ms, 5 %% stale: %.1f ms with %lld evicted\n",
               r.by_threads[0].subject_ops.median, r.by_threads[1].subject_ops.median, r.by_threads[0].ratio.median,
-              r.by_threads[1].ratio.median, r.registered,
-              r.register_seconds > 0 ? r.registered / r.register_seconds : 0.0, r.bytes_per_agent, r.registered,
-              r.sweep_all_ms.median, r.sweep_evict_ms, static_cast<long long>(r.evicted));
+              r.by_threads[1].ratio.median, r.registered, r.register_per_s(),
+              r.spawn_per_s() > 0 ? r.register_per_s() / r.spawn_per_s() : 0.0, r.bytes_per_agent, r.teardown_seconds,
+              r.registered, r.sweep_all_ms.median, r.sweep_evict_ms, static_cast<long long>(r.evicted));
   for (const auto& problem : r.problems)
     std::printf("FAILED: %s\n", problem.c_str());
   std::fflush(stdout);
