@@ -666,6 +666,52 @@ BOOST_FIXTURE_TEST_CASE(a_stale_agent_goes_offline_and_a_heartbeat_brings_it_bac
   BOOST_TEST(back->last_heartbeat == clock->now());
 }
 
+// The index keeps an agent type's slots in chunks of 4096: the sweep's scans
+// must cross from one chunk to the next without losing or doubling a slot.
+BOOST_FIXTURE_TEST_CASE(a_sweep_across_index_chunk_boundaries_checks_every_agent_and_finds_the_stale_at_the_edges,
+                        fixture) {
+  constexpr int n = 2 * 4096 + 1;
+  for (int i = 0; i < n; ++i)
+    add("a" + std::to_string(i));
+  clock->advance(301s);
+  const std::set<int> silent{0, 4095, 4096, 8191, 8192};  // first and last slots of each chunk
+  for (int i = 0; i < n; ++i)
+    if (!silent.count(i))
+      reg.heartbeat("a" + std::to_string(i));
+  auto r = reg.sweep();
+  BOOST_TEST(r->agents_checked == n);
+  BOOST_TEST(r->stale == 5);
+  BOOST_TEST(r->evicted == 5);
+  int offline = 0;
+  for (const auto& a : reg.list_agents({.status = agent_status::offline}))
+    offline += silent.count(std::stoi(a.agent_id.substr(1))) ? 1 : 0;
+  BOOST_TEST(offline == 5);
+  BOOST_TEST(reg.stats().offline == 5);
+}
+
+BOOST_FIXTURE_TEST_CASE(when_the_fraction_cap_holds_some_back_the_longest_silent_go_first, fixture) {
+  for (int i = 0; i < 30; ++i)
+    add("a" + std::to_string(i));
+  // a0..a5 fall silent one after the other, 10 s apart, in an order the
+  // index's slots do not follow: a5 first, a0 last.
+  for (int k = 5; k >= 0; --k) {
+    for (int i = 0; i < k; ++i)
+      reg.heartbeat("a" + std::to_string(i));
+    for (int i = 6; i < 30; ++i)
+      reg.heartbeat("a" + std::to_string(i));
+    clock->advance(10s);
+  }
+  clock->advance(300s);
+  for (int i = 6; i < 30; ++i)
+    reg.heartbeat("a" + std::to_string(i));
+  auto r = reg.sweep();  // 6 of 30 stale, at most 10 % = 3 go
+  BOOST_TEST(r->stale == 6);
+  BOOST_TEST(r->evicted == 3);
+  for (int i = 0; i < 6; ++i)
+    BOOST_TEST((reg.get_agent("a" + std::to_string(i))->status == (i >= 3 ? agent_status::offline : agent_status::online)),
+               "a" << i);
+}
+
 BOOST_FIXTURE_TEST_CASE(offline_agents_leave_selection, fixture) {
   add("old");
   clock->advance(100s);
