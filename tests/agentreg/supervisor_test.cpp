@@ -6,6 +6,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
+#include <future>
 #include <memory>
 #include <string>
 #include <thread>
@@ -77,13 +78,18 @@ struct engine {
     return n;
   }
 
-  // A heartbeat asked of the agent's current actor; answers whether it replied.
+  // A heartbeat sent to the agent's current actor; answers whether it
+  // replied for this agent (a reply dropped unanswered says unknown_agent).
   bool answers(const actors::agent_record& rec) {
-    caf::scoped_actor self{system};
-    bool ok = false;
-    self->request(rec.actor(), caf::infinite, msg::heartbeat_atom::value, false, std::int64_t{0})
-        .receive([&](const core::agent& a) { ok = a.agent_id == rec.agent_id; }, [](caf::error&) {});
-    return ok;
+    std::promise<core::expected<core::agent>> answer;
+    auto reply = answer.get_future();
+    caf::anon_send(rec.actor(), msg::heartbeat_atom::value, false, std::int64_t{0},
+                   msg::agent_reply{rec.agent_id, [&answer](core::expected<core::agent> a) { answer.set_value(std::move(a)); },
+                                    nullptr});
+    if (reply.wait_for(60s) != std::future_status::ready)
+      return false;
+    const auto a = reply.get();
+    return a && a->agent_id == rec.agent_id;
   }
 
   caf::actor_system_config cfg;
