@@ -44,6 +44,7 @@ void add_operation_routes(router& table, registry& reg, const api_options& optio
                    server["connections"] = counters->connections.load(std::memory_order_relaxed);
                    server["connections_total"] = counters->connections_total.load(std::memory_order_relaxed);
                    server["refused_connections"] = counters->refused_connections.load(std::memory_order_relaxed);
+                   server["engine_timeouts"] = counters->engine_timeouts.load(std::memory_order_relaxed);
                    server["requests"] = counters->requests.load(std::memory_order_relaxed);
                    body["server"] = std::move(server);
                  }

@@ -21,7 +21,7 @@ const std::vector<error_entry>& error_table() {
       {"invalid_tokens", 422},        {"invalid_cost", 422},        {"invalid_score", 422},
       {"rate_limited", 429},          {"headers_too_large", 431},   {"internal", 500},
       {"persistence_backlog", 503},   {"too_many_connections", 503}, {"shutting_down", 503},
-      {"not_ready", 503},
+      {"not_ready", 503},             {"engine_timeout", 504},
   };
   return table;
 }

@@ -90,6 +90,10 @@ struct route {
   std::string summary;               ///< one line for the OpenAPI document
   std::vector<unsigned> statuses;    ///< the statuses it answers besides the common ones
   bool has_body = false;             ///< takes a JSON request body
+  /// Answers within a bound of its own, not the engine's (a long poll ends
+  /// at the wait its client asked for): server_options::request_timeout
+  /// does not apply to it.
+  bool own_deadline = false;
 };
 
 /// What the server counts, for /v1/stats (and later /metrics). Thread-safe.
@@ -98,6 +102,7 @@ struct server_counters {
   std::atomic<std::int64_t> connections_total{0};
   std::atomic<std::int64_t> requests{0};
   std::atomic<std::int64_t> refused_connections{0};  ///< over max_connections
+  std::atomic<std::int64_t> engine_timeouts{0};      ///< requests answered 504 engine_timeout
 };
 
 /// One answered request, for a per-request observer (metrics, slow-request

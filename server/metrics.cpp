@@ -296,6 +296,8 @@ std::string render_metrics(const metrics_snapshot& m, const metrics_sources& sou
     gauge("agentreg_http_connections", "HTTP connections open", sources.server->connections.load(std::memory_order_relaxed));
     counter("agentreg_http_refused_connections_total", "connections refused over max_connections",
             sources.server->refused_connections.load(std::memory_order_relaxed));
+    counter("agentreg_http_engine_timeouts_total", "requests answered 504 engine_timeout (--request-timeout-ms)",
+            sources.server->engine_timeouts.load(std::memory_order_relaxed));
   }
   if (sources.http)
     sources.http->render(out);

@@ -397,19 +397,53 @@ class session final : public session_base, public std::enable_shared_from_this<s
     // engine may also keep copies of the responder (and so the session)
     // after the answer was written: the reference they share is released on
     // the executor too (see engine_ref).
-    responder respond = [ref = std::make_shared<const engine_ref>(this->shared_from_this())](response r) {
-      net::post(ref->self->stream_.get_executor(), [self = ref->self, r = std::move(r)]() mutable {
-        self->write(std::move(r), self->route_->pattern, self->route_->verb);
-      });
+    const auto seq = ++dispatched_;
+    awaiting_ = true;
+    responder respond = [ref = std::make_shared<const engine_ref>(this->shared_from_this()), seq](response r) {
+      net::post(ref->self->stream_.get_executor(),
+                [self = ref->self, seq, r = std::move(r)]() mutable { self->answer(seq, std::move(r)); });
     };
+    if (!rt.own_deadline) {
+      deadline_.expires_after(srv_.options.request_timeout);
+      deadline_.async_wait([self = this->shared_from_this(), seq](beast::error_code ec) {
+        if (!ec)
+          self->deadline_passed(seq);
+      });
+    }
     try {
       rt.handle(req_, std::move(respond));
     } catch (const decode_error& e) {
-      write(error_response(e.code, e.what()), rt.pattern, rt.verb);
+      answer(seq, error_response(e.code, e.what()));
     } catch (const std::exception& e) {
       std::clog << "agentregd: error: " << to_string(rt.verb) << " " << rt.pattern << " threw: " << e.what() << "\n";
-      write(error_response("internal", "the server failed to handle the request"), rt.pattern, rt.verb);
+      answer(seq, error_response("internal", "the server failed to handle the request"));
     }
+  }
+
+  // The handler's answer to request `seq`, on the session's thread; dropped
+  // when the deadline answered that request already.
+  void answer(std::uint64_t seq, response r) {
+    if (seq != dispatched_ || !awaiting_)
+      return;
+    awaiting_ = false;
+    deadline_.cancel();
+    write(std::move(r), route_->pattern, route_->verb);
+  }
+
+  // The engine did not answer request `seq` in time (a part of it is stuck:
+  // a writer waiting on a frozen database, say). The connection closes
+  // after the 504: the request's answer may still come, and a client that
+  // retried on the same connection must not take it for its new request's.
+  void deadline_passed(std::uint64_t seq) {
+    if (seq != dispatched_ || !awaiting_)
+      return;
+    awaiting_ = false;
+    close_after_ = true;
+    srv_.counters->engine_timeouts.fetch_add(1, std::memory_order_relaxed);  // relaxed: a counter for display
+    write(error_response("engine_timeout", "the engine did not answer within " +
+                                               std::to_string(srv_.options.request_timeout.count()) +
+                                               " ms (--request-timeout-ms); the request may still take effect"),
+          route_->pattern, route_->verb);
   }
 
   enum class token_kind : std::uint8_t { none, read, full };
@@ -482,9 +516,11 @@ class session final : public session_base, public std::enable_shared_from_this<s
         self->srv_.options.observer(done);
       self->srv_.log_slow(done, self->target_);
       self->res_.reset();
-      self->req_ = request{};
+      // The request stays as it is on a connection that closes: after a
+      // 504 the engine may still be reading it (see request).
       if (ec || !keep)
         return self->close();
+      self->req_ = request{};
       self->wait_for_request();
     });
   }
@@ -637,6 +673,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
   void close() {
     if (streaming_ && !stream_closed_)
       return close_stream();
+    deadline_.cancel();
     beast::error_code ignored;
     beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_both, ignored);
     beast::get_lowest_layer(stream_).close();
@@ -645,6 +682,10 @@ class session final : public session_base, public std::enable_shared_from_this<s
   server_state& srv_;
   io_thread& thread_;
   Stream stream_;
+  // The deadline of the request being answered (server_options::request_timeout).
+  net::steady_timer deadline_{stream_.get_executor()};
+  std::uint64_t dispatched_ = 0;  ///< requests handed to a handler on this connection
+  bool awaiting_ = false;         ///< the last of them is not answered yet
   // Capped: Beast's parser bounds the header section and the chunk data,
   // but not a chunk-extension line or the trailers, which would otherwise
   // grow the buffer for the whole body timeout. Room for a full header

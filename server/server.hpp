@@ -29,6 +29,10 @@ struct server_options {
   std::chrono::milliseconds body_timeout{30'000};    ///< end of headers to end of body, and each write
   std::chrono::milliseconds idle_timeout{60'000};    ///< between requests on a keep-alive connection
   std::chrono::milliseconds slow_request{1000};      ///< logged, at most one line a second
+  /// Whole request read to answer ready: past it, 504 engine_timeout and the
+  /// connection closes (the engine may still apply the request). Longer
+  /// than any engine call takes unless a part of it is stuck.
+  std::chrono::milliseconds request_timeout{30'000};
   /// Counters to update (the ones /v1/stats shows); null: the server's own.
   server_counters* counters = nullptr;
   /// Called on the I/O thread after each answered request (metrics hook).

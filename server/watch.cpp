@@ -331,7 +331,7 @@ void add_watch_routes(router& table, const registry& reg, watch_hub& hub) {
                };
                respond(std::move(r));
              },
-             "The change stream: Server-Sent Events, or a long poll with wait", {200}, false});
+             "The change stream: Server-Sent Events, or a long poll with wait", {200}, false, true});
 }
 
 }  // namespace agentreg::http

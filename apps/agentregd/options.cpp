@@ -142,6 +142,10 @@ const std::vector<option>& options() {
        duration(&settings::server, &http::server_options::body_timeout, 10, 3'600'000)},
       {"idle-timeout-ms", "MS", "idle keep-alive connection kept at most (default 60000)",
        duration(&settings::server, &http::server_options::idle_timeout, 10, 24 * 3'600'000)},
+      {"request-timeout-ms", "MS",
+       "a request the engine has not answered this long after it was read is answered 504 engine_timeout "
+       "and its connection closed (default 30000; long polls end at their own wait)",
+       duration(&settings::server, &http::server_options::request_timeout, 10, 3'600'000)},
       {"slow-request-ms", "MS", "requests slower than this are logged, one line a second at most (default 1000)",
        duration(&settings::server, &http::server_options::slow_request, 1, 3'600'000)},
       {"lease-ttl-ms", "MS", "TTL of a lease acquired or renewed without ttl_ms (default 300000)",

@@ -95,6 +95,42 @@ class Postgres:
         shutil.rmtree(self.dir, ignore_errors=True)
         self.dir = None
 
+    def _server_pids(self):
+        """The postmaster and its children (the backends), from the lock file and /proc."""
+        with open(os.path.join(self.dir, "data", "postmaster.pid")) as f:
+            postmaster = int(f.readline())
+        children = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat") as f:
+                        if int(f.read().rsplit(")", 1)[1].split()[1]) == postmaster:
+                            children.append(int(entry))
+                except (OSError, IndexError, ValueError):
+                    pass  # gone meanwhile
+        return postmaster, children
+
+    def freeze(self):
+        """SIGSTOPs the server and its backends: connections stay open and
+        the kernel still takes their bytes, but nothing answers (a hung
+        database, unlike a dead one). thaw() undoes it."""
+        postmaster, children = self._server_pids()
+        os.kill(postmaster, signal.SIGSTOP)
+        # Listed again once the postmaster is stopped: it forks no more.
+        for pid in set(children) | set(self._server_pids()[1]):
+            try:
+                os.kill(pid, signal.SIGSTOP)
+            except ProcessLookupError:
+                pass
+
+    def thaw(self):
+        postmaster, children = self._server_pids()
+        for pid in [postmaster, *children]:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+
     def new_database(self):
         """The URL of a new, empty database of this cluster."""
         name = f"t{os.getpid()}_{next(self._databases)}"
