@@ -688,6 +688,13 @@ registry::~registry() = default;
 
 const config& registry::configuration() const { return impl_->ctx.config; }
 
+bool registry::recovered() const {
+  if (!impl_->ctx.config.database_url)
+    return true;
+  std::lock_guard guard{impl_->recovery_mutex};  // held by recovery between its steps only, never across I/O
+  return impl_->recovered;
+}
+
 // ---- agents -----------------------------------------------------------------
 
 expected<agent> registry::register_agent(agent_spec spec) {

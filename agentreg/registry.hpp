@@ -298,6 +298,10 @@ class registry {
   /// progress, so never destroy it from `notify` itself.
   using change_subscription = core::change_log::subscription;
   [[nodiscard]] std::unique_ptr<change_subscription> on_new_revision(std::function<void(std::uint64_t)> notify) const;
+  /// True once what the database held is loaded (recovery done; at once
+  /// without a database). Recovery that failed at start is retried in the
+  /// background until the database answers. Never waits on an actor.
+  [[nodiscard]] bool recovered() const;
   /// The configuration in use.
   [[nodiscard]] const config& configuration() const;
 

@@ -14,24 +14,26 @@ void add_operation_routes(router& table, registry& reg, const api_options& optio
                respond(json_response(200, body));
              },
              "Liveness", {200}, false});
+  // Ready: recovered, and not stopping (a request that arrives once the
+  // server stops is answered 503 shutting_down before any route). Neither
+  // asks an actor, so /ready answers even while a part of the engine is
+  // stuck. A database lost after recovery does not make the instance
+  // unready: it serves from memory and buffers the writes (503
+  // persistence_backlog once the buffer is full), and taking every
+  // instance out of rotation for it would turn a database outage into a
+  // full one; /v1/stats and /metrics show the database's state.
   table.add({method::get, "/ready", scope::open,
              [&reg](const request&, responder respond) {
-               reg.stats_async([respond = std::move(respond)](expected<core::engine_stats> s) {
-                 if (!s)
-                   return respond(error_response(s.error()));
-                 // Writers connect with their first write: until one fails,
-                 // the database counts as reachable.
-                 if (s->persistence_enabled && !s->persistence_connected && s->persistence_retries > 0)
-                   return respond(error_response(
-                       "not_ready", "the database is unreachable (" + s->persistence_last_error +
-                                        "); the registry serves from memory and retries"));
-                 boost::json::object body;
-                 body["ready"] = true;
-                 body["persistence"] = s->persistence_enabled ? "connected" : "memory_only";
-                 respond(json_response(200, body));
-               });
+               if (!reg.recovered())
+                 return respond(error_response(
+                     "not_ready", "recovery from the database is not done: it is retried until the database "
+                                  "answers; the registry serves from memory meanwhile"));
+               boost::json::object body;
+               body["ready"] = true;
+               body["persistence"] = reg.configuration().database_url ? "postgresql" : "memory_only";
+               respond(json_response(200, body));
              },
-             "Readiness: recovery done, persistence connected or memory-only", {200, 503}, false});
+             "Readiness: recovery from the database done, not stopping", {200, 503}, false});
   const auto* counters = options.counters;
   table.add({method::get, "/v1/stats", scope::read,
              [&reg, counters](const request&, responder respond) {

@@ -392,8 +392,8 @@ class Client:
         return self._call("GET", "/health")
 
     def ready(self):
-        """{"ready": true, "persistence": ...}; raises not_ready (503) while
-        recovery runs or the database is unreachable."""
+        """{"ready": true, "persistence": "postgresql" or "memory_only"};
+        raises not_ready (503) until recovery from the database is done."""
         return self._call("GET", "/ready")
 
     def openapi(self):

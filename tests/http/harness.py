@@ -131,6 +131,16 @@ class Postgres:
             except ProcessLookupError:
                 pass
 
+    def down(self):
+        """Stops the server (connections are refused until up())."""
+        subprocess.run([PG_SCRIPT, "stop", self.dir], check=True, capture_output=True)
+
+    def up(self):
+        """Starts the server again after down(), on its port (daemons keep their URLs)."""
+        url = subprocess.run([PG_SCRIPT, "start", self.dir, "--throwaway"], check=True,
+                             capture_output=True, text=True).stdout.strip()
+        assert url == self.url, f"the cluster came back at {url}, not {self.url}"
+
     def new_database(self):
         """The URL of a new, empty database of this cluster."""
         name = f"t{os.getpid()}_{next(self._databases)}"

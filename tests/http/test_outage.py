@@ -63,5 +63,34 @@ class engine_deadline(unittest.TestCase):
             wait_until(lambda: pg.value("SELECT count(*) FROM agent_instances", db) == "2", "the second agent's row")
 
 
+class readiness(unittest.TestCase):
+    def test_ready_is_503_until_recovery_from_the_database_is_done(self):
+        db = pg.new_database()
+        with Daemon(db) as first:
+            c = first.client()
+            for i in range(3):
+                c.register(f"stored-{i}", "recovering")
+            self.assertEqual(first.terminate(), 0, first.log())
+        pg.down()
+        try:
+            with Daemon(db) as d:
+                d.wait_for_line("could not recover from the database")
+                answer = exchange(d.port, raw_request("GET", "/ready"))
+                # Before readiness meant recovery, this was 200: no write had
+                # failed yet, so the database counted as reachable.
+                self.assertEqual(answer.status, 503, answer.body)
+                self.assertEqual(answer.json()["error"], "not_ready")
+                self.assertIn("recovery", answer.json()["message"])
+                self.assertEqual(answer.headers.get("retry-after"), "1")
+                self.assertEqual(d.client().list_agents(agent_type="recovering"), [])
+                pg.up()
+                d.wait_for_line(r"recovered 3 agents")
+                self.assertEqual(d.client().ready(), {"ready": True, "persistence": "postgresql"})
+                self.assertEqual(sorted(a["agent_id"] for a in d.client().list_agents(agent_type="recovering")),
+                                 ["stored-0", "stored-1", "stored-2"])
+        finally:
+            pg.up()
+
+
 if __name__ == "__main__":
     unittest.main()

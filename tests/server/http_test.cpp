@@ -69,7 +69,7 @@ BOOST_FIXTURE_TEST_CASE(health_ready_and_openapi_need_no_token_and_v1_does, fixt
   BOOST_TEST(anonymous.get("/health").status == 200u);
   auto ready = anonymous.get("/ready");
   BOOST_TEST(ready.status == 200u, ready.body);
-  BOOST_TEST(ready.json().at("persistence").as_string() == "connected");
+  BOOST_TEST(ready.json().at("persistence").as_string() == "postgresql");
   BOOST_TEST(anonymous.get("/openapi.json").json().at("openapi").as_string() == "3.1.0");
   auto denied = anonymous.get("/v1/agents");
   BOOST_TEST(denied.status == 401u);
