@@ -2,8 +2,10 @@
 // a std::set (bench/mutex_set_baseline.hpp), in the same process run.
 //
 // Measures, for one agent type:
-//   1. acquire+release pairs/s on 1 and 2 threads, 1000 agents of capacity 8,
-//      index and baseline rounds alternating; median, min/max, and the ratio;
+//   1. acquire+release pairs/s on each thread count of --threads (default 1
+//      and 2), 1000 agents of capacity 8, index and baseline rounds
+//      alternating; median, min/max, the ratio, and the curve: each count's
+//      rate over the rate at the first count;
 //   2. acquire latency p50/p99/p99.9 at 2 threads (every 16th acquire timed);
 //   3. from 1k to 1M agents: ns per pair on one thread, and index bytes per
 //      agent (marginal, and with the fixed cost).
@@ -327,11 +329,19 @@ struct results {
     double baseline_heap_per_agent = 0;
   };
 
-  std::array<throughput, 2> by_threads;  // [0]: 1 thread, [1]: 2 threads
+  std::vector<std::pair<unsigned, throughput>> by_threads;  // in the order of --threads
+
+  // The figures at `threads`, if that count was measured.
+  [[nodiscard]] const throughput* at(unsigned threads) const {
+    for (const auto& [n, t] : by_threads)
+      if (n == threads)
+        return &t;
+    return nullptr;
+  }
   latency index_latency, baseline_latency;
   std::vector<scale_row> scale;
   double cost_ratio = 0, baseline_cost_ratio = 0;
-  std::vector<std::pair<const char*, double>> round_trips;
+  std::vector<std::pair<std::string, double>> round_trips;
   summary secret_draw_ns;
   std::vector<std::string> problems;
 };
@@ -351,17 +361,36 @@ void check_both(results& out) {
     out.problems.push_back("mutex+set check: " + baseline_result);
 }
 
-// Part 1, on instances shared by all rounds of both thread counts.
-void measure_throughput(const plan& p, index_side& index, baseline_side& baseline, results& out) {
+// The scaling curve: each thread count's median rate over the median rate
+// at the first count, for both sides (on a machine with more cores than
+// counts it shows where each stops gaining).
+void print_curve(const results& out) {
+  if (out.by_threads.size() < 2)
+    return;
+  const auto& [first, base] = out.by_threads.front();
+  std::printf("  curve, median rate over the rate at %u thread%s:", first, first == 1 ? "" : "s");
+  for (const auto& [threads, t] : out.by_threads)
+    std::printf("  %u: index x%.2f, mutex+set x%.2f;", threads,
+                base.subject_ops.median > 0 ? t.subject_ops.median / base.subject_ops.median : 0.0,
+                base.baseline_ops.median > 0 ? t.baseline_ops.median / base.baseline_ops.median : 0.0);
+  std::printf("\n");
+}
+
+// Part 1, on instances shared by all rounds of every thread count.
+void measure_throughput(const plan& p, const std::vector<unsigned>& thread_counts, index_side& index,
+                        baseline_side& baseline, results& out) {
   const std::size_t index_bytes_before = index.memory_bytes();
   std::printf("acquire+release pairs/s: %u agents x capacity %u, one type; %d rounds x %lld ms per side,\n"
               "index and mutex+set rounds alternating; worker threads pinned one per CPU\n",
               agents, capacity, p.rounds, static_cast<long long>(p.round_length.count()));
   std::printf("  %7s  %-10s %11s  %-20s  %12s\n", "threads", "variant", "median", "[min .. max]", "wall ns/pair");
   std::fflush(stdout);
-  for (unsigned threads = 1; threads <= 2; ++threads) {
-    if (threads == 2)
-      out.round_trips.emplace_back("before 2-thread rounds", cache_line_round_trip_ns());
+  for (const unsigned threads : thread_counts) {
+    if (threads > 1) {
+      const double trip = cache_line_round_trip_ns();
+      out.round_trips.emplace_back("before " + std::to_string(threads) + "-thread rounds", trip);
+      std::printf("  (cache-line round trip CPU 0 -> 1 -> 0 before the %u-thread rounds: %.0f ns)\n", threads, trip);
+    }
     throughput_round(index, threads, p.warmup);
     throughput_round(baseline, threads, p.warmup);
     const auto pairs = alternate(
@@ -370,13 +399,14 @@ void measure_throughput(const plan& p, index_side& index, baseline_side& baselin
     if (pairs.failures != 0)
       out.problems.push_back(std::to_string(pairs.failures) + " failed acquire/release at " +
                              std::to_string(threads) + " thread(s)");
-    auto& t = out.by_threads[threads - 1];
+    auto& t = out.by_threads.emplace_back(threads, results::throughput{}).second;
     t = {summarize(pairs.subject_ops), summarize(pairs.baseline_ops), summarize(pairs.ratio)};
     print_rate_row(threads, index_side::name, t.subject_ops);
     print_rate_row(threads, baseline_side::name, t.baseline_ops);
     print_ratio_row(t.ratio);
     std::fflush(stdout);
   }
+  print_curve(out);
   if (!index.idle())
     out.problems.push_back("index: agents not at load 0 after the throughput rounds");
   if (!baseline.idle())
@@ -431,7 +461,7 @@ void measure_latency(const plan& p, index_side& index, baseline_side& baseline, 
   print_latency_row(baseline_side::name, lb.p50, lb.p99, lb.p999);
   std::printf("cache-line round trip CPU 0 -> 1 -> 0, ns:");
   for (std::size_t i = 0; i < out.round_trips.size(); ++i)
-    std::printf(" %.0f %s%s", out.round_trips[i].second, out.round_trips[i].first,
+    std::printf(" %.0f %s%s", out.round_trips[i].second, out.round_trips[i].first.c_str(),
                 i + 1 < out.round_trips.size() ? "," : "\n");
   std::printf("\n");
   std::fflush(stdout);
@@ -513,13 +543,14 @@ void measure_secret_draw(const plan& p, results& out) {
 boost::json::object to_json(const results& r, const options& opts, const plan& p, const machine_info& machine,
                             std::uint64_t timer_ns) {
   boost::json::array throughput;
-  for (unsigned threads = 1; threads <= 2; ++threads) {
-    const auto& t = r.by_threads[threads - 1];
-    throughput.push_back(boost::json::object{{"threads", threads},
-                                             {"index_pairs_per_s", to_json(t.subject_ops, 0)},
-                                             {"mutex_pairs_per_s", to_json(t.baseline_ops, 0)},
-                                             {"ratio", to_json(t.ratio, 3)}});
-  }
+  const double first_rate = r.by_threads.empty() ? 0.0 : r.by_threads.front().second.subject_ops.median;
+  for (const auto& [threads, t] : r.by_threads)
+    throughput.push_back(boost::json::object{
+        {"threads", threads},
+        {"index_pairs_per_s", to_json(t.subject_ops, 0)},
+        {"mutex_pairs_per_s", to_json(t.baseline_ops, 0)},
+        {"ratio", to_json(t.ratio, 3)},
+        {"index_vs_first_count", rounded(first_rate > 0 ? t.subject_ops.median / first_rate : 0.0, 3)}});
   boost::json::array scale;
   for (const auto& row : r.scale)
     scale.push_back(boost::json::object{
@@ -542,12 +573,7 @@ boost::json::object to_json(const results& r, const options& opts, const plan& p
       {"ok", r.problems.empty()},
       {"quick", opts.quick},
       {"machine", to_json(machine)},
-      {"ratio_vs_mutex_1t", rounded(r.by_threads[0].ratio.median, 3)},
-      {"ratio_vs_mutex_2t", rounded(r.by_threads[1].ratio.median, 3)},
-      {"index_pairs_per_s_1t", whole(r.by_threads[0].subject_ops.median)},
-      {"mutex_pairs_per_s_1t", whole(r.by_threads[0].baseline_ops.median)},
-      {"index_pairs_per_s_2t", whole(r.by_threads[1].subject_ops.median)},
-      {"mutex_pairs_per_s_2t", whole(r.by_threads[1].baseline_ops.median)},
+
       {"acquire_p50_ns_2t", whole(li.p50.median)},
       {"acquire_p99_ns_2t", whole(li.p99.median)},
       {"acquire_p999_ns_2t", whole(li.p999.median)},
@@ -579,6 +605,16 @@ boost::json::object to_json(const results& r, const options& opts, const plan& p
                                        {"scale_rounds", p.scale_rounds},
                                        {"scale_round_ms", p.scale_round_length.count()}}},
   };
+  // The keys of the 1- and 2-thread figures, when those counts ran.
+  for (const unsigned threads : {1u, 2u})
+    if (const auto* t = r.at(threads)) {
+      const std::string suffix = "_" + std::to_string(threads) + "t";
+      o["ratio_vs_mutex" + suffix] = rounded(t->ratio.median, 3);
+      o["index_pairs_per_s" + suffix] = whole(t->subject_ops.median);
+      o["mutex_pairs_per_s" + suffix] = whole(t->baseline_ops.median);
+    }
+  if (const auto* one = r.at(1), *two = r.at(2); one && two && one->subject_ops.median > 0)
+    o["index_2t_vs_1t"] = rounded(two->subject_ops.median / one->subject_ops.median, 3);
   add_problems(o, r.problems);
   return o;
 }
@@ -605,7 +641,7 @@ int run_index_suite(const options& opts) {
     index_side index{agents, capacity};
     baseline_side baseline{agents, capacity};
     if (index.error().empty()) {
-      measure_throughput(p, index, baseline, r);
+      measure_throughput(p, opts.threads.empty() ? std::vector<unsigned>{1, 2} : opts.threads, index, baseline, r);
       measure_latency(p, index, baseline, r);
     } else {
       r.problems.push_back("index setup: " + index.error());
@@ -615,9 +651,12 @@ int run_index_suite(const options& opts) {
   measure_secret_draw(p, r);
 
   const bool scaled = r.scale.size() == scale_sizes.size();
-  std::printf("summary: index/mutex+set x%.2f at 1 thread, x%.2f at 2 threads; acquire p50 %.0f ns, p99 %.0f ns "
+  const auto ratio_at = [&r](unsigned threads) { return r.at(threads) ? r.at(threads)->ratio.median : 0.0; };
+  const auto rate_at = [&r](unsigned threads) { return r.at(threads) ? r.at(threads)->subject_ops.median : 0.0; };
+  std::printf("summary: index/mutex+set x%.2f at 1 thread, x%.2f at 2 threads; index 2 threads / 1 thread x%.2f;\n"
+              "         acquire p50 %.0f ns, p99 %.0f ns "
               "at 2 threads;\n         %.1f bytes/agent at 1M agents (%.1f with fixed cost), cost 1M/1k x%.2f\n",
-              r.by_threads[0].ratio.median, r.by_threads[1].ratio.median, r.index_latency.p50.median,
+              ratio_at(1), ratio_at(2), rate_at(1) > 0 ? rate_at(2) / rate_at(1) : 0.0, r.index_latency.p50.median,
               r.index_latency.p99.median, scaled ? r.scale.back().index_bytes_per_agent : 0.0,
               scaled ? r.scale.back().index_bytes_per_agent_with_fixed : 0.0, r.cost_ratio);
   for (const auto& problem : r.problems)

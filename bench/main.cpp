@@ -1,4 +1,4 @@
-// agentreg-bench <suite> [--json] [--quick] [--url URL] [--redis HOST:PORT] [--etcd URL] [--agentregd URL]
+// agentreg-bench <suite> [--json] [--quick] [--url URL] [--redis HOST:PORT] [--etcd URL] [--agentregd URL] [--threads LIST]
 //
 // One program, one sub-command per suite. Each suite lives in its own source
 // file and adds itself to the table with register_suite(), so adding a suite
@@ -13,7 +13,7 @@
 namespace {
 
 void usage(std::FILE* out) {
-  std::fprintf(out, "usage: agentreg-bench <suite> [--json] [--quick] [--url URL] [--redis HOST:PORT] [--etcd URL] [--agentregd URL]\n\nsuites:\n");
+  std::fprintf(out, "usage: agentreg-bench <suite> [--json] [--quick] [--url URL] [--redis HOST:PORT] [--etcd URL] [--agentregd URL] [--threads LIST]\n\nsuites:\n");
   for (const auto& s : agentreg::bench::suites())
     std::fprintf(out, "  %-10.*s %.*s\n", static_cast<int>(s.name.size()), s.name.data(),
                  static_cast<int>(s.summary.size()), s.summary.data());
@@ -24,7 +24,8 @@ void usage(std::FILE* out) {
                "  --url U  PostgreSQL to use (suites that need one; default: start a scratch cluster)\n"
                "  --redis HOST:PORT  Redis for the baselines that use it (default: skip them)\n"
                "  --etcd URL         etcd client URL for the baselines that use it (default: skip them)\n"
-               "  --agentregd URL    a running agentregd for the HTTP variants (default: skip them)\n");
+               "  --agentregd URL    a running agentregd for the HTTP variants (default: skip them)\n"
+               "  --threads LIST     thread counts of a scaling curve, e.g. 1,2,4 (index; default 1,2)\n");
 }
 
 // The options that take a value, as "--name VALUE" or "--name=VALUE".
@@ -65,6 +66,14 @@ int main(int argc, char** argv) {
       opts.json = true;
     } else if (arg == "--quick") {
       opts.quick = true;
+    } else if (arg == "--threads" || arg.substr(0, 10) == "--threads=") {
+      const std::string_view text = arg.size() > 9 ? arg.substr(10) : (i + 1 < argc ? argv[++i] : "");
+      opts.threads = agentreg::bench::parse_thread_list(text);
+      if (opts.threads.empty()) {
+        std::fprintf(stderr, "agentreg-bench: --threads takes a list of counts 1..256 such as 1,2,4, got '%.*s'\n",
+                     static_cast<int>(text.size()), text.data());
+        return 2;
+      }
     } else if (const auto value = string_option(arg, argc, argv, i)) {
       opts.*(value.field) = value.text;
     } else if (arg == "--help" || arg == "-h") {

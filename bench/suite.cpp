@@ -42,6 +42,33 @@ const std::vector<suite>& suites() {
   return table();
 }
 
+std::vector<unsigned> parse_thread_list(std::string_view text) {
+  std::vector<unsigned> counts;
+  while (!text.empty()) {
+    const std::size_t comma = text.find(',');
+    const std::string_view item = text.substr(0, comma);
+    unsigned n = 0;
+    if (item.empty() || item.size() > 3)
+      return {};
+    for (const char c : item) {
+      if (c < '0' || c > '9')
+        return {};
+      n = n * 10 + static_cast<unsigned>(c - '0');
+    }
+    if (n < 1 || n > 256)
+      return {};
+    counts.push_back(n);
+    if (comma == std::string_view::npos)
+      break;
+    text.remove_prefix(comma + 1);
+    if (text.empty())
+      return {};  // a trailing comma
+  }
+  std::sort(counts.begin(), counts.end());
+  counts.erase(std::unique(counts.begin(), counts.end()), counts.end());
+  return counts;
+}
+
 std::uint64_t timer_overhead_ns() {
   std::vector<double> deltas(1001);
   for (auto& d : deltas) {

@@ -30,7 +30,15 @@ struct options {
   std::string etcd;
   /// --agentregd URL: a running agentregd for the HTTP variants. Empty: skipped.
   std::string agentregd;
+  /// --threads LIST: the thread counts of the suites that measure a scaling
+  /// curve (index), comma-separated, each 1..256, e.g. "1,2,4,8". Empty: the
+  /// suite's own default.
+  std::vector<unsigned> threads;
 };
+
+/// Parses a --threads list ("1,2,4"): ascending or not, duplicates dropped,
+/// sorted; each count 1..256. Empty when the text is not such a list.
+std::vector<unsigned> parse_thread_list(std::string_view text);
 
 /// One sub-command of agentreg-bench: its name, a one-line summary, and its
 /// entry point, which returns the process exit code.

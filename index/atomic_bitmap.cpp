@@ -62,9 +62,17 @@ void atomic_bitmap::raise_summaries(std::uint32_t b, std::uint32_t w) {
 void atomic_bitmap::set(std::uint32_t i) {
   const std::uint32_t b = i / block_bits, w = (i / 64) % words_per_block;
   word* leaf = block_or_create(b);
-  // seq_cst: must be ordered before the summary loads in raise_summaries
-  // (pairs with clear()'s re-read of this word).
-  leaf[w].fetch_or(bit(i), std::memory_order_seq_cst);
+  // A bit already set is not written again, so that setting a bit that is
+  // set (the common case of the index's hints) leaves the line shared
+  // between CPUs. seq_cst on the load as on the RMW: either orders the leaf
+  // before the summary loads in raise_summaries (pairs with the
+  // drop-then-re-read of scan_block and scan_top). If another set() put the
+  // bit and has not raised the summaries yet, the loads below see a dropped
+  // summary and raise it: a drop that left the bit unreachable came after a
+  // re-read that saw the word empty, hence before that set's RMW, hence
+  // before our load of the leaf.
+  if ((leaf[w].load(std::memory_order_seq_cst) & bit(i)) == 0)
+    leaf[w].fetch_or(bit(i), std::memory_order_seq_cst);
   raise_summaries(b, w);
 }
 
@@ -140,9 +148,9 @@ std::optional<std::uint32_t> atomic_bitmap::scan_top(std::uint32_t first_block) 
 
 std::optional<std::uint32_t> atomic_bitmap::find_first() const { return scan_top(0); }
 
-std::optional<std::uint32_t> atomic_bitmap::find_from(std::uint32_t start) const {
+std::optional<std::uint32_t> atomic_bitmap::find_next(std::uint32_t start) const {
   if (start >= size())
-    return find_first();
+    return std::nullopt;
   const std::uint32_t b = start / block_bits, w = (start / 64) % words_per_block;
   if (const word* leaf = block(b)) {
     if (std::uint64_t bits = leaf[w].load(std::memory_order_seq_cst) & from_bit(start))
@@ -152,8 +160,13 @@ std::optional<std::uint32_t> atomic_bitmap::find_from(std::uint32_t start) const
         return hit;
   }
   if (b + 1 < blocks_)
-    if (auto hit = scan_top(b + 1))
-      return hit;
+    return scan_top(b + 1);
+  return std::nullopt;
+}
+
+std::optional<std::uint32_t> atomic_bitmap::find_from(std::uint32_t start) const {
+  if (auto hit = find_next(start))
+    return hit;
   return find_first();
 }
 

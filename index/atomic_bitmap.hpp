@@ -36,7 +36,8 @@ class atomic_bitmap {
   atomic_bitmap(const atomic_bitmap&) = delete;
   atomic_bitmap& operator=(const atomic_bitmap&) = delete;
 
-  /// Sets bit `i`. Thread-safe. Allocates its block on first use.
+  /// Sets bit `i`. Thread-safe. Allocates its block on first use. Setting a
+  /// bit that is set, with its summaries set, only reads: no line is written.
   void set(std::uint32_t i);
 
   /// Clears bit `i`; keeps the summaries exact at quiescence. Thread-safe.
@@ -48,6 +49,10 @@ class atomic_bitmap {
   /// Lowest set bit, if any. Thread-safe; under concurrent writes the answer
   /// was set at some moment during the call.
   [[nodiscard]] std::optional<std::uint32_t> find_first() const;
+
+  /// First set bit at or after `start`, none if there is none up to the end.
+  /// Thread-safe, same guarantee as `find_first`.
+  [[nodiscard]] std::optional<std::uint32_t> find_next(std::uint32_t start) const;
 
   /// First set bit at or after `start`, wrapping around to the lowest.
   /// Thread-safe, same guarantee as `find_first`.

@@ -1,5 +1,7 @@
 #include "index/priority_index.hpp"
 
+#include <algorithm>
+#include <bit>
 #include <functional>
 #include <new>
 #include <stdexcept>
@@ -76,7 +78,10 @@ constexpr std::uint32_t rank_of(std::uint64_t w) {
   const std::uint32_t load = f.leased + f.reported;
   if (f.vacant || f.status != agent_status::online || load >= f.capacity)
     return no_rank;
-  return static_cast<std::uint32_t>((std::uint64_t{load} << 16) / f.capacity);
+  // In 32 bits (load < 2^12, so load << 16 < 2^28): a 32-bit division is
+  // several times cheaper than a 64-bit one, and every move and every pick
+  // computes a rank.
+  return (load << 16) / f.capacity;
 }
 
 constexpr bool matches(std::uint64_t w, const agent_ref& ref) {
@@ -205,7 +210,9 @@ constexpr std::uint64_t next_sequence(std::uint64_t state, std::uint64_t phase) 
   return ((state & ~phase_mask) + (phase_mask + 1)) | phase;
 }
 
-struct lease_record {
+// A line each: records held by two threads at once must not share one, or
+// every acquire and release of each moves it between their CPUs.
+struct alignas(64) lease_record {
   std::atomic<std::uint64_t> state{phase_free};
   // The fields below are written only by the record's owner (its allocator,
   // or a renewer in phase renewing) before the release store of `state` that
@@ -231,6 +238,10 @@ constexpr std::uint32_t buckets_per_page = 256;
 // cache line each, so that two threads acquiring and releasing do not bounce
 // one line between their CPUs on every call.
 constexpr std::uint32_t stripes = 16;
+
+// The fewest slots a pick region holds (see pool_state::region_of): below
+// 2 * min_region agents a type is one region, and ties rotate over all.
+constexpr std::uint32_t min_region = 64;
 
 std::uint32_t my_stripe() {
   static std::atomic<std::uint32_t> next{0};
@@ -297,63 +308,84 @@ struct priority_index::pool_state {
     return *b;
   }
 
-  // Makes slot s visible in the bucket of `rank`.
+  // Makes slot s visible in the bucket of `rank`. Reads only when the bit
+  // and the rank's bit are set already (atomic_bitmap::set), which is the
+  // steady state of an agent moving between the same few ranks.
   void list(std::uint32_t s, std::uint32_t rank) {
     bucket_or_create(rank).set(s);
     ranks.set(rank);
   }
 
-  // Takes slot s out of the bucket of `rank`, keeping every summary a hint
-  // that never misses: clear, then re-read what was cleared and raise it
-  // again if a concurrent writer put it back (see atomic_bitmap).
+  // Takes a stale hint, slot s in the bucket of `rank`, out, keeping every
+  // hint one that never misses: clear, then re-read the word and list s
+  // again if a concurrent writer put it back.
   void unlist(std::uint32_t s, std::uint32_t rank) {
     atomic_bitmap* b = bucket(rank);
     if (b == nullptr)
       return;
     b->clear(s);
     // The rank's bit in `ranks` stays set even if the bucket is now empty:
-    // pick() drops it lazily when it meets it as the lowest rank. Clearing it
-    // here would write the shared rank summary on every acquire and release.
+    // pick() drops it lazily when it meets it as the lowest rank.
     // seq_cst: pairs with the seq_cst CAS of a writer that moved s back into
-    // `rank`; either it lists s after our clear, or we see its word here.
+    // `rank` and then found the bit set (atomic_bitmap::set reads it
+    // seq_cst): either its read came after our clear and it set the bit
+    // again, or its CAS came before our re-read here and we see its word.
     if (rank_of(slots.at(s).word.load(std::memory_order_seq_cst)) == rank)
       list(s, rank);
   }
 
-  // Called by whoever won the CAS from `before` to `after` on slot s.
-  void publish(std::uint32_t s, std::uint64_t before, std::uint64_t after) {
-    const std::uint32_t from = rank_of(before), to = rank_of(after);
-    if (from == to)
-      return;
-    if (to != no_rank)
+  // Called by whoever won the CAS from some word to `after` on slot s.
+  //
+  // Only the new rank's bit is set; the old rank's bit stays, a stale hint
+  // that the next pick meeting it drops (pick() validates every candidate
+  // against its word). An agent that is acquired and released goes back
+  // and forth between two ranks; clearing the old bit on every move wrote
+  // two shared bitmap words per move, and on two CPUs each such write costs
+  // a cache-line round trip. Each move leaves at most one stale bit and
+  // each is dropped once, so picks pay O(1) amortized for them.
+  void publish(std::uint32_t s, std::uint64_t after) {
+    if (const std::uint32_t to = rank_of(after); to != no_rank)
       list(s, to);
-    if (from != no_rank)
-      unlist(s, from);
+  }
+
+  // The slots a thread's picks start in: [first, last). The slots of a type
+  // are cut into up to `stripes` regions of at least min_region slots, one
+  // per stripe; ties are broken within the caller's region first, so that
+  // two threads picking among many tied agents work on disjoint agents (and
+  // disjoint cache lines) instead of racing for the same ones. When the
+  // region holds no agent of the lowest rank, the pick goes on past it: the
+  // rank order stays exact, only the choice among equals is local.
+  struct region {
+    std::uint32_t first, last;
+  };
+  static region region_of(std::uint32_t stripe, std::uint32_t hw) {
+    // A power of two, so that cutting needs no division.
+    const std::uint32_t length = std::max(min_region, std::bit_ceil((hw + stripes - 1) / stripes));
+    const std::uint32_t shift = static_cast<std::uint32_t>(std::countr_zero(length));
+    const std::uint32_t count = std::max(1u, (hw + length - 1) >> shift);
+    const std::uint32_t k = stripe < count ? stripe : stripe % count;
+    return {k << shift, std::min(hw, (k + 1) << shift)};
   }
 
   // Finds a candidate that is eligible in the lowest non-empty rank and
-  // returns it with the word it was validated against. Cleans stale hints.
+  // returns it with the word it was validated against. Drops stale hints.
   std::optional<std::pair<std::uint32_t, std::uint64_t>> pick() {
+    const std::uint32_t stripe = my_stripe();
     for (;;) {
       const auto rank = ranks.find_first();
       if (!rank)
         return std::nullopt;
       atomic_bitmap* b = bucket(*rank);
-      // relaxed: the cursor only spreads ties; any value is correct. Each
-      // stripe starts at its own offset so that two threads do not work on
-      // neighbouring slots (and bitmap words) and bounce their cache lines.
-      const std::uint32_t hw = high_water.load(std::memory_order_relaxed);
-      const std::uint32_t stripe = my_stripe();
-      const std::uint32_t start =
-          hw == 0 ? 0 : (cursors[stripe].value.load(std::memory_order_relaxed) + stripe * (hw / stripes + 1)) % hw;
-      const auto s = b ? b->find_from(start) : std::nullopt;
+      const auto s = b ? find_near(*b, stripe) : std::nullopt;
       if (!s) {
+        // The bucket is empty: here its rank's bit is dropped, with the
+        // same clear-then-re-read as the bitmap's summaries.
         ranks.clear(*rank);
         if (b && !b->empty())
           ranks.set(*rank);
         continue;
       }
-      // seq_cst: the validation read of the Dekker pair with publish().
+      // seq_cst: the validation read of the Dekker pair with unlist().
       const std::uint64_t w = slots.at(*s).word.load(std::memory_order_seq_cst);
       if (rank_of(w) != *rank) {
         unlist(*s, *rank);  // a stale hint: the agent has moved
@@ -363,13 +395,28 @@ struct priority_index::pool_state {
     }
   }
 
-  // The calling thread's next pick starts after slot s (see pick()).
+  // A set bit of bucket b: from the stripe's cursor to the end of its
+  // region, then from the region's start, then anywhere.
+  std::optional<std::uint32_t> find_near(const atomic_bitmap& b, std::uint32_t stripe) const {
+    // relaxed: the high-water mark and the cursor only place the search;
+    // any value gives a correct answer.
+    const region r = region_of(stripe, high_water.load(std::memory_order_relaxed));
+    std::uint32_t from = cursors[stripe].value.load(std::memory_order_relaxed);
+    if (from < r.first || from >= r.last)
+      from = r.first;
+    auto s = b.find_next(from);
+    if (s && *s < r.last)
+      return s;
+    if (from > r.first)
+      if (const auto early = b.find_next(r.first); early && *early < from)
+        return early;
+    return s ? s : b.find_first();
+  }
+
+  // The calling thread's next pick starts after slot s (see find_near).
   void advance_cursor(std::uint32_t s) {
-    const std::uint32_t hw = high_water.load(std::memory_order_relaxed);
-    const std::uint32_t stripe = my_stripe();
-    const std::uint32_t offset = hw == 0 ? 0 : stripe * (hw / stripes + 1) % hw;
     // relaxed: the cursor only spreads ties.
-    cursors[stripe].value.store(hw == 0 ? 0 : (s + 1 + hw - offset) % hw, std::memory_order_relaxed);
+    cursors[my_stripe()].value.store(s + 1, std::memory_order_relaxed);
   }
 
   std::string name;
@@ -516,9 +563,9 @@ result<agent_ref> priority_index::place(std::uint32_t pool, std::uint32_t capaci
   sl.stamp.store(stamp, std::memory_order_relaxed);
   const std::uint64_t w = encode({0, reported, capacity, generation, status, false});
   // seq_cst: publishes the agent (and its tag, ordered before) to readers,
-  // and takes part in the Dekker pair of publish().
+  // and takes part in the Dekker pair of unlist().
   sl.word.store(w, std::memory_order_seq_cst);
-  p->publish(s, vacant_bit, w);
+  p->publish(s, w);
   return {errc::ok, {pool, s, generation}};
 }
 
@@ -553,7 +600,7 @@ result<agent_ref> priority_index::move(agent_ref agent, std::string_view agent_t
       return {errc::capacity_below_load, {}};
     closed = w | vacant_bit;
   } while (!sl.word.compare_exchange_weak(w, closed, std::memory_order_seq_cst));
-  p->publish(agent.slot, w, closed);
+  // A closed slot is in no bucket: its bit there is a stale hint now.
   const auto f = decode(w);
   // The new pool is made only now that the move can no longer be refused
   // for the agent's sake; too_many_types is the only refusal left.
@@ -569,7 +616,7 @@ result<agent_ref> priority_index::move(agent_ref agent, std::string_view agent_t
     // nobody else can have written it meanwhile.
     // seq_cst: as the store of insert().
     sl.word.store(w, std::memory_order_seq_cst);
-    p->publish(agent.slot, closed, w);
+    p->publish(agent.slot, w);
     return fresh;
   }
   push_free(p->free_head, p->slots, agent.slot);
@@ -593,7 +640,7 @@ errc priority_index::modify(agent_ref agent, Change&& change) {
     if (const errc e = change(w, next); e != errc::ok)
       return e;
   } while (!sl.word.compare_exchange_weak(w, next, std::memory_order_seq_cst));
-  p->publish(agent.slot, w, next);
+  p->publish(agent.slot, next);
   return errc::ok;
 }
 
@@ -723,7 +770,7 @@ result<lease> priority_index::acquire(std::uint32_t pool, std::int64_t expires_a
     // seq_cst: the reserving CAS; see modify().
     if (!sl.word.compare_exchange_strong(w, next, std::memory_order_seq_cst))
       continue;  // someone changed this agent first: pick again
-    p->publish(s, w, next);
+    p->publish(s, next);
     p->advance_cursor(s);
 
     auto& table = *leases_;

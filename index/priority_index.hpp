@@ -101,12 +101,20 @@ struct result {
 /// capacity up to 256; above that, ratios closer than 1/65536 count as a tie.
 ///
 /// Bucket membership is a hint that never misses: after a CAS moves an agent
-/// from rank a to rank b, the writer sets bit b, clears bit a, then re-reads
-/// the word and sets a again if the agent went back there meanwhile. Readers
-/// validate a candidate against its word before using it and clear stale
-/// bits they meet. So under contention a pick is an agent that was least
-/// loaded at some moment during the call, and at quiescence it is the exact
-/// minimum.
+/// from rank a to rank b, the writer sets bit b (a read only, when it is set
+/// already) and leaves bit a set. Readers validate a candidate against its
+/// word before using it and drop the stale bits they meet (clear, re-read the
+/// word, set again if the agent went back meanwhile). So an agent going back
+/// and forth between two ranks, as acquire and release make it, writes no
+/// bitmap word once both bits are set, and under contention a pick is an
+/// agent that was least loaded at some moment during the call; at quiescence
+/// it is the exact minimum.
+///
+/// Ties are broken within the calling thread's region of the type's slots
+/// first (up to 16 regions of at least 64 slots, one per thread stripe),
+/// from a cursor that rotates there, and only then elsewhere: two threads
+/// picking among many tied agents then write disjoint agent words and lease
+/// records, and no line moves between their CPUs per pair.
 ///
 /// ## Cost as agents grow
 ///

@@ -1,5 +1,7 @@
 #include <boost/test/unit_test.hpp>
 
+#include <atomic>
+#include <optional>
 #include <set>
 #include <thread>
 #include <vector>
@@ -44,6 +46,19 @@ BOOST_AUTO_TEST_CASE(find_from_returns_the_next_set_bit_and_wraps_around) {
   BOOST_TEST(*bm.find_from(5001) == 3u);  // wrapped
 }
 
+BOOST_AUTO_TEST_CASE(find_next_returns_the_next_set_bit_and_never_wraps) {
+  atomic_bitmap bm{1u << 16};
+  for (std::uint32_t i : {3u, 64u, 5000u})
+    bm.set(i);
+  BOOST_TEST(*bm.find_next(0) == 3u);
+  BOOST_TEST(*bm.find_next(3) == 3u);
+  BOOST_TEST(*bm.find_next(4) == 64u);
+  BOOST_TEST(*bm.find_next(65) == 5000u);
+  BOOST_TEST(!bm.find_next(5001).has_value());  // find_from would wrap to 3
+  BOOST_TEST(!bm.find_next(1u << 16).has_value());
+  BOOST_TEST(*bm.find_from(5001) == 3u);
+}
+
 BOOST_AUTO_TEST_CASE(clearing_a_bit_that_is_not_set_changes_nothing) {
   atomic_bitmap bm{4096};
   bm.set(10);
@@ -84,6 +99,45 @@ BOOST_AUTO_TEST_CASE(concurrent_set_and_clear_leave_exactly_the_surviving_bits_r
   for (auto i = bm.find_first(); i && !found.count(*i); i = bm.find_from(*i + 1))
     found.insert(*i);
   BOOST_TEST(found == expected);
+}
+
+BOOST_AUTO_TEST_CASE(a_bit_set_again_while_readers_drop_stale_summaries_stays_reachable) {
+  // set() of a bit that is set writes nothing (it only reads the summaries),
+  // while readers drop the summaries of words they find empty. One thread
+  // toggles bit `lone` (the only bit of its word, so its word's and its
+  // block's summaries keep going stale), one sets it again and again (mostly
+  // the read-only path), two readers search all the time. Whatever the
+  // interleaving, once the last set() returned the bit is reachable.
+  constexpr std::uint32_t lone = 5 * 4096 + 7 * 64 + 9;
+  atomic_bitmap bm{1u << 16};
+  std::atomic<bool> done{false};
+  std::vector<std::thread> pool;
+  pool.emplace_back([&] {
+    for (int i = 0; i < 200000; ++i) {
+      bm.clear(lone);
+      bm.set(lone);
+    }
+  });
+  pool.emplace_back([&] {
+    for (int i = 0; i < 200000; ++i)
+      bm.set(lone);
+  });
+  for (int r = 0; r < 2; ++r)
+    pool.emplace_back([&] {
+      // relaxed: a plain stop request; join() orders the rest.
+      while (!done.load(std::memory_order_relaxed)) {
+        (void)bm.find_first();
+        (void)bm.find_next(lone - 100);
+      }
+    });
+  pool[0].join();
+  pool[1].join();
+  done.store(true, std::memory_order_relaxed);
+  for (std::size_t t = 2; t < pool.size(); ++t)
+    pool[t].join();
+  BOOST_TEST(bm.find_first().value_or(0) == lone);
+  BOOST_TEST(bm.find_next(0).value_or(0) == lone);
+  BOOST_TEST(bm.find_from(lone + 1).value_or(0) == lone);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

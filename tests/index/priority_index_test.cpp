@@ -1,6 +1,10 @@
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+#include <iterator>
 #include <limits>
+#include <optional>
+#include <thread>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -109,6 +113,111 @@ BOOST_FIXTURE_TEST_CASE(ties_rotate_over_all_tied_agents, fixture) {
   BOOST_TEST(picks.size() == 7u);
   for (auto& [tag, n] : picks)
     BOOST_TEST(n == 10);
+}
+
+BOOST_FIXTURE_TEST_CASE(ties_rotate_in_a_large_pool_so_no_agent_is_picked_twice_before_sixty_three_others, fixture) {
+  // 1000 tied agents: a thread rotates over a region of at least 64 of them
+  // (so that two threads keep to different agents), not over all 1000.
+  for (std::uint64_t t = 0; t < 1000; ++t)
+    add(8, t);
+  std::map<std::uint64_t, int> picks;
+  for (int i = 0; i < 640; ++i) {
+    const auto l = acquire(pool);
+    BOOST_REQUIRE(l);
+    ++picks[view(l->agent).tag];
+    BOOST_REQUIRE((idx.release(*l) == errc::ok));
+  }
+  BOOST_TEST(picks.size() >= 64u);
+  for (auto& [tag, n] : picks)
+    BOOST_TEST(n <= 10);
+}
+
+// Moves leave stale hints behind (an agent's bit stays in the bucket of the
+// rank it left, until a pick meets it): whatever they pile up to, after every
+// step the pick is the exact minimum of load/capacity over the eligible
+// agents, and no_capacity exactly when none has room.
+BOOST_FIXTURE_TEST_CASE(the_pick_at_quiescence_is_the_exact_minimum_while_stale_hints_pile_up, fixture) {
+  std::vector<agent_ref> agents;
+  for (std::uint32_t i = 0; i < 200; ++i)  // four pick regions
+    agents.push_back(add(1 + i % 7, i));
+  std::vector<lease> held;
+  std::uint64_t x = 0x2545F4914F6CDD1Dull;
+  const auto next = [&x] {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    return x;
+  };
+  for (int step = 0; step < 20000; ++step) {
+    const std::uint64_t r = next() % 100;
+    agent_ref& a = agents[next() % agents.size()];
+    if (r < 45) {
+      if (auto l = acquire(pool))
+        held.push_back(*l);
+    } else if (r < 85 && !held.empty()) {
+      const std::size_t k = next() % held.size();
+      BOOST_REQUIRE((idx.release(held[k]) == errc::ok));
+      held[k] = held.back();
+      held.pop_back();
+    } else if (r < 92) {
+      const auto v = view(a);
+      idx.set_load(a, static_cast<std::int64_t>(next() % (v.capacity - v.leased + 1)));
+    } else if (r < 97) {
+      idx.set_status(a, next() % 4 == 0 ? agent_status::paused : agent_status::online);
+    } else {
+      // Remove and insert again: the old slot's bits go stale at once.
+      const auto v = view(a);
+      if (v.leased == 0) {
+        BOOST_REQUIRE((idx.remove(a) == errc::ok));
+        a = add(v.capacity, v.tag);
+      }
+    }
+    // The exact minimum, by cross-multiplication, over every eligible agent.
+    std::optional<agent_view> best;
+    for (const auto& ag : agents) {
+      const auto v = view(ag);
+      if (v.status != agent_status::online || v.load() >= v.capacity)
+        continue;
+      if (!best || std::uint64_t{v.load()} * best->capacity < std::uint64_t{best->load()} * v.capacity)
+        best = v;
+    }
+    const auto picked = idx.least_loaded(pool);
+    if (!best) {
+      BOOST_REQUIRE((picked.error == errc::no_capacity));
+      continue;
+    }
+    BOOST_REQUIRE(picked);
+    BOOST_REQUIRE(std::uint64_t{picked->load()} * best->capacity == std::uint64_t{best->load()} * picked->capacity);
+  }
+  for (const auto& l : held)
+    BOOST_REQUIRE((idx.release(l) == errc::ok));
+}
+
+BOOST_FIXTURE_TEST_CASE(two_threads_picking_among_many_tied_agents_keep_to_different_agents, fixture) {
+  // Each thread holds at most one lease, so its region always has a tied
+  // agent free and no pick has to leave it: the two never touch the same
+  // agent (nor its cache line), which is what lets a pair scale over CPUs.
+  for (std::uint64_t t = 0; t < 1000; ++t)
+    add(8, t);
+  std::vector<std::set<std::uint32_t>> picked(2);
+  std::vector<std::thread> pair;
+  for (std::uint64_t t = 0; t < 2; ++t)
+    pair.emplace_back([&, t] {
+      for (std::uint64_t i = 0; i < 2000; ++i) {
+        const auto l = idx.acquire(pool, 0, (t << 32 | i) * 0x9E3779B97F4A7C15ull + 1);
+        if (!l)
+          return;
+        picked[t].insert(l->agent.slot);
+        if (idx.release(*l) != errc::ok)
+          return;
+      }
+    });
+  for (auto& th : pair)
+    th.join();
+  BOOST_TEST(picked[0].size() >= 64u);
+  BOOST_TEST(picked[1].size() >= 64u);
+  std::vector<std::uint32_t> shared;
+  std::set_intersection(picked[0].begin(), picked[0].end(), picked[1].begin(), picked[1].end(),
+                        std::back_inserter(shared));
+  BOOST_TEST(shared.empty());
 }
 
 // A report of INT64_MAX with a slot leased made `n + leased` overflow, which
