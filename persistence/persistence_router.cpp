@@ -124,6 +124,14 @@ struct router_state {
   // Records held by writers that died (their gate room, given back).
   std::int64_t lost = 0;
   std::int64_t writer_restarts = 0;
+  // Per writer: its last answer to stats_atom. A writer busy in a long
+  // write or reconnect may not answer in time; its counters then come from
+  // here, so that batches, rows, retries, dead letters and lost records
+  // never go down between two calls of stats() (they are Prometheus
+  // counters).
+  std::vector<msg::persistence_stats> last_stats;
+  // The counters of writers that died, kept for the same reason.
+  msg::persistence_stats retired;
   static inline const char* name = "agentreg.persistence_router";
 
   std::size_t writer_of(std::string_view id) const { return std::hash<std::string_view>{}(id) % writers.size(); }
@@ -310,6 +318,7 @@ void spawn_writer(router_pointer self, std::size_t i) {
     st.writers.push_back(std::move(w));
     st.rooms.push_back(std::move(room));
     st.sent.push_back(0);
+    st.last_stats.emplace_back();
   } else {
     st.writers[i] = std::move(w);
     st.rooms[i] = std::move(room);
@@ -340,6 +349,13 @@ msg::persistence_actor::behavior_type router_behavior(router_pointer self, write
         st.gate->release(lost);
         st.lost += lost;
       }
+      const auto& old = st.last_stats[i];
+      st.retired.batches += old.batches;
+      st.retired.rows += old.rows;
+      st.retired.retries += old.retries;
+      st.retired.dead_letters += old.dead_letters;
+      st.retired.lost += old.lost;
+      st.last_stats[i] = {};
       spawn_writer(self, i);
       ++st.writer_restarts;
       // A release in flight waited for (or was sent to) the writer that
@@ -436,20 +452,28 @@ msg::persistence_actor::behavior_type router_behavior(router_pointer self, write
         auto rp = self->make_response_promise<msg::persistence_stats>();
         ask_writers<msg::persistence_stats>(
             self, 0,
-            [rp, lost = self->state.lost, held = self->state.snapshot_rows_held(),
+            [self, rp, lost = self->state.lost, held = self->state.snapshot_rows_held(),
              restarts = self->state.writer_restarts](
                 const std::vector<std::optional<msg::persistence_stats>>& answers) mutable {
-              msg::persistence_stats all;
-              all.lost = lost;
+              auto& st = self->state;
+              msg::persistence_stats all = st.retired;
+              all.buffered = 0;
+              all.lost += lost;
               all.snapshot_rows = held;
               all.writer_restarts = restarts;
               all.connected = true;
-              for (const auto& a : answers) {
-                if (!a) {
+              for (std::size_t i = 0; i < answers.size(); ++i) {
+                const auto& answer = answers[i];
+                if (answer && i < st.last_stats.size())
+                  st.last_stats[i] = *answer;
+                if (!answer) {
                   all.connected = false;
                   all.last_error = "a persistence writer did not answer";
-                  continue;
                 }
+                // An unanswered writer counts with its last answer.
+                const msg::persistence_stats* a = answer ? &*answer : i < st.last_stats.size() ? &st.last_stats[i] : nullptr;
+                if (a == nullptr)
+                  continue;
                 all.buffered += a->buffered;
                 all.batches += a->batches;
                 all.rows += a->rows;
