@@ -760,6 +760,61 @@ std::vector<agent> registry::list_agents(const agent_filter& filter) const {
   return out;
 }
 
+void registry::list_agents_page_async(agent_page_request request, completion<agent_page> done) const {
+  if (request.limit == 0)
+    return done(error{errc::invalid_argument, "limit must be at least 1"});
+  impl::run_in(impl_->any_asker(), [this, request = std::move(request), done = std::move(done)](
+                                       caf::event_based_actor*, std::function<void()> finished) {
+    auto& ctx = impl_->ctx;
+    const auto& f = request.filter;
+    // The first limit + 1 matching records by id, in a heap whose top is
+    // the greatest: one pass, no agent copied but the page's.
+    using picked = std::shared_ptr<actors::agent_record>;
+    auto later = [](const picked& a, const picked& b) { return a->agent_id < b->agent_id; };
+    std::vector<picked> first;
+    first.reserve(request.limit + 1);
+    ctx.agents.for_each([&](const picked& rec) {
+      if (!request.after.empty() && rec->agent_id <= request.after)
+        return;
+      if (first.size() > request.limit && !later(rec, first.front()))
+        return;
+      const auto binding = rec->binding();
+      if (!binding)
+        return;
+      const auto& spec = binding->spec;
+      if ((f.agent_type && spec.agent_type != *f.agent_type) ||
+          (f.llm_provider && spec.llm_provider != *f.llm_provider) ||
+          (f.model_name && spec.model_name != *f.model_name) ||
+          (request.skill && std::find(spec.skills.begin(), spec.skills.end(), *request.skill) == spec.skills.end()))
+        return;
+      if (f.status) {  // as snapshot() reads it: an agent out of the index is offline
+        const auto v = ctx.index.view(binding->ref);
+        if ((v ? static_cast<agent_status>(v->status) : agent_status::offline) != *f.status)
+          return;
+      }
+      first.push_back(rec);
+      std::push_heap(first.begin(), first.end(), later);
+      if (first.size() > request.limit + 1) {
+        std::pop_heap(first.begin(), first.end(), later);
+        first.pop_back();
+      }
+    });
+    std::sort_heap(first.begin(), first.end(), later);
+    agent_page page;
+    page.more = first.size() > request.limit;
+    if (page.more)
+      first.pop_back();
+    page.agents.reserve(first.size());
+    for (const auto& rec : first)
+      page.agents.push_back(actors::snapshot(*rec, ctx.index));
+    // A status filter was read before the copy: an agent whose status
+    // changed in between is still answered, with its newer state, as a
+    // listing made a moment earlier would have.
+    done(std::move(page));
+    finished();
+  });
+}
+
 std::vector<agent> registry::list_online_agents() const {
   auto all = list_agents();
   std::erase_if(all, [](const agent& a) { return a.status != agent_status::online && a.status != agent_status::busy; });

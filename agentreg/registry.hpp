@@ -80,6 +80,22 @@ class invalid_config : public std::invalid_argument {
 /// one (nothing starts). Errors: invalid_argument, naming the field.
 expected<unit> validate(const config& cfg);
 
+/// Which agents list_agents_page_async() answers: those matching `filter`
+/// (and having `skill` among their skills, when set) whose ids come after
+/// `after`, the first `limit` by id.
+struct agent_page_request {
+  agent_filter filter;
+  std::optional<std::string> skill;  ///< an A2A skill id or tag (agent_spec::skills)
+  std::string after;                 ///< empty: from the first id
+  std::size_t limit = 100;           ///< at least 1
+};
+
+/// One page of agents, ordered by id; `more` when others match after the last.
+struct agent_page {
+  std::vector<agent> agents;
+  bool more = false;
+};
+
 /// Options of acquire().
 struct acquire_options {
   /// A lease not released within this time is reclaimed by the sweep
@@ -141,6 +157,11 @@ class registry {
   /// Agents matching every field set in `filter`, ordered by id (a status
   /// outside agent_status matches none).
   [[nodiscard]] std::vector<agent> list_agents(const agent_filter& filter = {}) const;
+  /// One page of list_agents() (with a skill filter), answered through
+  /// `done` from an engine thread: the agents are selected there by their
+  /// spec and status, and only the page's are copied. Errors:
+  /// invalid_argument (limit 0).
+  void list_agents_page_async(agent_page_request request, completion<agent_page> done) const;
   /// Refreshes the heartbeat, optionally sets the agent's reported load, and
   /// brings an offline agent back online. Errors: unknown_agent, load_out_of_range.
   expected<agent> heartbeat(const std::string& agent_id, std::optional<std::int64_t> current_load = {});

@@ -124,40 +124,33 @@ void list_agents(registry& reg, const request& req, const responder& respond) {
       throw decode_error("invalid_request", "limit must be an integer within 1..1000");
     limit = static_cast<std::size_t>(n);
   }
-  std::optional<std::string> after;
+  agent_page_request page_request{std::move(filter), {}, {}, limit};
   if (const auto* c = q.get("cursor")) {
-    after = from_base64url(*c);
+    auto after = from_base64url(*c);
     if (!after || after->empty())
       throw decode_error("invalid_request", "cursor is not one this server handed out");
+    page_request.after = std::move(*after);
   }
+  if (const auto* skill = q.get("skill"))
+    page_request.skill = *skill;
   // Read before listing: a client that then watches from it misses
   // nothing (a change made meanwhile may come twice; each carries the
   // agent's latest state).
   const auto revision = reg.revision();
-  auto agents = reg.list_agents(filter);  // ordered by id
-  const auto* skill = q.get("skill");
-  auto it = after ? std::upper_bound(agents.begin(), agents.end(), *after,
-                                     [](const std::string& id, const core::agent& a) { return id < a.agent_id; })
-                  : agents.begin();
-  boost::json::array page;
-  const core::agent* last = nullptr;
-  bool more = false;
-  for (; it != agents.end(); ++it) {
-    if (skill && std::find(it->skills.begin(), it->skills.end(), *skill) == it->skills.end())
-      continue;
-    if (page.size() == limit) {
-      more = true;
-      break;
-    }
-    page.emplace_back(to_json(*it));
-    last = &*it;
-  }
-  boost::json::object body;
-  body["agents"] = std::move(page);
-  body["next_cursor"] = more && last ? boost::json::value(base64url(last->agent_id)) : boost::json::value(nullptr);
-  auto r = json_response(200, body);
-  r.headers.emplace_back("X-Agentreg-Revision", std::to_string(revision));
-  respond(std::move(r));
+  reg.list_agents_page_async(std::move(page_request), [respond, revision](expected<agent_page> page) {
+    if (!page)
+      return respond(error_response(page.error()));
+    boost::json::array agents;
+    for (const auto& a : page->agents)
+      agents.emplace_back(to_json(a));
+    boost::json::object body;
+    body["agents"] = std::move(agents);
+    body["next_cursor"] = page->more ? boost::json::value(base64url(page->agents.back().agent_id))
+                                     : boost::json::value(nullptr);
+    auto r = json_response(200, body);
+    r.headers.emplace_back("X-Agentreg-Revision", std::to_string(revision));
+    respond(std::move(r));
+  });
 }
 
 // POST /v1/heartbeats: every item's heartbeat is sent at once; the answer

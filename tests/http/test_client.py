@@ -299,6 +299,75 @@ class client_behaviour(unittest.TestCase):
         self.assertEqual(reg.openapi()["openapi"][:3], "3.1")
 
 
+class listing_pages(unittest.TestCase):
+    """GET /v1/agents pages: every agent once, in id order, with the filters
+    applied before the page is cut (so a page is never short while more
+    match) and the cursor naming the last agent answered."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.daemon = Daemon(None).start()
+        reg = cls.daemon.client()
+        # 10 agents of two types and two models; the odd ones know "rust".
+        for i in range(10):
+            reg.register(f"lp-{i:02d}", "lp-even" if i % 2 == 0 else "lp-odd",
+                         model_name="m-a" if i < 5 else "m-b", max_capacity=1,
+                         skills=["rust"] if i % 2 else ["go"])
+        reg.update_status("lp-03", "paused")
+        reg.update_load("lp-04", 1)  # busy
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.daemon.kill()
+
+    def pages(self, limit, **filters):
+        """Every page of the listing, as lists of ids."""
+        reg = self.daemon.client()
+        pages, cursor = [], None
+        while True:
+            page = reg.list_agents_page(limit=limit, cursor=cursor, **filters)
+            pages.append([a["agent_id"] for a in page["agents"]])
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return pages
+            self.assertLessEqual(len(pages), 20, "the cursor does not advance")
+
+    def ids(self, *numbers):
+        return [f"lp-{i:02d}" for i in numbers]
+
+    def test_one_agent_a_page(self):
+        self.assertEqual(self.pages(1, agent_type="lp-even"), [[x] for x in self.ids(0, 2, 4, 6, 8)])
+
+    def test_a_listing_that_ends_on_a_page_boundary_has_no_empty_last_page(self):
+        self.assertEqual(self.pages(5, agent_type="lp-odd"), [self.ids(1, 3, 5, 7, 9)])
+        self.assertEqual(self.pages(2, model_name="m-b"), [self.ids(5, 6), self.ids(7, 8), self.ids(9)])
+        self.assertEqual(self.pages(5, model_name="m-a"), [self.ids(0, 1, 2, 3, 4)])
+
+    def test_pages_across_every_agent(self):
+        everyone = [x for page in self.pages(3) for x in page]
+        self.assertEqual(everyone, sorted(set(everyone)))
+        self.assertEqual([x for x in everyone if re.fullmatch(r"lp-\d\d", x)], self.ids(*range(10)))
+
+    def test_filters_are_applied_before_the_page_is_cut(self):
+        self.assertEqual(self.pages(2, skill="rust"), [self.ids(1, 3), self.ids(5, 7), self.ids(9)])
+        self.assertEqual(self.pages(2, agent_type="lp-odd", status="online"), [self.ids(1, 5), self.ids(7, 9)])
+        self.assertEqual(self.pages(2, agent_type="lp-even", status="busy"), [self.ids(4)])
+        self.assertEqual(self.pages(3, agent_type="lp-odd", model_name="m-b", skill="rust"), [self.ids(5, 7, 9)])
+        self.assertEqual(self.pages(3, agent_type="lp-none"), [[]])
+
+    def test_a_cursor_starts_after_its_agent_even_once_that_agent_is_gone(self):
+        reg = self.daemon.client()
+        reg.register("lp-gone", "lp-cursor")
+        reg.register("lp-next", "lp-cursor")
+        reg.register("lp-last", "lp-cursor")
+        first = reg.list_agents_page(agent_type="lp-cursor", limit=1)
+        self.assertEqual([a["agent_id"] for a in first["agents"]], ["lp-gone"])
+        reg.unregister("lp-gone")
+        rest = reg.list_agents_page(agent_type="lp-cursor", limit=5, cursor=first["next_cursor"])
+        self.assertEqual([a["agent_id"] for a in rest["agents"]], ["lp-last", "lp-next"])
+        self.assertIsNone(rest["next_cursor"])
+
+
 class token_and_tls(unittest.TestCase):
     def test_a_token_is_required_and_read_only_tokens_only_read(self):
         with Daemon(None, "--read-token", "reader-secret", token="writer-secret") as daemon:
