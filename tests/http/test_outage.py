@@ -7,6 +7,7 @@ import socket
 import unittest
 
 from harness import DEADLINE_S, Daemon, Postgres, connect, exchange, raw_request, read_response, wait_until
+from agentreg_client import AgentRegError  # noqa: E402 (harness puts the client on sys.path)
 
 pg = None
 
@@ -92,6 +93,55 @@ class readiness(unittest.TestCase):
                                  ["stored-0", "stored-1", "stored-2"])
         finally:
             pg.up()
+
+
+class backlog_full(unittest.TestCase):
+    def test_writes_past_a_full_buffer_with_the_database_down_are_503_and_change_nothing(self):
+        limit = 5
+        db = pg.new_database()
+        with Daemon(db, "--on-full", "refuse", "--buffer-limit", str(limit)) as d:
+            c = d.client()
+            c.register("backlogged", "backlog", max_capacity=100)
+            wait_until(lambda: pg.value("SELECT count(*) FROM agent_instances", db) == "1", "the agent's row")
+            pg.down()
+            try:
+                started, refused = [], None
+                for _ in range(4 * limit):  # each start is one record waiting for the database
+                    try:
+                        started.append(c.start_execution("backlogged", task_type="backlog"))
+                    except AgentRegError as e:
+                        refused = e
+                        break
+                self.assertIsNotNone(refused, f"{len(started)} starts and none refused")
+                self.assertEqual((refused.status, refused.code), (503, "persistence_backlog"), refused)
+                self.assertEqual(refused.retry_after, 1)
+                self.assertIn("buffer_limit", refused.message)
+                self.assertLessEqual(len(started), limit)
+                # The refused start changed nothing: the engine runs exactly the
+                # others, and the other writes are refused too.
+                self.assertEqual(c.stats()["running_executions"], len(started))
+                with self.assertRaises(AgentRegError) as tool:
+                    c.record_tool_usage("backlogged", "grep", success_count=1)
+                self.assertEqual((tool.exception.status, tool.exception.code), (503, "persistence_backlog"))
+                self.assertEqual(c.get_tool_usage("backlogged"), [])
+                # Reads and heartbeats still work meanwhile.
+                self.assertEqual(c.heartbeat("backlogged")["status"], "online")
+            finally:
+                pg.up()
+            # The buffer drains once the database is back; writes are accepted again.
+            late = wait_until(lambda: self.try_start(c), "a start accepted after the database came back")
+            committed = set(started) | {late}
+            wait_until(lambda: {r[0] for r in pg.sql("SELECT id FROM agent_executions", db)} == committed,
+                       "exactly the accepted executions committed")
+
+    @staticmethod
+    def try_start(c):
+        try:
+            return c.start_execution("backlogged", task_type="backlog")
+        except AgentRegError as e:
+            if e.code != "persistence_backlog":
+                raise
+            return None
 
 
 if __name__ == "__main__":
