@@ -325,6 +325,15 @@ void render_per_agent(std::string& out, const std::vector<core::performance>& su
   }
 }
 
+void render_agent_load(std::string& out, const std::vector<core::agent>& agents) {
+  writer w{out};
+  w.family("agentreg_agent_load_slots", "gauge",
+           "slots in use per agent, leased and reported (only the first --metrics-per-agent registered agents by id)");
+  for (const auto& a : agents)
+    w.sample("agentreg_agent_load_slots", {{"gen_ai_agent_name", a.agent_id}, {"agent_type", a.agent_type}},
+             a.current_load);
+}
+
 void add_metrics_route(router& table, registry& reg, metrics_sources sources) {
   auto shared = std::make_shared<const metrics_sources>(std::move(sources));
   // The previous scrape's duration, in nanoseconds (relaxed: a figure for display).
@@ -350,11 +359,18 @@ void add_metrics_route(router& table, registry& reg, metrics_sources sources) {
                  };
                  if (shared->per_agent == 0)
                    return finish();
-                 reg.get_performance_by_async(group_by::agent, [r, shared, finish](
+                 reg.get_performance_by_async(group_by::agent, [&reg, r, shared, finish](
                                                                     expected<std::vector<core::performance>> p) {
                    if (p)
                      render_per_agent(r->body, *p, shared->per_agent);
-                   finish();
+                   // The load of the first registered agents, copied for
+                   // those only (the page's selection runs on an engine thread).
+                   reg.list_agents_page_async({{}, {}, {}, shared->per_agent},
+                                              [r, finish](expected<agent_page> page) {
+                                                if (page)
+                                                  render_agent_load(r->body, page->agents);
+                                                finish();
+                                              });
                  });
                });
              },

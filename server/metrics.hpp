@@ -53,6 +53,9 @@ struct metrics_sources {
 /// key, which they are ordered by), appended to `out`.
 void render_per_agent(std::string& out, const std::vector<core::performance>& summaries, std::size_t cap);
 
+/// agentreg_agent_load_slots of `agents` (a page of registered agents), appended to `out`.
+void render_agent_load(std::string& out, const std::vector<core::agent>& agents);
+
 /// A snapshot in the Prometheus text format (version 0.0.4), every family
 /// of docs/metrics.md with its HELP and TYPE. Agent types past
 /// `max_series` are folded into "other" (the work families are folded

@@ -202,7 +202,8 @@ const std::vector<option>& options() {
       {"metrics-max-series", "N", "label sets each /metrics family keeps; later ones count as \"other\" (default 200)",
        integer(&settings::engine, &config::metrics_max_series, 1, 100'000)},
       {"metrics-per-agent", "N",
-       "export agentreg_agent_executions_total for at most N agents, the first by id (default 0: none)",
+       "export agentreg_agent_executions_total and agentreg_agent_load_slots for at most N agents, the first by id "
+       "(default 0: none)",
        [](settings& s, const std::string& v) -> std::optional<std::string> {
          auto n = to_integer(v);
          if (!n || *n < 0 || *n > 100'000)

@@ -131,6 +131,29 @@ class live(unittest.TestCase):
     def tearDownClass(cls):
         cls.daemon.kill()
 
+    def test_per_agent_series_are_capped_and_pass_promtool(self):
+        with Daemon(None, "--metrics-per-agent", "2") as d:
+            api = d.client()
+            for i in range(3):
+                api.register(f"pa-{i}", "per-agent", max_capacity=4)
+            api.update_load("pa-0", 1)
+            api.update_load("pa-1", 3)
+            eid = api.start_execution("pa-2")
+            api.complete_execution(eid, "success")
+            text = api.request("GET", "/metrics").raw.decode()
+            if PROMTOOL:
+                check = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True)
+                self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+            m = parse_metrics(text)
+            load = {dict(ls)["gen_ai_agent_name"]: v for (n, ls), v in m.items() if n == "agentreg_agent_load_slots"}
+            # The first two registered agents by id, each with its load; pa-2 is past the cap.
+            self.assertEqual(sum(load.values()), 4, load)
+            self.assertEqual(set(load), {"pa-0", "pa-1"})
+            self.assertEqual(load["pa-1"], 3)
+            self.assertEqual(total(m, "agentreg_agent_load_slots", agent_type="per-agent"), 4)
+            # The executions family keeps its own cap (agents with a summary).
+            self.assertEqual(total(m, "agentreg_agent_executions_total", gen_ai_agent_name="pa-2", status="success"), 1)
+
     def revision_of_list(self):
         r = self.api.request("GET", "/v1/agents")
         self.assertEqual(r.status, 200)
