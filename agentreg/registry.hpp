@@ -190,7 +190,10 @@ class registry {
   /// the item's own error (invalid_argument, unknown_agent,
   /// load_out_of_range). Each heartbeat is applied by its agent's actor, as
   /// heartbeat_async's is, and costs no completion of its own. The batch
-  /// itself always succeeds.
+  /// itself always succeeds. `done` runs on the thread that settles the
+  /// last item: an engine thread, or the calling thread before the call
+  /// returns when every item was answered by then (all refused up front,
+  /// or the actors were quicker than the loop that sends to them).
   void heartbeat_many(std::vector<heartbeat_item> items, completion<std::vector<expected<heartbeat_ack>>> done);
 
   // ---- selection ----
