@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "agentreg/registry.hpp"
+#include "tests/agentreg/fixture.hpp"
 #include "test_cluster.hpp"
 
 using namespace agentreg;
@@ -44,25 +45,7 @@ struct answers {
   }
 };
 
-struct fixture {
-  std::shared_ptr<core::manual_clock> clock = std::make_shared<core::manual_clock>();
-  registry reg{make_config()};
-
-  config make_config() {
-    config c;
-    c.time_source = clock;
-    c.auto_sweep = false;
-    c.start_grace = 0ns;
-    return c;
-  }
-  agent add(const std::string& id, std::int64_t capacity = 10) {
-    agent_spec s{id, "planner", "claude", "claude-3-5-sonnet-20241022"};
-    s.max_capacity = capacity;
-    auto a = reg.register_agent(s);
-    BOOST_REQUIRE_MESSAGE(bool(a), (a ? "" : a.error().message));
-    return *a;
-  }
-};
+using fixture = test::registry_fixture;
 
 }  // namespace
 

@@ -5,33 +5,14 @@
 #include <string>
 
 #include "agentreg/registry.hpp"
+#include "tests/agentreg/fixture.hpp"
 
 using namespace agentreg;
 using namespace std::chrono_literals;
 
 namespace {
 
-struct fixture {
-  std::shared_ptr<core::manual_clock> clock = std::make_shared<core::manual_clock>();
-  registry reg{make_config()};
-
-  config make_config() {
-    config c;
-    c.time_source = clock;
-    c.auto_sweep = false;
-    c.start_grace = 0ns;
-    return c;
-  }
-
-  void add(const std::string& id, std::int64_t capacity) {
-    agent_spec s;
-    s.agent_id = id;
-    s.agent_type = "planner";
-    s.llm_provider = "claude";
-    s.model_name = "claude-3-5-sonnet-20241022";
-    s.max_capacity = capacity;
-    BOOST_REQUIRE(bool(reg.register_agent(s)));
-  }
+struct fixture : test::registry_fixture {
   std::int64_t load(const std::string& id) { return reg.get_agent(id)->current_load; }
 };
 

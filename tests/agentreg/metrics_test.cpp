@@ -5,34 +5,17 @@
 #include <vector>
 
 #include "agentreg/registry.hpp"
+#include "tests/agentreg/fixture.hpp"
 
 using namespace agentreg;
 using namespace std::chrono_literals;
 
 namespace {
 
-struct fixture {
-  std::shared_ptr<core::manual_clock> clock = std::make_shared<core::manual_clock>();
-  registry reg{make_config()};
-
-  config make_config() {
-    config c;
-    c.time_source = clock;
-    c.auto_sweep = false;
-    c.start_grace = 0ns;
-    c.metrics_max_series = 3;
-    return c;
-  }
-
-  void add(const std::string& id, const std::string& type, std::int64_t capacity, const std::string& model) {
-    agent_spec s;
-    s.agent_id = id;
-    s.agent_type = type;
-    s.llm_provider = "anthropic";
-    s.model_name = model;
-    s.max_capacity = capacity;
-    BOOST_REQUIRE(reg.register_agent(s));
-  }
+// Three label sets per /metrics family (later ones count as "other"), so
+// that a few agents reach the bound.
+struct fixture : test::registry_fixture {
+  fixture() : registry_fixture{[](config& c) { c.metrics_max_series = 3; }} {}
 
   void run(const std::string& agent, execution_status status, std::int64_t prompt, std::int64_t completion,
            std::chrono::milliseconds took) {

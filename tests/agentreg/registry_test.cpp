@@ -11,37 +11,14 @@
 #include <unistd.h>
 
 #include "agentreg/registry.hpp"
+#include "tests/agentreg/fixture.hpp"
 
 using namespace agentreg;
 using namespace std::chrono_literals;
 
 namespace {
 
-struct fixture {
-  std::shared_ptr<core::manual_clock> clock = std::make_shared<core::manual_clock>();
-  registry reg{make_config()};
-
-  config make_config() {
-    config c;
-    c.time_source = clock;
-    c.auto_sweep = false;
-    c.start_grace = 0ns;
-    return c;
-  }
-
-  agent add(const std::string& id, const std::string& type = "planner", std::int64_t capacity = 10,
-            const std::string& model = "claude-3-5-sonnet-20241022") {
-    agent_spec s;
-    s.agent_id = id;
-    s.agent_type = type;
-    s.llm_provider = "claude";
-    s.model_name = model;
-    s.max_capacity = capacity;
-    auto a = reg.register_agent(s);
-    BOOST_REQUIRE_MESSAGE(bool(a), (a ? "" : a.error().message));
-    return *a;
-  }
-};
+using fixture = test::registry_fixture;
 
 }  // namespace
 
