@@ -179,6 +179,7 @@ int run_http_suite(const options& opts) {
   std::string skipped;
   std::optional<agentregd_process> own_agentregd;
   std::optional<heartbeat_rates> in_process;
+  double round_trip_ns = 0;
   try {
     support::run_command("command -v wrk");
     char dir_template[] = "/tmp/agentreg-http.XXXXXX";
@@ -238,6 +239,9 @@ int run_http_suite(const options& opts) {
     own_agentregd.reset();  // its CPU back before the in-process part
     report_progress("http", 0.95, "in-process heartbeat_async");
     in_process = measure_heartbeats(opts.quick ? 1 : 3, std::chrono::seconds{seconds});
+    // Beside the multi-thread figure, what moving a cache line between the
+    // two CPUs costs on this machine now (see bench/machine_bench.cpp).
+    round_trip_ns = cache_line_round_trip_ns();
     if (in_process->failures != 0)
       problems.push_back("in-process heartbeats: " + std::to_string(in_process->failures) + " failed");
   } catch (const std::exception& e) {
@@ -258,10 +262,15 @@ int run_http_suite(const options& opts) {
                            std::to_string(c.socket_errors) + " socket errors");
     }
   if (in_process)
-    std::printf("in process, 2 threads: heartbeat_async %.0f/s [%.0f .. %.0f] (target >= 500 000), blocking "
-                "heartbeat %.0f/s\n",
+    std::printf("in process, 2 threads: heartbeat_async %.0f/s [%.0f .. %.0f] (target >= 500 000), "
+                "heartbeat_many %.0f/s [%.0f .. %.0f], blocking heartbeat %.0f/s (async x%.2f, many x%.2f)\n",
                 in_process->async_per_s.median, in_process->async_per_s.min, in_process->async_per_s.max,
-                in_process->blocking_per_s.median);
+                in_process->batch_per_s.median, in_process->batch_per_s.min, in_process->batch_per_s.max,
+                in_process->blocking_per_s.median,
+                in_process->async_per_s.median / in_process->blocking_per_s.median,
+                in_process->batch_per_s.median / in_process->blocking_per_s.median);
+  if (in_process)
+    std::printf("cache-line round trip between the 2 CPUs: %.0f ns\n", round_trip_ns);
   // The figures, by name: a pair is two requests, so pairs/s is
   // half the mix's requests/s.
   boost::json::object figures;
@@ -289,6 +298,8 @@ int run_http_suite(const options& opts) {
     figures["start_complete_p99_ms"] = rounded(*v, 2);
   if (in_process) {
     figures["async_heartbeat_per_s"] = whole(in_process->async_per_s.median);
+    figures["async_heartbeat_batch_per_s"] = whole(in_process->batch_per_s.median);
+    figures["cache_line_round_trip_ns"] = whole(round_trip_ns);
     figures["blocking_heartbeat_per_s"] = whole(in_process->blocking_per_s.median);
   }
   for (const auto& problem : problems)

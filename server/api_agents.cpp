@@ -153,50 +153,37 @@ void list_agents(registry& reg, const request& req, const responder& respond) {
   });
 }
 
-// POST /v1/heartbeats: every item's heartbeat is sent at once; the answer
-// goes out when the last completion is in, results in the items' order.
+// POST /v1/heartbeats: one registry::heartbeat_many call (every item's
+// heartbeat is sent at once, each to its agent's actor); the answer goes out
+// when the last item is in, results in the items' order.
 void heartbeat_batch_route(registry& reg, heartbeat_batch batch, responder respond) {
-  struct pending {
-    std::mutex mutex;
-    std::vector<boost::json::object> results;
-    std::size_t waiting = 0;
-    responder respond;
-  };
-  auto p = std::make_shared<pending>();
-  p->results.resize(batch.heartbeats.size());
-  p->waiting = batch.heartbeats.size();
-  p->respond = std::move(respond);
-  if (batch.heartbeats.empty()) {
-    boost::json::object body;
-    body["results"] = boost::json::array{};
-    return p->respond(json_response(200, body));
-  }
-  for (std::size_t i = 0; i < batch.heartbeats.size(); ++i) {
-    auto& item = batch.heartbeats[i];
-    reg.heartbeat_async(item.agent_id, item.current_load, [p, i, id = item.agent_id](expected<core::agent> a) {
-      boost::json::object r;
-      r["agent_id"] = id;
-      r["ok"] = bool(a);
-      if (a) {
-        r["status"] = core::to_string(a->status);
-        r["current_load"] = a->current_load;
-      } else {
-        r["error"] = core::to_string(a.error().code);
-        r["message"] = a.error().message;
-      }
-      std::unique_lock lock{p->mutex};
-      p->results[i] = std::move(r);
-      if (--p->waiting > 0)
-        return;
-      boost::json::array results;
-      for (auto& x : p->results)
-        results.emplace_back(std::move(x));
-      lock.unlock();
-      boost::json::object body;
-      body["results"] = std::move(results);
-      p->respond(json_response(200, body));
-    });
-  }
+  std::vector<std::string> ids;
+  ids.reserve(batch.heartbeats.size());
+  for (const auto& item : batch.heartbeats)
+    ids.push_back(item.agent_id);
+  reg.heartbeat_many(std::move(batch.heartbeats),
+                     [ids = std::move(ids), respond = std::move(respond)](
+                         expected<std::vector<expected<core::heartbeat_ack>>> acks) {
+                       boost::json::array results;
+                       results.reserve(acks->size());
+                       for (std::size_t i = 0; i < acks->size(); ++i) {
+                         const auto& a = (*acks)[i];
+                         boost::json::object r;
+                         r["agent_id"] = ids[i];
+                         r["ok"] = bool(a);
+                         if (a) {
+                           r["status"] = core::to_string(a->status);
+                           r["current_load"] = a->current_load;
+                         } else {
+                           r["error"] = core::to_string(a.error().code);
+                           r["message"] = a.error().message;
+                         }
+                         results.emplace_back(std::move(r));
+                       }
+                       boost::json::object body;
+                       body["results"] = std::move(results);
+                       respond(json_response(200, body));
+                     });
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 
 #include <boost/json/value_to.hpp>
 
+#include "core/heartbeat.hpp"
 #include "core/types.hpp"
 #include "server/json.hpp"
 
@@ -27,11 +28,8 @@ struct heartbeat_request {
   std::optional<std::int64_t> current_load;
 };
 
-/// One item of POST /v1/heartbeats.
-struct heartbeat_item {
-  std::string agent_id;
-  std::optional<std::int64_t> current_load;
-};
+/// One item of POST /v1/heartbeats: what registry::heartbeat_many takes.
+using core::heartbeat_item;
 
 /// POST /v1/heartbeats: at most max_batch items.
 struct heartbeat_batch {
