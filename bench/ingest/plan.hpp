@@ -41,9 +41,14 @@ struct plan {
 // checked), on a server with fsync off.
 inline plan make_plan(const options& o) {
   if (o.quick)
-    return {5'000, 1, 500ms, 5'000, 1, 2, 1000, 500ms, 2s, 20'000, {5000}, {50ms}, 2'000, 1};
-  // Even round counts: as many rounds in each order.
-  return {200'000, 4, 3s, 100'000, 2, 25, 1000, 3s, 60s, 200'000, {1000, 5000, 20000, 50000}, {20ms, 50ms, 200ms}, 50'000, 2};
+    return {3'000, 1, 300ms, 3'000, 1, 2, 1000, 300ms, 2s, 20'000, {5000}, {50ms}, 1'000, 1};
+  // Even round counts: as many rounds in each order. Sized to about 5
+  // minutes here (the longest part of scripts/bench's 30 after the soak
+  // and scale): 100 000 rows a comparison run are 5 to 10 s of ingest,
+  // well past the start-up and tail of one run, 30 000 a sweep run (12
+  // settings, 2 rounds); a 30 s outage at full load fills far more than
+  // one batch.
+  return {100'000, 2, 2s, 30'000, 2, 25, 1000, 3s, 30s, 200'000, {1000, 5000, 20000, 50000}, {20ms, 50ms, 200ms}, 25'000, 2};
 }
 
 inline constexpr std::uint64_t copy_rows_per_transaction = 10'000;
