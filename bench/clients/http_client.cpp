@@ -1,11 +1,13 @@
 #include "bench/clients/http_client.hpp"
 
 #include <charconv>
+#include <sstream>
 #include <stdexcept>
 #include <utility>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
@@ -24,6 +26,12 @@ struct http_client::impl {
   boost::beast::flat_buffer buffer;
   bool connected = false;
   std::string authorization;
+  // Pipelining: requests serialized but not yet written, how many written
+  // requests wait for their answer, and the answers read for them.
+  std::string queued;
+  unsigned queued_count = 0;
+  unsigned outstanding = 0;
+  std::vector<http_response> pipelined_answers;
 
   void connect() {
     boost::system::error_code ignored;
@@ -37,7 +45,7 @@ struct http_client::impl {
     connected = true;
   }
 
-  http_response exchange(http::verb verb, const std::string& target, const std::string* body) {
+  http::request<http::string_body> request(http::verb verb, const std::string& target, const std::string* body) const {
     http::request<http::string_body> req{verb, target, 11};
     req.set(http::field::host, host);
     req.keep_alive(true);
@@ -48,6 +56,56 @@ struct http_client::impl {
       req.body() = *body;
       req.prepare_payload();
     }
+    return req;
+  }
+
+  http_response read_one() {
+    http::response<http::string_body> res;
+    http::read(socket, buffer, res);
+    if (!res.keep_alive())
+      connected = false;
+    return {res.result_int(), std::move(res.body())};
+  }
+
+  void queue(const http::request<http::string_body>& req) {
+    std::ostringstream text;
+    text << req;
+    queued += text.str();
+    ++queued_count;
+  }
+
+  // Writes the queued requests, then reads every outstanding answer.
+  void flush_pipelined() {
+    try {
+      if (!connected)
+        throw std::runtime_error{"the connection closed with pipelined requests outstanding"};
+      asio::write(socket, asio::buffer(queued));
+      outstanding += queued_count;
+      queued.clear();
+      queued_count = 0;
+      for (; outstanding > 0; --outstanding)
+        pipelined_answers.push_back(read_one());
+    } catch (const boost::system::system_error& e) {
+      connected = false;
+      throw std::runtime_error{"http " + host + ":" + port + " (pipelined): " + e.what()};
+    }
+  }
+
+  http_response exchange(http::verb verb, const std::string& target, const std::string* body) {
+    auto req = request(verb, target, body);
+    if (queued_count > 0) {
+      // The request goes out behind the queued ones, in one write; their
+      // answers come first.
+      queue(req);
+      --queued_count;  // this one's answer is read below, not kept
+      flush_pipelined();
+      try {
+        return read_one();
+      } catch (const boost::system::system_error& e) {
+        connected = false;
+        throw std::runtime_error{"http " + host + ":" + port + target + " (pipelined): " + e.what()};
+      }
+    }
     // A keep-alive connection the server closed shows up as an error on
     // the write or the read: reconnect once and send again (every request
     // of the benchmarks is safe to repeat or is checked after the round).
@@ -56,11 +114,7 @@ struct http_client::impl {
         if (!connected)
           connect();
         http::write(socket, req);
-        http::response<http::string_body> res;
-        http::read(socket, buffer, res);
-        if (!res.keep_alive())
-          connected = false;
-        return {res.result_int(), std::move(res.body())};
+        return read_one();
       } catch (const boost::system::system_error& e) {
         connected = false;
         if (attempt == 1)
@@ -98,6 +152,19 @@ http_response http_client::put(const std::string& target, const std::string& bod
 
 http_response http_client::del(const std::string& target) {
   return impl_->exchange(http::verb::delete_, target, nullptr);
+}
+
+void http_client::del_pipelined(const std::string& target) {
+  impl_->queue(impl_->request(http::verb::delete_, target, nullptr));
+}
+
+void http_client::finish_pipelined() {
+  if (impl_->queued_count > 0)
+    impl_->flush_pipelined();
+}
+
+std::vector<http_response> http_client::take_pipelined() {
+  return std::exchange(impl_->pipelined_answers, {});
 }
 
 void http_client::set_bearer_token(std::string token) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace agentreg::bench {
 
@@ -36,6 +37,16 @@ class http_client {
   http_response put(const std::string& target, const std::string& body);
   /// DELETE `target` (no body); the same.
   http_response del(const std::string& target);
+  /// HTTP/1.1 pipelining: queues DELETE `target` without waiting for its
+  /// answer. It goes out in the same write as the next request (or
+  /// finish_pipelined()), whose call reads the queued answers first, in
+  /// order, and keeps them for take_pipelined(). No reconnect while one is
+  /// outstanding: a transport error then throws.
+  void del_pipelined(const std::string& target);
+  /// Sends what is queued and reads every outstanding answer.
+  void finish_pipelined();
+  /// The answers to pipelined requests read so far, oldest first; clears them.
+  std::vector<http_response> take_pipelined();
   /// Adds `Authorization: Bearer TOKEN` to every later request (empty: none).
   void set_bearer_token(std::string token);
 

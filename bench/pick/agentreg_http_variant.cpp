@@ -48,14 +48,20 @@ void expect(const http_response& r, unsigned status, const char* what) {
     throw std::runtime_error{std::string{"agentregd "} + what + ": HTTP " + std::to_string(r.status) + ": " + r.body};
 }
 
+// `pipelined`: as the Redis variant's release, the DELETE is not waited for
+// but goes out in the same write as the next POST (HTTP/1.1 pipelining,
+// which agentregd serves in order), and both answers come back in one
+// read. Without it, each request waits for its answer, as most HTTP
+// client libraries do.
 class http_pick_client final : public client {
  public:
-  explicit http_pick_client(const std::string& url) : http_(connect_to(url)) {}
+  http_pick_client(const std::string& url, bool pipelined) : http_(connect_to(url)), pipelined_(pipelined) {}
 
   std::optional<std::uint32_t> acquire() override {
     static const std::string body =
         json::serialize(json::object{{"agent_type", agent_type}, {"ttl_ms", lease_ttl_ms}});
     const auto r = http_.post("/v1/leases", body);
+    check_pipelined();
     if (r.status != 201)
       return std::nullopt;
     const auto o = json::parse(r.body).as_object();
@@ -63,16 +69,34 @@ class http_pick_client final : public client {
     return index_of(std::string{o.at("agent_id").as_string()});
   }
 
-  void release(std::uint32_t) override { expect(http_.del("/v1/leases/" + path_segment(lease_id_)), 204, "release"); }
+  void release(std::uint32_t) override {
+    const std::string target = "/v1/leases/" + path_segment(lease_id_);
+    if (pipelined_)
+      http_.del_pipelined(target);
+    else
+      expect(http_.del(target), 204, "release");
+  }
+
+  void finish() override {
+    http_.finish_pipelined();
+    check_pipelined();
+  }
 
  private:
+  void check_pipelined() {
+    for (const auto& r : http_.take_pipelined())
+      expect(r, 204, "release (pipelined)");
+  }
+
   http_client http_;
+  bool pipelined_;
   std::string lease_id_;
 };
 
 class agentreg_http_variant final : public variant {
  public:
-  explicit agentreg_http_variant(std::string url) : url_(std::move(url)), admin_(connect_to(url_)) {
+  agentreg_http_variant(std::string url, bool pipelined)
+      : url_(std::move(url)), pipelined_(pipelined), admin_(connect_to(url_)) {
     for (std::uint32_t i = 0; i < agent_count; ++i) {
       const json::object spec{{"agent_id", agent_id(i)},
                               {"agent_type", agent_type},
@@ -84,11 +108,14 @@ class agentreg_http_variant final : public variant {
     reset();
   }
 
-  [[nodiscard]] std::string key() const override { return "agentreg_http"; }
-  [[nodiscard]] std::string description() const override {
-    return "agentreg over HTTP (agentregd): POST /v1/leases + DELETE";
+  [[nodiscard]] std::string key() const override {
+    return pipelined_ ? "agentreg_http_pipelined" : "agentreg_http";
   }
-  std::unique_ptr<client> connect() override { return std::make_unique<http_pick_client>(url_); }
+  [[nodiscard]] std::string description() const override {
+    return pipelined_ ? "agentreg over HTTP (agentregd): POST /v1/leases, DELETE pipelined with the next POST"
+                      : "agentreg over HTTP (agentregd): POST /v1/leases + DELETE, each answer awaited";
+  }
+  std::unique_ptr<client> connect() override { return std::make_unique<http_pick_client>(url_, pipelined_); }
 
   std::int64_t total_load() override {
     std::int64_t sum = 0;
@@ -116,13 +143,14 @@ class agentreg_http_variant final : public variant {
 
  private:
   std::string url_;
+  bool pipelined_;
   http_client admin_;
 };
 
 }  // namespace
 
-std::unique_ptr<variant> make_agentreg_http_variant(const std::string& url) {
-  return std::make_unique<agentreg_http_variant>(url);
+std::unique_ptr<variant> make_agentreg_http_variant(const std::string& url, bool pipelined) {
+  return std::make_unique<agentreg_http_variant>(url, pipelined);
 }
 
 }  // namespace agentreg::bench::pick

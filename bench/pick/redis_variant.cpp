@@ -49,12 +49,17 @@ std::string load_script(redis_client& c, const std::string& body) {
 
 class redis_pick_client final : public client {
  public:
-  redis_pick_client(const std::string& host, std::uint16_t port, std::string pick_sha, std::string release_sha)
-      : redis_(host, port), pick_sha_(std::move(pick_sha)), release_sha_(std::move(release_sha)) {}
+  redis_pick_client(const std::string& host, std::uint16_t port, std::string pick_sha, std::string release_sha,
+                    bool pipelined)
+      : redis_(host, port), pick_sha_(std::move(pick_sha)), release_sha_(std::move(release_sha)),
+        pipelined_(pipelined) {}
 
-  // A scheduler releases a slot when its task ends and does not wait for
-  // the answer before its next pick: the release goes out in the same
-  // write as the next pick, and both replies come back in one read.
+  // Pipelined: a scheduler releases a slot when its task ends and need not
+  // wait for the answer before its next pick, so the release goes out in
+  // the same write as the next pick and both replies come back in one
+  // read (what an auto-pipelining client such as ioredis or Lettuce does).
+  // Else every command waits for its reply (redis-py, hiredis' blocking
+  // API), as the agentreg_http variant's requests do.
   std::optional<std::uint32_t> acquire() override {
     const bool had_release = pending_.has_value();
     if (had_release)
@@ -69,7 +74,14 @@ class redis_pick_client final : public client {
     return index_of(r.text);
   }
 
-  void release(std::uint32_t agent) override { pending_ = agent; }
+  void release(std::uint32_t agent) override {
+    if (pipelined_) {
+      pending_ = agent;
+      return;
+    }
+    append_release(agent);
+    check_release(redis_.reply());
+  }
 
   void finish() override {
     if (!pending_)
@@ -91,23 +103,26 @@ class redis_pick_client final : public client {
 
   redis_client redis_;
   std::string pick_sha_, release_sha_;
+  bool pipelined_;
   std::optional<std::uint32_t> pending_;
 };
 
 class redis_variant final : public variant {
  public:
-  redis_variant(std::string host, std::uint16_t port) : host_(std::move(host)), port_(port), admin_(host_, port_) {
+  redis_variant(std::string host, std::uint16_t port, bool pipelined)
+      : host_(std::move(host)), port_(port), pipelined_(pipelined), admin_(host_, port_) {
     pick_sha_ = load_script(admin_, pick_script);
     release_sha_ = load_script(admin_, release_script);
     reset();
   }
 
-  [[nodiscard]] std::string key() const override { return "redis_lua"; }
+  [[nodiscard]] std::string key() const override { return pipelined_ ? "redis_lua_pipelined" : "redis_lua"; }
   [[nodiscard]] std::string description() const override {
-    return "Redis: Lua script per pick and per release, release pipelined";
+    return pipelined_ ? "Redis: Lua script per pick and per release, release pipelined with the next pick"
+                      : "Redis: Lua script per pick and per release, each reply awaited";
   }
   std::unique_ptr<client> connect() override {
-    return std::make_unique<redis_pick_client>(host_, port_, pick_sha_, release_sha_);
+    return std::make_unique<redis_pick_client>(host_, port_, pick_sha_, release_sha_, pipelined_);
   }
 
   [[nodiscard]] std::string server_version() override {
@@ -144,14 +159,15 @@ class redis_variant final : public variant {
  private:
   std::string host_;
   std::uint16_t port_;
+  bool pipelined_;
   redis_client admin_;
   std::string pick_sha_, release_sha_;
 };
 
 }  // namespace
 
-std::unique_ptr<variant> make_redis_variant(const std::string& host, std::uint16_t port) {
-  return std::make_unique<redis_variant>(host, port);
+std::unique_ptr<variant> make_redis_variant(const std::string& host, std::uint16_t port, bool pipelined) {
+  return std::make_unique<redis_variant>(host, port, pipelined);
 }
 
 }  // namespace agentreg::bench::pick
