@@ -17,6 +17,9 @@ struct api_options {
   std::chrono::milliseconds lease_ttl = std::chrono::minutes{5};
   /// The server's counters, shown by /v1/stats (may be null).
   const server_counters* counters = nullptr;
+  /// The cap on engine calls in flight, which POST /v1/heartbeats takes
+  /// per item (engine_use::per_item); null: no cap.
+  const engine_gate* engine_calls = nullptr;
 };
 
 /// Adds every route of docs/api.md (agents, leases, executions, tools,

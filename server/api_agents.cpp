@@ -231,12 +231,20 @@ void add_agent_routes(router& table, registry& reg, const api_options& options) 
              },
              "Heartbeat, optionally with the agent's current load", {200, 404, 422}, true});
   table.add({method::post, "/v1/heartbeats", scope::write,
-             [&reg, depth](const request& req, responder respond) {
+             [&reg, depth, gate = options.engine_calls](const request& req, responder respond) {
                if (req.body.empty())
                  throw decode_error("invalid_request", "a body with heartbeats is required");
-               heartbeat_batch_route(reg, decode_body<heartbeat_batch>(req, depth), std::move(respond));
+               auto batch = decode_body<heartbeat_batch>(req, depth);
+               // Each item is an engine call (a message to its agent's actor).
+               if (gate) {
+                 auto slots = gate->take(batch.heartbeats.size());
+                 if (!slots)
+                   return respond(overloaded_response(*gate, batch.heartbeats.size()));
+                 respond = freeing(std::move(slots), std::move(respond));
+               }
+               heartbeat_batch_route(reg, std::move(batch), std::move(respond));
              },
-             "Heartbeats of many agents in one request (at most 1000)", {200}, true});
+             "Heartbeats of many agents in one request (at most 1000)", {200}, true, false, engine_use::per_item});
   table.add({method::put, "/v1/agents/{agent_id}/status", scope::write,
              [&reg, depth](const request& req, responder respond) {
                if (req.body.empty())

@@ -13,7 +13,7 @@ void add_operation_routes(router& table, registry& reg, const api_options& optio
                body["status"] = "ok";
                respond(json_response(200, body));
              },
-             "Liveness", {200}, false});
+             "Liveness", {200}, false, false, engine_use::none});
   // Ready: recovered, and not stopping (a request that arrives once the
   // server stops is answered 503 shutting_down before any route). Neither
   // asks an actor, so /ready answers even while a part of the engine is
@@ -33,7 +33,8 @@ void add_operation_routes(router& table, registry& reg, const api_options& optio
                body["persistence"] = reg.configuration().database_url ? "postgresql" : "memory_only";
                respond(json_response(200, body));
              },
-             "Readiness: recovery from the database done, not stopping", {200, 503}, false});
+             "Readiness: recovery from the database done, not stopping", {200, 503}, false, false,
+             engine_use::none});
   const auto* counters = options.counters;
   table.add({method::get, "/v1/stats", scope::read,
              [&reg, counters](const request&, responder respond) {
@@ -47,6 +48,8 @@ void add_operation_routes(router& table, registry& reg, const api_options& optio
                    server["connections_total"] = counters->connections_total.load(std::memory_order_relaxed);
                    server["refused_connections"] = counters->refused_connections.load(std::memory_order_relaxed);
                    server["engine_timeouts"] = counters->engine_timeouts.load(std::memory_order_relaxed);
+                   server["engine_calls"] = counters->engine_calls.load(std::memory_order_relaxed);
+                   server["overloaded"] = counters->overloaded.load(std::memory_order_relaxed);
                    server["requests"] = counters->requests.load(std::memory_order_relaxed);
                    body["server"] = std::move(server);
                  }
@@ -60,7 +63,7 @@ void add_operation_routes(router& table, registry& reg, const api_options& optio
                r.body = openapi_document(table);
                respond(std::move(r));
              },
-             "This document", {200}, false});
+             "This document", {200}, false, false, engine_use::none});
 }
 
 void add_api_routes(router& table, registry& reg, const api_options& options) {

@@ -20,7 +20,7 @@ void add_dashboard_routes(router& table) {
                  r.headers.emplace_back("Cache-Control", "no-cache");
                  respond(std::move(r));
                },
-               std::string{"The dashboard: "} + a.path, {200}, false});
+               std::string{"The dashboard: "} + a.path, {200}, false, false, engine_use::none});
   }
 }
 

@@ -21,7 +21,7 @@ const std::vector<error_entry>& error_table() {
       {"invalid_tokens", 422},        {"invalid_cost", 422},        {"invalid_score", 422},
       {"rate_limited", 429},          {"headers_too_large", 431},   {"internal", 500},
       {"persistence_backlog", 503},   {"too_many_connections", 503}, {"shutting_down", 503},
-      {"not_ready", 503},             {"engine_timeout", 504},
+      {"not_ready", 503},             {"overloaded", 503},          {"engine_timeout", 504},
   };
   return table;
 }
@@ -47,6 +47,17 @@ response error_response(std::string_view code, std::string message) {
   if (r.status == 401)
     r.headers.emplace_back("WWW-Authenticate", "Bearer");
   return r;
+}
+
+response overloaded_response(const engine_gate& gate, std::size_t calls) {
+  std::string message = "the engine has " + std::to_string(gate.cap()) +
+                        " calls in flight at most (--max-engine-calls) and ";
+  // A batch larger than the whole cap never passes: say so, a retry would not help.
+  if (calls > gate.cap())
+    message += "this request needs " + std::to_string(calls) + " of them: send smaller batches";
+  else
+    message += "too few are free now; retry later";
+  return error_response("overloaded", std::move(message));
 }
 
 response error_response(const core::error& e) { return error_response(core::to_string(e.code), e.message); }

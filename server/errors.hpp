@@ -23,6 +23,9 @@ response error_response(std::string_view code, std::string message);
 /// The response for an engine error.
 response error_response(const core::error& e);
 
+/// 503 overloaded for a request of `calls` engine calls that `gate` refused.
+response overloaded_response(const engine_gate& gate, std::size_t calls);
+
 /// Every code of the table, with its status (for the OpenAPI document and tests).
 struct error_entry {
   std::string_view code;

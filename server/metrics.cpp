@@ -298,6 +298,10 @@ std::string render_metrics(const metrics_snapshot& m, const metrics_sources& sou
             sources.server->refused_connections.load(std::memory_order_relaxed));
     counter("agentreg_http_engine_timeouts_total", "requests answered 504 engine_timeout (--request-timeout-ms)",
             sources.server->engine_timeouts.load(std::memory_order_relaxed));
+    gauge("agentreg_http_engine_calls", "engine calls in flight (capped by --max-engine-calls)",
+          sources.server->engine_calls.load(std::memory_order_relaxed));
+    counter("agentreg_http_overloaded_total", "requests answered 503 overloaded (--max-engine-calls)",
+            sources.server->overloaded.load(std::memory_order_relaxed));
   }
   if (sources.http)
     sources.http->render(out);

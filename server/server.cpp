@@ -397,12 +397,20 @@ class session final : public session_base, public std::enable_shared_from_this<s
     // engine may also keep copies of the responder (and so the session)
     // after the answer was written: the reference they share is released on
     // the executor too (see engine_ref).
+    std::shared_ptr<engine_slots> slots;
+    if (rt.engine == engine_use::one && srv_.options.engine_calls) {
+      slots = srv_.options.engine_calls->take(1);
+      if (!slots)
+        return write(overloaded_response(*srv_.options.engine_calls, 1), rt.pattern, rt.verb);
+    }
     const auto seq = ++dispatched_;
     awaiting_ = true;
     responder respond = [ref = std::make_shared<const engine_ref>(this->shared_from_this()), seq](response r) {
       net::post(ref->self->stream_.get_executor(),
                 [self = ref->self, seq, r = std::move(r)]() mutable { self->answer(seq, std::move(r)); });
     };
+    if (slots)
+      respond = freeing(std::move(slots), std::move(respond));
     if (!rt.own_deadline) {
       deadline_.expires_after(srv_.options.request_timeout);
       deadline_.async_wait([self = this->shared_from_this(), seq](beast::error_code ec) {

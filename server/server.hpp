@@ -35,6 +35,9 @@ struct server_options {
   std::chrono::milliseconds request_timeout{30'000};
   /// Counters to update (the ones /v1/stats shows); null: the server's own.
   server_counters* counters = nullptr;
+  /// The cap on engine calls in flight, for routes of engine_use::one (it
+  /// counts in its own counters); null: no cap.
+  const engine_gate* engine_calls = nullptr;
   /// Called on the I/O thread after each answered request (metrics hook).
   std::function<void(const completed_request&)> observer;
 };

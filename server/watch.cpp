@@ -331,7 +331,9 @@ void add_watch_routes(router& table, const registry& reg, watch_hub& hub) {
                };
                respond(std::move(r));
              },
-             "The change stream: Server-Sent Events, or a long poll with wait", {200}, false, true});
+             "The change stream: Server-Sent Events, or a long poll with wait", {200}, false, true,
+             // It waits on the hub, not on the engine: a watcher holds no engine slot.
+             engine_use::none});
 }
 
 }  // namespace agentreg::http

@@ -132,6 +132,7 @@ int main(int argc, char** argv) {
   raise_open_file_limit();
 
   http::server_counters counters;
+  const http::engine_gate engine_calls{counters, s.max_engine_calls};
   http::http_metrics requests;
   std::optional<registry> reg;
   std::optional<http::watch_hub> hub;
@@ -150,6 +151,8 @@ int main(int argc, char** argv) {
                                "(--token, --token-file or AGENTREG_TOKEN): without one /v1 is open to everyone");
     s.server.counters = &counters;
     s.api.counters = &counters;
+    s.server.engine_calls = &engine_calls;
+    s.api.engine_calls = &engine_calls;
     s.server.observer = [&requests](const http::completed_request& r) { requests.observe(r); };
     if (s.demo) {
       // A fleet that visibly moves: agents silent for 20 s go offline (and

@@ -136,6 +136,16 @@ const std::vector<option>& options() {
          s.server.max_requests_per_second = *d;
          return std::nullopt;
        }},
+      {"max-engine-calls", "N",
+       "engine calls in flight at most (default 100000; 0: no cap; then 503 overloaded with Retry-After); a "
+       "heartbeat batch counts one a item, so a batch larger than N is always refused",
+       [](settings& s, const std::string& v) -> std::optional<std::string> {
+         auto n = to_integer(v);
+         if (!n || *n < 0 || *n > 1'000'000'000)
+           return "must be an integer within 0..1000000000";
+         s.max_engine_calls = static_cast<std::size_t>(*n);
+         return std::nullopt;
+       }},
       {"header-timeout-ms", "MS", "first byte to end of headers at most (default 10000; slow clients are closed)",
        duration(&settings::server, &http::server_options::header_timeout, 10, 3'600'000)},
       {"body-timeout-ms", "MS", "body read, and each answer's write, at most (default 30000)",

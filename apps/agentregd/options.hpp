@@ -23,6 +23,11 @@ struct settings {
   std::string token_file;       ///< read, or created with a new token on first run
   std::string read_token_file;  ///< read only
   std::chrono::milliseconds shutdown_grace{10'000};
+  /// Engine calls in flight at most (http::engine_gate; 0: no cap). Room
+  /// for a hundred full heartbeat batches, or every connection's request
+  /// ten times over; each call in flight holds its request (a few hundred
+  /// bytes to the body limit) until the engine answers.
+  std::size_t max_engine_calls = 100'000;
   /// A simulated fleet in the server (apps/agentregd/demo.hpp).
   bool demo = false;
   std::size_t demo_agents = 300;

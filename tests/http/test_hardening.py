@@ -355,6 +355,38 @@ class rate_limit(unittest.TestCase):
             self.assertEqual(exchange(d.port, raw_request("GET", "/health")).status, 200)
 
 
+class engine_call_cap(unittest.TestCase):
+    def test_a_heartbeat_batch_takes_an_engine_call_per_item(self):
+        with Daemon(None, "--max-engine-calls", "2") as d:
+            c = d.client()
+            for i in range(3):
+                c.register(f"batched-{i}", "batch")
+            before = [c.get_agent(f"batched-{i}")["last_heartbeat"] for i in range(3)]
+            three = [(f"batched-{i}", 1) for i in range(3)]
+            with self.assertRaises(AgentRegError) as refused:
+                c.heartbeats(three)
+            # Counted per request, the batch was one call and passed.
+            self.assertEqual((refused.exception.status, refused.exception.code), (503, "overloaded"))
+            self.assertIn("smaller batches", refused.exception.message)
+            self.assertEqual(refused.exception.retry_after, 1)
+            after = [c.get_agent(f"batched-{i}") for i in range(3)]
+            self.assertEqual([a["last_heartbeat"] for a in after], before)
+            self.assertEqual([a["current_load"] for a in after], [0, 0, 0])
+            # Two items fit in the cap.
+            results = c.heartbeats(three[:2])
+            self.assertEqual([r["ok"] for r in results], [True, True])
+            self.assertEqual(c.stats()["server"]["overloaded"], 1)
+
+    def test_help_and_bad_values(self):
+        out = subprocess.run([agentregd_binary(), "--help"], capture_output=True, text=True, timeout=DEADLINE_S)
+        self.assertIn("--max-engine-calls", out.stdout)
+        self.assertIn("AGENTREG_MAX_ENGINE_CALLS", out.stdout)
+        out = subprocess.run([agentregd_binary(), "--port", "0", "--max-engine-calls", "-1"],
+                             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=DEADLINE_S)
+        self.assertEqual(out.returncode, 2, out.stdout + out.stderr)
+        self.assertIn("--max-engine-calls", out.stderr)
+
+
 class stop_with_a_request_in_flight(unittest.TestCase):
     def test_sigterm_lets_the_request_in_flight_finish_and_exits_0(self):
         d = Daemon(None, "--shutdown-grace-ms", "60000").start()

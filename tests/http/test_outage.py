@@ -66,6 +66,72 @@ class engine_deadline(unittest.TestCase):
             wait_until(lambda: pg.value("SELECT count(*) FROM agent_instances", db) == "2", "the second agent's row")
 
 
+class engine_call_cap(unittest.TestCase):
+    def test_past_max_engine_calls_a_request_is_503_overloaded_and_changes_nothing(self):
+        db = pg.new_database()
+        with Daemon(db, "--max-engine-calls", "1", "--request-timeout-ms", "1000") as d:
+            c = d.client()
+            c.register("capped", "cap", max_capacity=10)
+            wait_until(lambda: pg.value("SELECT count(*) FROM agent_instances", db) == "1", "the agent's row")
+            pg.freeze()
+            try:
+                # A record for the writer, which then waits on the frozen
+                # database until the thaw: /v1/stats (it asks every writer)
+                # is answered 504 engine_timeout, and the engine call behind
+                # it, still unanswered, keeps the one slot.
+                c.register("before-cap", "cap")
+
+                def refused():
+                    stuck = exchange(d.port, raw_request("GET", "/v1/stats"))
+                    # 200: asked before the writer took the record; 503: an
+                    # earlier round's call holds the slot.
+                    if stuck.status not in (503, 504):
+                        return None
+                    answer = exchange(d.port, raw_request("POST", "/v1/agents/capped/heartbeat", "{}"))
+                    return answer if answer.status == 503 else None
+
+                # Without the cap nothing refuses a heartbeat: this wait ran out.
+                answer = wait_until(refused, "a 503 overloaded while /v1/stats waits on the frozen database")
+                self.assertEqual(answer.json()["error"], "overloaded")
+                self.assertIn("--max-engine-calls", answer.json()["message"])
+                self.assertEqual(answer.headers.get("retry-after"), "1")
+                # Each route needing the engine is refused before it reaches it.
+                for method, path, body in (("PUT", "/v1/agents/capped/load", '{"current_load": 3}'),
+                                           ("POST", "/v1/agents", '{"agent_id": "refused", "agent_type": "cap"}'),
+                                           ("POST", "/v1/heartbeats", '{"heartbeats": [{"agent_id": "capped"}]}')):
+                    with self.subTest(route=path):
+                        r = exchange(d.port, raw_request(method, path, body))
+                        self.assertEqual((r.status, r.json()["error"]), (503, "overloaded"), r.body)
+                # Routes that need no engine still answer.
+                self.assertEqual(exchange(d.port, raw_request("GET", "/health")).status, 200)
+                self.assertEqual(exchange(d.port, raw_request("GET", "/ready")).status, 200)
+            finally:
+                pg.thaw()
+            # Once the writer answers, its slot is free again; the refused
+            # requests changed nothing.
+            wait_until(lambda: self.try_load(c), "an update_load accepted after the thaw")
+            self.assertEqual(c.get_agent("capped")["current_load"], 1)
+            with self.assertRaises(AgentRegError) as unknown:
+                c.get_agent("refused")
+            self.assertEqual(unknown.exception.code, "unknown_agent")
+            stats = c.stats()["server"]
+            self.assertGreaterEqual(stats["overloaded"], 4)
+            # This request is the one call in flight.
+            self.assertEqual(stats["engine_calls"], 1)
+            metrics = exchange(d.port, raw_request("GET", "/metrics")).body.decode()
+            line = next(l for l in metrics.splitlines() if l.startswith("agentreg_http_overloaded_total "))
+            self.assertGreaterEqual(float(line.split()[1]), 4)
+
+    @staticmethod
+    def try_load(c):
+        try:
+            return c.update_load("capped", 1)
+        except AgentRegError as e:
+            if e.code != "overloaded":
+                raise
+            return None
+
+
 class readiness(unittest.TestCase):
     def test_ready_is_503_until_recovery_from_the_database_is_done(self):
         db = pg.new_database()
