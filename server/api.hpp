@@ -34,7 +34,12 @@ void add_work_routes(router& table, registry& reg, const api_options& options);
 void add_lease_routes(router& table, registry& reg, const api_options& options);
 void add_operation_routes(router& table, registry& reg, const api_options& options);
 
-/// The OpenAPI 3.1 document of every route in `table` (GET /openapi.json).
+/// The OpenAPI 3.1 document of every route in `table` (GET /openapi.json):
+/// typed request and response bodies, and each status's error codes.
 std::string openapi_document(const router& table);
+
+/// The error codes `r` may answer, its own and those every such route can
+/// (as the OpenAPI document lists them, by status).
+std::vector<std::string_view> route_errors(const route& r);
 
 }  // namespace agentreg::http

@@ -48,6 +48,13 @@ std::vector<std::pair<method, std::string>> issue_routes() {
       {method::get, "/openapi.json"}};
 }
 
+std::string lower_method(method m) {
+  std::string s = to_string(m);
+  for (auto& c : s)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
 std::string error_of(const std::function<void()>& f) {
   try {
     f();
@@ -92,6 +99,68 @@ BOOST_FIXTURE_TEST_CASE(the_openapi_document_lists_every_route_of_the_issue, api
       from_document.emplace(std::string{verb}, std::string{path});
     }
   BOOST_TEST((from_document == expected));
+}
+
+// The document says more than the paths: each route with a body has a
+// typed request schema, each success a typed response schema, and every
+// error code it lists is one of the error table's, under its status.
+BOOST_FIXTURE_TEST_CASE(the_openapi_document_types_every_body_and_lists_only_known_errors, api_fixture) {
+  const auto doc = boost::json::parse(openapi_document(table));
+  const auto& schemas = doc.at("components").at("schemas").as_object();
+  std::set<std::string> known;
+  for (const auto& e : error_table())
+    known.emplace(e.code);
+  // A $ref resolved, and the schema it names says what type it is.
+  const auto typed = [&](const boost::json::value& schema) {
+    const auto& ref = schema.at("$ref").as_string();
+    const std::string prefix = "#/components/schemas/";
+    BOOST_REQUIRE(ref.starts_with(prefix));
+    const auto* named = schemas.if_contains(std::string_view{ref}.substr(prefix.size()));
+    BOOST_REQUIRE_MESSAGE(named != nullptr, ref);
+    return named->as_object().contains("type");
+  };
+  for (const auto& r : table.routes()) {
+    const auto& op = doc.at("paths").at(r.pattern).at(lower_method(r.verb)).as_object();
+    const std::string name = std::string{to_string(r.verb)} + " " + r.pattern;
+    if (r.has_body) {
+      const auto* body = op.if_contains("requestBody");
+      BOOST_TEST_REQUIRE(body != nullptr, name << " has a body and no requestBody");
+      BOOST_TEST(typed(body->at("content").at("application/json").at("schema")), name);
+    }
+    const auto& responses = op.at("responses").as_object();
+    std::set<unsigned> documented;
+    for (const auto& [status, response] : responses) {
+      const unsigned s = std::stoul(std::string{status});
+      documented.insert(s);
+      const auto* content = response.as_object().if_contains("content");
+      if (s == 204 || s == 304) {
+        BOOST_TEST(content == nullptr, name << " " << s);
+        continue;
+      }
+      BOOST_TEST_REQUIRE(content != nullptr, name << " " << s << " has no body schema");
+      const auto& schema = content->at("application/json").at("schema");
+      if (s < 400) {
+        BOOST_TEST(typed(schema), name << " " << s);
+        continue;
+      }
+      BOOST_TEST(schema.at("allOf").at(0).at("$ref").as_string() == "#/components/schemas/Error");
+      const auto& codes = schema.at("properties").at("error").at("enum").as_array();
+      BOOST_TEST(!codes.empty(), name << " " << s);
+      for (const auto& code : codes) {
+        const std::string c{code.as_string()};
+        BOOST_TEST(known.contains(c), name << ": " << c << " is not in the error table");
+        BOOST_TEST(status_of(c) == s, name << ": " << c << " listed under " << s);
+      }
+    }
+    // Every status the route says it answers is documented.
+    for (unsigned s : r.statuses)
+      BOOST_TEST(documented.contains(s), name << " answers " << s << " undocumented");
+  }
+  // The Error schema's codes are the table's.
+  std::set<std::string> in_schema;
+  for (const auto& c : schemas.at("Error").at("properties").at("error").at("enum").as_array())
+    in_schema.emplace(c.as_string());
+  BOOST_TEST((in_schema == known));
 }
 
 BOOST_FIXTURE_TEST_CASE(every_route_of_the_issue_is_in_the_table, api_fixture) {
