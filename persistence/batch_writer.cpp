@@ -233,13 +233,13 @@ void for_each_text(Batch& b, F&& f) {
     f(p.summary.key);
 }
 
-std::int64_t count_unstorable(const batch& b) {
-  std::int64_t n = 0;
-  for_each_text(b, [&](const std::string& s) { n += detail::storable_text(s) ? 0 : 1; });
+bool any_unstorable(const batch& b) {
+  bool any = false;
+  for_each_text(b, [&](const std::string& s) { any = any || !detail::storable_text(s); });
   for (const auto& r : b.agents)
     for (const auto& [k, v] : r.agent.metadata)
-      n += (detail::storable_text(k) ? 0 : 1) + (detail::storable_text(v) ? 0 : 1);
-  return n;
+      any = any || !detail::storable_text(k) || !detail::storable_text(v);
+  return any;
 }
 
 void sanitize(batch& b) {
@@ -493,8 +493,6 @@ struct batch_writer::impl {
           "ON CONFLICT (singleton) DO UPDATE SET counted_through = greatest(t.counted_through, EXCLUDED.counted_through)",
           *through);
     tx.commit();
-    report.unchanged = static_cast<std::int64_t>(b.executions.size() + b.tool_calls.size()) -
-                       report.executions - report.tool_calls;
     return report;
   }
 };
@@ -571,10 +569,12 @@ core::expected<write_report> batch_writer::write(const batch& b) {
 
   // The common case sends the caller's batch as is; only a batch with text
   // PostgreSQL would refuse is copied and repaired (one bad string must not
-  // block every batch behind it forever).
-  const std::int64_t unstorable = count_unstorable(b);
+  // block every batch behind it forever). The engine refuses such text at
+  // every call that takes it (core::validate), so this guards the writer's
+  // own callers only; it is not counted anywhere, since through the engine
+  // the count would be zero by construction.
   std::optional<batch> repaired;
-  if (unstorable > 0) {
+  if (any_unstorable(b)) {
     repaired = b;
     sanitize(*repaired);
   }
@@ -586,9 +586,7 @@ core::expected<write_report> batch_writer::write(const batch& b) {
     return sel.error();
   }
   try {
-    auto report = impl_->write(to_send, *sel);
-    report.sanitized_fields = unstorable;
-    return report;
+    return impl_->write(to_send, *sel);
   } catch (...) {
     auto f = detail::current_failure("write batch", impl_->conn.get());
     impl_->broken = f.broken;

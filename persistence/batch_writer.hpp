@@ -52,7 +52,11 @@ class batch_writer {
   batch_writer& operator=(batch_writer&&) noexcept;
   ~batch_writer();
 
-  /// Writes `b` in one transaction: everything or nothing.
+  /// Writes `b` in one transaction: everything or nothing. Text PostgreSQL
+  /// cannot store (ill-formed UTF-8, NUL bytes) is stored with each bad
+  /// sequence as U+FFFD (detail::sanitized_text) rather than refusing the
+  /// batch; the engine refuses such text at its calls, so only a direct
+  /// caller of the writer sends any.
   ///
   /// Errors: invalid_argument (an execution or tool call id, or a tool call's
   /// execution id, is not a UUID; nothing was sent), internal (the database

@@ -61,14 +61,6 @@ struct write_report {
   std::int64_t tool_calls = 0;   ///< rows inserted
   std::int64_t tool_usage = 0;   ///< rows inserted or updated
   std::int64_t performance = 0;  ///< rows inserted or updated
-  /// Execution and tool call records that changed nothing: repeated in the
-  /// batch, already stored (a replay), or a running record for an execution
-  /// already completed.
-  std::int64_t unchanged = 0;
-  /// Text fields that were not valid UTF-8 or held NUL bytes (PostgreSQL
-  /// stores neither): each bad sequence was stored as U+FFFD. Counted so the
-  /// change is visible, never silent.
-  std::int64_t sanitized_fields = 0;
 
   [[nodiscard]] std::int64_t rows_written() const {
     return agents + executions + tool_calls + tool_usage + performance;
