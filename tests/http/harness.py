@@ -164,6 +164,32 @@ class Postgres:
         return rows[0][0]
 
 
+class ModulePostgres:
+    """The cluster every test of one module shares: a Postgres started by
+    the module's setUpModule and removed by its tearDownModule. A module
+    declares it with
+
+        pg = ModulePostgres()
+        setUpModule, tearDownModule = pg.set_up, pg.tear_down
+
+    and uses `pg` as the Postgres it holds (pg.url, pg.sql, pg.down...)."""
+
+    def __init__(self):
+        self._cluster = None
+
+    def set_up(self):
+        self._cluster = Postgres()
+
+    def tear_down(self):
+        self._cluster.close()
+        self._cluster = None
+
+    def __getattr__(self, name):  # only for names ModulePostgres lacks
+        if self._cluster is None:
+            raise RuntimeError(f"pg.{name}: the module's cluster runs from setUpModule to tearDownModule only")
+        return getattr(self._cluster, name)
+
+
 _LISTENING = re.compile(r"listening on (https?)://([^:\s]+):(\d+)")
 
 

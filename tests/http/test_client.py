@@ -9,19 +9,11 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import DEADLINE_S, Daemon, Postgres, connect, raw_request, read_response, wait_until
+from harness import DEADLINE_S, Daemon, ModulePostgres, connect, raw_request, read_response, wait_until
 from agentreg_client import AgentRegError, Client
 
-pg = None
-
-
-def setUpModule():
-    global pg
-    pg = Postgres()
-
-
-def tearDownModule():
-    pg.close()
+pg = ModulePostgres()
+setUpModule, tearDownModule = pg.set_up, pg.tear_down
 
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")

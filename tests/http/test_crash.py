@@ -7,19 +7,11 @@ import random
 import threading
 import unittest
 
-from harness import Daemon, Postgres, sql_totals, totals, wait_until
+from harness import Daemon, ModulePostgres, sql_totals, totals, wait_until
 from agentreg_client import AgentRegError
 
-pg = None
-
-
-def setUpModule():
-    global pg
-    pg = Postgres()
-
-
-def tearDownModule():
-    pg.close()
+pg = ModulePostgres()
+setUpModule, tearDownModule = pg.set_up, pg.tear_down
 
 
 class crash(unittest.TestCase):

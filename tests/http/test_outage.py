@@ -1,24 +1,16 @@
 """agentregd while its PostgreSQL hangs or is down: what each client is
 told, and that the server comes back with the database. Each module's
-cluster is its own (harness.Postgres); a test that freezes or kills it
+cluster is its own (harness.ModulePostgres); a test that freezes or kills it
 restarts it before it ends."""
 
 import socket
 import unittest
 
-from harness import DEADLINE_S, Daemon, Postgres, connect, exchange, raw_request, read_response, wait_until
+from harness import DEADLINE_S, Daemon, ModulePostgres, connect, exchange, raw_request, read_response, wait_until
 from agentreg_client import AgentRegError  # noqa: E402 (harness puts the client on sys.path)
 
-pg = None
-
-
-def setUpModule():
-    global pg
-    pg = Postgres()
-
-
-def tearDownModule():
-    pg.close()
+pg = ModulePostgres()
+setUpModule, tearDownModule = pg.set_up, pg.tear_down
 
 
 class engine_deadline(unittest.TestCase):

@@ -4,18 +4,10 @@ before it is written before the process exits 0."""
 import random
 import unittest
 
-from harness import SUMMARY_FIELDS, Daemon, Postgres, sql_totals, totals
+from harness import SUMMARY_FIELDS, Daemon, ModulePostgres, sql_totals, totals
 
-pg = None
-
-
-def setUpModule():
-    global pg
-    pg = Postgres()
-
-
-def tearDownModule():
-    pg.close()
+pg = ModulePostgres()
+setUpModule, tearDownModule = pg.set_up, pg.tear_down
 
 
 class restart(unittest.TestCase):
