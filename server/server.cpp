@@ -866,12 +866,17 @@ const server_counters& server::counters() const { return *impl_->counters; }
 
 bool server::tls() const { return impl_->ssl.has_value(); }
 
+void server::begin_stop() {
+  // release: pairs with the sessions' and acceptors' acquire loads.
+  impl_->stopping.store(true, std::memory_order_release);
+}
+
 void server::stop(std::chrono::milliseconds grace) {
   auto& s = *impl_;
   if (!s.started || s.stopped)
     return;
   s.stopped = true;
-  s.stopping.store(true, std::memory_order_release);
+  begin_stop();
   for (auto& t : s.threads)
     net::post(t->ioc, [&t = *t] {
       beast::error_code ignored;

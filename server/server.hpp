@@ -64,8 +64,13 @@ class server {
   void start();
   /// The bound port (after start()).
   [[nodiscard]] std::uint16_t port() const;
-  /// Stops accepting, closes idle connections, lets requests in flight finish
-  /// (up to `grace`), then closes the rest and joins the I/O threads.
+  /// From its return on, a request arriving on an open connection is
+  /// answered 503 shutting_down and a new connection is not served; what
+  /// is in flight (streams included) goes on. Returns at once; any thread.
+  void begin_stop();
+  /// begin_stop(), then stops accepting, closes idle connections and
+  /// streams, lets requests in flight finish (up to `grace`), closes the
+  /// rest and joins the I/O threads.
   void stop(std::chrono::milliseconds grace = std::chrono::seconds{10});
   [[nodiscard]] const server_counters& counters() const;
   [[nodiscard]] bool tls() const;

@@ -186,6 +186,9 @@ int main(int argc, char** argv) {
     } else {
       sigwait(&stop_signals, &sig);
     }
+    // Refusing first, then the line: a client that reads it may rely on
+    // every later request being answered 503 shutting_down.
+    srv->begin_stop();
     std::cout << "agentregd: "
               << (sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "--demo-seconds passed")
               << ": stopping (no new connections, requests in flight finish)" << std::endl;
