@@ -141,7 +141,8 @@ struct registry_config {
   std::size_t buffer_limit = 200'000;
   backlog_policy on_full = backlog_policy::block;
   /// How long the persistence router waits for a writer's answer (a flush,
-  /// stats, a snapshot waiting for the rows it counts) before it takes the
+  /// a snapshot waiting for the rows it counts; never stats, which read
+  /// what the writers publish) before it takes the
   /// writer as not answering and asks again: a writer in a long statement
   /// cannot answer until it ends, and nothing may wait on it forever.
   std::chrono::milliseconds persistence_request_timeout{15'000};

@@ -67,8 +67,8 @@ using persistence_actor = caf::typed_actor<
     /// if the database could not be reached (the records stay buffered) or
     /// a writer did not answer within its request timeout.
     caf::replies_to<flush_atom>::with<bool>,
-    /// Counters (a writer that does not answer in time is reported in
-    /// last_error).
+    /// Counters, as the writers last published them (the router answers
+    /// at once, whatever the writers are doing).
     caf::replies_to<stats_atom>::with<persistence_stats>>;
 
 /// The protocol of one write-behind writer (a detached actor that owns its

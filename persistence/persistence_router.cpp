@@ -124,13 +124,12 @@ struct router_state {
   // Records held by writers that died (their gate room, given back).
   std::int64_t lost = 0;
   std::int64_t writer_restarts = 0;
-  // Per writer: its last answer to stats_atom. A writer busy in a long
-  // write or reconnect may not answer in time; its counters then come from
-  // here, so that batches, rows, retries, dead letters and lost records
-  // never go down between two calls of stats() (they are Prometheus
-  // counters).
-  std::vector<msg::persistence_stats> last_stats;
-  // The counters of writers that died, kept for the same reason.
+  // Per writer: the counters it publishes, read without asking it (a writer
+  // blocked in a statement answers nothing until the statement ends).
+  std::vector<std::shared_ptr<published_stats>> published;
+  // The counters of writers that died, so that batches, rows, retries, dead
+  // letters and lost records never go down between two calls of stats()
+  // (they are Prometheus counters).
   msg::persistence_stats retired;
   static inline const char* name = "agentreg.persistence_router";
 
@@ -311,18 +310,20 @@ void send_to(router_pointer self, std::size_t i, msg::record_batch b) {
 void spawn_writer(router_pointer self, std::size_t i) {
   auto& st = self->state;
   auto room = std::make_shared<std::atomic<std::int64_t>>(0);
-  auto w = spawn_persistence_writer(self->system(), st.cfg, st.gate, room);
+  auto published = std::make_shared<published_stats>();
+  auto w = spawn_persistence_writer(self->system(), st.cfg, st.gate, room, published);
   self->monitor(w);
   st.spawned->push_back(w);
   if (i == st.writers.size()) {
     st.writers.push_back(std::move(w));
     st.rooms.push_back(std::move(room));
     st.sent.push_back(0);
-    st.last_stats.emplace_back();
+    st.published.push_back(std::move(published));
   } else {
     st.writers[i] = std::move(w);
     st.rooms[i] = std::move(room);
     st.sent[i] = 0;
+    st.published[i] = std::move(published);
   }
 }
 
@@ -349,13 +350,12 @@ msg::persistence_actor::behavior_type router_behavior(router_pointer self, write
         st.gate->release(lost);
         st.lost += lost;
       }
-      const auto& old = st.last_stats[i];
+      const auto old = st.published[i]->read();  // all it ever published: it is gone
       st.retired.batches += old.batches;
       st.retired.rows += old.rows;
       st.retired.retries += old.retries;
       st.retired.dead_letters += old.dead_letters;
       st.retired.lost += old.lost;
-      st.last_stats[i] = {};
       spawn_writer(self, i);
       ++st.writer_restarts;
       // A release in flight waited for (or was sent to) the writer that
@@ -448,47 +448,31 @@ msg::persistence_actor::behavior_type router_behavior(router_pointer self, write
             msg::flush_atom::value);
         return rp;
       },
-      [=](msg::stats_atom) -> caf::result<msg::persistence_stats> {
-        auto rp = self->make_response_promise<msg::persistence_stats>();
-        ask_writers<msg::persistence_stats>(
-            self, 0,
-            [self, rp, lost = self->state.lost, held = self->state.snapshot_rows_held(),
-             restarts = self->state.writer_restarts](
-                const std::vector<std::optional<msg::persistence_stats>>& answers) mutable {
-              auto& st = self->state;
-              msg::persistence_stats all = st.retired;
-              all.buffered = 0;
-              all.lost += lost;
-              all.snapshot_rows = held;
-              all.writer_restarts = restarts;
-              all.connected = true;
-              for (std::size_t i = 0; i < answers.size(); ++i) {
-                const auto& answer = answers[i];
-                if (answer && i < st.last_stats.size())
-                  st.last_stats[i] = *answer;
-                if (!answer) {
-                  all.connected = false;
-                  all.last_error = "a persistence writer did not answer";
-                }
-                // An unanswered writer counts with its last answer.
-                const msg::persistence_stats* a = answer ? &*answer : i < st.last_stats.size() ? &st.last_stats[i] : nullptr;
-                if (a == nullptr)
-                  continue;
-                all.buffered += a->buffered;
-                all.batches += a->batches;
-                all.rows += a->rows;
-                all.retries += a->retries;
-                all.dead_letters += a->dead_letters;
-                all.lost += a->lost;
-                all.snapshot_rows += a->snapshot_rows;
-                all.connected = all.connected && a->connected;
-                if (!a->last_error.empty())
-                  all.last_error = a->last_error;
-              }
-              rp.deliver(std::move(all));
-            },
-            msg::stats_atom::value);
-        return rp;
+      // From what each writer published, never a round trip to a writer:
+      // one blocked in a long write would hold every stats() and metrics()
+      // of the engine for the request timeout.
+      [=](msg::stats_atom) {
+        const auto& st = self->state;
+        msg::persistence_stats all = st.retired;
+        all.buffered = 0;
+        all.lost += st.lost;
+        all.snapshot_rows = st.snapshot_rows_held();
+        all.writer_restarts = st.writer_restarts;
+        all.connected = true;
+        for (const auto& published : st.published) {
+          const auto a = published->read();
+          all.buffered += a.buffered;
+          all.batches += a.batches;
+          all.rows += a.rows;
+          all.retries += a.retries;
+          all.dead_letters += a.dead_letters;
+          all.lost += a.lost;
+          all.snapshot_rows += a.snapshot_rows;
+          all.connected = all.connected && a.connected;
+          if (!a.last_error.empty())
+            all.last_error = a.last_error;
+        }
+        return all;
       },
   };
 }

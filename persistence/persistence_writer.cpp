@@ -59,6 +59,7 @@ struct writer_state {
   writer_config cfg;
   std::shared_ptr<core::backlog_gate> gate;
   std::shared_ptr<std::atomic<std::int64_t>> room;
+  std::shared_ptr<published_stats> published;
   std::optional<batch_writer> writer;
   bool migrated = false;
   std::deque<batch> backlog;
@@ -69,8 +70,10 @@ struct writer_state {
   std::chrono::steady_clock::time_point oldest{};  // when the oldest waiting record came
   std::chrono::steady_clock::time_point next_attempt{};
   std::chrono::milliseconds backoff{0};
-  msg::persistence_stats stats;
+  msg::persistence_stats stats;  // published after every change (publish)
   static inline const char* name = "agentreg.persistence_writer";
+
+  void publish() const { published->publish(stats); }
 
   [[nodiscard]] std::size_t segment_limit() const { return 2 * std::max<std::size_t>(cfg.batch_size, 1); }
 
@@ -128,7 +131,7 @@ struct writer_state {
     stats.connected = true;
     ++stats.batches;
     stats.rows += report->rows_written();
-    done_with_front();
+    done_with_front();  // publishes
     return true;
   }
 
@@ -159,7 +162,7 @@ struct writer_state {
                 << kept.error().message << "); it is lost\n";
     }
     stats.last_error = why;
-    done_with_front();
+    done_with_front();  // publishes
     return true;
   }
 
@@ -175,6 +178,7 @@ struct writer_state {
     waiting -= segment.size();
     committed += segment.size();
     backlog.pop_front();
+    publish();
     while (!syncs.empty() && syncs.begin()->first <= committed) {
       syncs.begin()->second.deliver(true);
       syncs.erase(syncs.begin());
@@ -186,6 +190,7 @@ struct writer_state {
     ++stats.retries;
     stats.last_error = why;
     stats.connected = false;
+    publish();
     backoff = std::clamp(backoff * 2, cfg.min_backoff, cfg.max_backoff);
     next_attempt = std::chrono::steady_clock::now() + backoff;
     return false;
@@ -197,6 +202,7 @@ struct writer_state {
       oldest = std::chrono::steady_clock::now();
     waiting += records;
     stats.buffered += static_cast<std::int64_t>(records);
+    publish();
     if (waiting >= cfg.batch_size)
       write_pending();
   }
@@ -206,10 +212,12 @@ using writer_pointer = msg::persistence_writer_actor::stateful_pointer<writer_st
 
 msg::persistence_writer_actor::behavior_type writer_behavior(writer_pointer self, writer_config cfg,
                                                       std::shared_ptr<core::backlog_gate> gate,
-                                                      std::shared_ptr<std::atomic<std::int64_t>> room) {
+                                                      std::shared_ptr<std::atomic<std::int64_t>> room,
+                                                      std::shared_ptr<published_stats> published) {
   self->state.cfg = std::move(cfg);
   self->state.gate = std::move(gate);
   self->state.room = std::move(room);
+  self->state.published = std::move(published);
   self->delayed_send(self, self->state.cfg.flush_interval, caf::tick_atom::value);
   return {
       [=](msg::batch_atom, msg::record_batch& b) {
@@ -238,7 +246,7 @@ msg::persistence_writer_actor::behavior_type writer_behavior(writer_pointer self
         if (counts && s.drain > 0 && !st.backlog.empty())
           st.backlog.back().snapshot_drain = std::max(st.backlog.back().snapshot_drain, s.drain);
         st.stats.snapshot_rows += static_cast<std::int64_t>(n);
-        st.took(n);
+        st.took(n);  // publishes
       },
       [=](caf::tick_atom) {
         auto& st = self->state;
@@ -259,6 +267,7 @@ msg::persistence_writer_actor::behavior_type writer_behavior(writer_pointer self
         st.syncs.emplace(point, rp);
         return rp;
       },
+      // The protocol's; the router reads published_stats instead.
       [=](msg::stats_atom) { return self->state.stats; },
   };
 }
@@ -267,8 +276,10 @@ msg::persistence_writer_actor::behavior_type writer_behavior(writer_pointer self
 
 msg::persistence_writer_actor spawn_persistence_writer(caf::actor_system& system, writer_config cfg,
                                                 std::shared_ptr<core::backlog_gate> gate,
-                                                std::shared_ptr<std::atomic<std::int64_t>> room) {
-  return system.spawn<caf::detached>(writer_behavior, std::move(cfg), std::move(gate), std::move(room));
+                                                std::shared_ptr<std::atomic<std::int64_t>> room,
+                                                std::shared_ptr<published_stats> published) {
+  return system.spawn<caf::detached>(writer_behavior, std::move(cfg), std::move(gate), std::move(room),
+                                     std::move(published));
 }
 
 }  // namespace agentreg::db
