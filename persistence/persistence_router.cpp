@@ -14,6 +14,7 @@
 #include <vector>
 
 #include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -327,6 +328,21 @@ void spawn_writer(router_pointer self, std::size_t i) {
   }
 }
 
+// The fault_injection::late_stats answer: `s`, delivered `after` from now
+// by a timer actor of its own, so the router goes on meanwhile.
+caf::typed_response_promise<msg::persistence_stats> answer_late(router_pointer self, msg::persistence_stats s,
+                                                                std::chrono::milliseconds after) {
+  auto rp = self->make_response_promise<msg::persistence_stats>();
+  self->spawn([rp, s = std::move(s), after](caf::event_based_actor* timer) mutable -> caf::behavior {
+    timer->delayed_send(timer, after, caf::ok_atom::value);
+    return {[=](caf::ok_atom) mutable {
+      rp.deliver(s);
+      timer->quit();
+    }};
+  });
+  return rp;
+}
+
 msg::persistence_actor::behavior_type router_behavior(router_pointer self, writer_config cfg,
                                                       std::size_t connections,
                                                       std::shared_ptr<core::backlog_gate> gate) {
@@ -451,7 +467,7 @@ msg::persistence_actor::behavior_type router_behavior(router_pointer self, write
       // From what each writer published, never a round trip to a writer:
       // one blocked in a long write would hold every stats() and metrics()
       // of the engine for the request timeout.
-      [=](msg::stats_atom) {
+      [=](msg::stats_atom) -> caf::result<msg::persistence_stats> {
         const auto& st = self->state;
         msg::persistence_stats all = st.retired;
         all.buffered = 0;
@@ -472,6 +488,8 @@ msg::persistence_actor::behavior_type router_behavior(router_pointer self, write
           if (!a.last_error.empty())
             all.last_error = a.last_error;
         }
+        if (st.cfg.faults && core::fault_injection::take(st.cfg.faults->late_stats))
+          return answer_late(self, std::move(all), st.cfg.faults->late_stats_delay);
         return all;
       },
   };

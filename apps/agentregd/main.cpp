@@ -2,12 +2,14 @@
 
 #include <sys/stat.h>
 
+#include <charconv>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <optional>
 #include <random>
+#include <string_view>
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -15,6 +17,7 @@
 #include <unistd.h>
 
 #include "agentreg/registry.hpp"
+#include "core/fault_injection.hpp"
 #include "apps/agentregd/demo.hpp"
 #include "apps/agentregd/options.hpp"
 #include "server/api.hpp"
@@ -106,6 +109,31 @@ void add_routes(http::router& table, registry& reg, const http::api_options& api
   http::add_dashboard_routes(table);
 }
 
+// Test-only faults (core/fault_injection.hpp), from AGENTREG_TEST_LATE_STATS
+// = "COUNT:MS": the next COUNT persistence stats answers come MS late, which
+// holds the engine call of a /v1/stats or /metrics that long
+// (tests/http/test_outage.py). Deliberately not an option in --help.
+std::shared_ptr<core::fault_injection> test_faults() {
+  const char* v = std::getenv("AGENTREG_TEST_LATE_STATS");
+  if (!v)
+    return nullptr;
+  const std::string_view text{v};
+  const auto colon = text.find(':');
+  int count = 0;
+  long ms = 0;
+  const auto parse = [](std::string_view part, auto& out) {
+    const auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), out);
+    return ec == std::errc{} && end == part.data() + part.size() && out > 0;
+  };
+  if (colon == std::string_view::npos || !parse(text.substr(0, colon), count) || !parse(text.substr(colon + 1), ms))
+    throw std::runtime_error("AGENTREG_TEST_LATE_STATS must be COUNT:MS (two positive integers), got \"" +
+                             std::string{text} + "\"");
+  auto faults = std::make_shared<core::fault_injection>();
+  faults->late_stats = count;
+  faults->late_stats_delay = std::chrono::milliseconds{ms};
+  return faults;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -161,6 +189,7 @@ int main(int argc, char** argv) {
       s.engine.heartbeat_interval = std::chrono::seconds{2};
       s.engine.start_grace = std::chrono::seconds{5};
     }
+    s.engine.faults = test_faults();
     reg.emplace(s.engine);
     hub.emplace(*reg, s.watch);
     add_routes(table, *reg, s.api, *hub, {&counters, &requests, &hub->counters(), AGENTREG_VERSION, s.metrics_per_agent});
