@@ -35,6 +35,9 @@ const core::fleet_metrics& fleet_of(const metrics_snapshot& m, const std::string
   BOOST_FAIL("no fleet metrics for " + type);
   return m.fleet.front();
 }
+// The result refers into the snapshot: a temporary one would leave it
+// dangling (ASan found `fleet_of(reg.metrics(), ...)` reading freed memory).
+const core::fleet_metrics& fleet_of(metrics_snapshot&&, const std::string&) = delete;
 
 }  // namespace
 
@@ -146,7 +149,8 @@ BOOST_FIXTURE_TEST_CASE(acquires_and_releases_from_many_threads_are_all_counted,
     });
   for (auto& t : ts)
     t.join();
-  const auto& f = fleet_of(reg.metrics(), "worker");
+  const auto m = reg.metrics();
+  const auto& f = fleet_of(m, "worker");
   BOOST_TEST(f.acquires == static_cast<std::uint64_t>(granted.load()));
   BOOST_TEST(f.releases == static_cast<std::uint64_t>(granted.load()));
   BOOST_TEST(f.acquire_no_capacity == static_cast<std::uint64_t>(refused.load()));
