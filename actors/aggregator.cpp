@@ -119,9 +119,9 @@ struct aggregator_state {
 
   // The row of agent `rec` as persistence stores it, unless it is what the
   // last one sent said and not `always`; remembered as sent.
-  std::optional<core::agent_record> agent_row(const agent_record& rec, bool always) {
+  std::optional<core::agent_snapshot> agent_row(const agent_record& rec, bool always) {
     const auto binding = rec.binding();
-    core::agent_record row{snapshot(rec, ctx->index), false, 0};
+    core::agent_snapshot row{snapshot(rec, ctx->index), false, 0};
     const agent_mark mark{binding.get(), row.agent.last_heartbeat, row.agent.current_load, row.agent.status};
     auto [it, added] = sent_agents.try_emplace(rec.agent_id, mark);
     if (!added && it->second == mark && !always)
@@ -206,7 +206,7 @@ msg::aggregator_actor::behavior_type aggregator_behavior(aggregator_pointer self
         s.agents.push_back(*st.agent_row(*rec, true));
         caf::anon_send(st.ctx->persistence, msg::snapshot_atom::value, std::move(s));
       },
-      [=](msg::unreg_atom, core::agent_record& last, std::uint64_t serial) {
+      [=](msg::unreg_atom, core::agent_snapshot& last, std::uint64_t serial) {
         auto& st = self->state;
         if (!st.ctx->persistence)
           return;
@@ -219,7 +219,7 @@ msg::aggregator_actor::behavior_type aggregator_behavior(aggregator_pointer self
       },
       [=](msg::restore_atom, const std::vector<core::performance_snapshot>& snaps,
           const std::vector<core::tool_usage_snapshot>& tool_snaps) { self->state.restore(snaps, tool_snaps); },
-      [=](msg::snapshot_atom) {
+      [=](msg::publish_atom) {
         self->state.catch_up();
         self->state.send_snapshots();
         return true;

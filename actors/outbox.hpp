@@ -8,7 +8,7 @@
 
 #include "core/summary.hpp"
 #include "core/types.hpp"
-#include "messages/aggregator.hpp"
+#include "messages/persistence.hpp"
 
 namespace agentreg::actors {
 

@@ -261,7 +261,7 @@ struct registry::impl {
       return;
     if (unregistered)
       caf::anon_send(ctx.aggregator, msg::unreg_atom::value,
-                     core::agent_record{actors::snapshot(rec, ctx.index), true, ctx.clock->now()}, rec.serial);
+                     core::agent_snapshot{actors::snapshot(rec, ctx.index), true, ctx.clock->now()}, rec.serial);
     else
       caf::anon_send(ctx.aggregator, msg::changed_atom::value, rec.agent_id);
   }
@@ -305,7 +305,7 @@ struct registry::impl {
       // committed, and gives up only when none was for
       // shutdown_flush_timeout (the database unreachable or stuck), leaving
       // the rest unwritten: reported.
-      ask<bool>(ctx.aggregator, msg::snapshot_atom::value);
+      ask<bool>(ctx.aggregator, msg::publish_atom::value);
       auto flush = [this] {
         auto done = ask<bool>(ctx.persistence, msg::flush_atom::value);
         return done && *done;

@@ -14,7 +14,7 @@ namespace agentreg::core {
 using histogram_buckets = std::vector<std::pair<std::int32_t, std::uint64_t>>;
 
 /// An agent's latest state, as the engine knows it.
-struct agent_record {
+struct agent_snapshot {
   core::agent agent;
   /// The agent was unregistered: its row stays (with its executions and
   /// costs) and is marked with `unregistered_at`; the loader skips it.

@@ -27,25 +27,6 @@ typename Inspector::result_type inspect(Inspector& f, aggregator_stats& x) {
   return f(caf::meta::type_name("aggregator_stats"), x.executions_completed, x.tool_calls, x.snapshots);
 }
 
-/// Records the hot calls batched up for persistence (see actors::outbox);
-/// their executions are already counted in the summaries.
-struct record_batch {
-  std::vector<core::execution> started;
-  std::vector<core::execution> completed;
-  std::vector<core::tool_call_record> tool_calls;
-  /// The aggregator drain that forwarded these records (numbered from 1 in
-  /// each run): every snapshot taken at or after it counts them, none
-  /// before it does. Stored with each completed row and tool call, so that
-  /// recovery can tell which rows the stored totals count.
-  std::uint64_t drain = 0;
-  [[nodiscard]] bool empty() const { return started.empty() && completed.empty() && tool_calls.empty(); }
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, record_batch& x) {
-  return f(caf::meta::type_name("record_batch"), x.started, x.completed, x.tool_calls, x.drain);
-}
-
 /// The protocol of the aggregator: owner of every performance summary (per
 /// agent, type, model, task type, workflow).
 using aggregator_actor = caf::typed_actor<
@@ -67,14 +48,14 @@ using aggregator_actor = caf::typed_actor<
     /// persistence through the aggregator, which reads the directory when it
     /// handles a message, so a snapshot taken before an unregistration can
     /// never arrive after it. One-way.
-    caf::reacts_to<unreg_atom, core::agent_record, std::uint64_t>,
+    caf::reacts_to<unreg_atom, core::agent_snapshot, std::uint64_t>,
     /// Adds the recovered summaries and tool usage (recovery) to what is
     /// counted; also the signal that recovery is done: no snapshot is sent
     /// before it. One-way.
     caf::reacts_to<restore_atom, std::vector<core::performance_snapshot>, std::vector<core::tool_usage_snapshot>>,
-    /// Sends every summary, tool usage and agent to persistence now and
+    /// Publishes every summary, tool usage and agent to persistence now and
     /// answers once they are on their way (used at shutdown and by tests).
-    caf::replies_to<snapshot_atom>::with<bool>,
+    caf::replies_to<publish_atom>::with<bool>,
     /// Counters; also a barrier: answered after everything sent before it.
     caf::replies_to<stats_atom>::with<aggregator_stats>>;
 

@@ -19,7 +19,10 @@ using perf_atom = caf::atom_constant<caf::atom("perf")>;
 using perf_by_atom = caf::atom_constant<caf::atom("perf_by")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using restore_atom = caf::atom_constant<caf::atom("restore")>;
+/// "Here are snapshots" (to persistence).
 using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;
+/// "Take your snapshots and send them now" (to the aggregator).
+using publish_atom = caf::atom_constant<caf::atom("publish")>;
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
 using sync_atom = caf::atom_constant<caf::atom("sync")>;
 using changed_atom = caf::atom_constant<caf::atom("changed")>;

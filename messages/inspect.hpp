@@ -64,8 +64,8 @@ typename Inspector::result_type inspect(Inspector& f, sweep_report& x) {
 }
 
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, agent_record& x) {
-  return f(caf::meta::type_name("agent_record"), x.agent, x.unregistered, x.unregistered_at);
+typename Inspector::result_type inspect(Inspector& f, agent_snapshot& x) {
+  return f(caf::meta::type_name("agent_snapshot"), x.agent, x.unregistered, x.unregistered_at);
 }
 
 template <class Inspector>

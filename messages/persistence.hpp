@@ -7,16 +7,33 @@
 #include <vector>
 
 #include "core/records.hpp"
-#include "messages/aggregator.hpp"
 #include "messages/atoms.hpp"
 #include "messages/inspect.hpp"
 
-
 namespace agentreg::msg {
+
+/// Records the hot calls batched up for persistence (see actors::outbox);
+/// their executions are already counted in the summaries.
+struct record_batch {
+  std::vector<core::execution> started;
+  std::vector<core::execution> completed;
+  std::vector<core::tool_call_record> tool_calls;
+  /// The aggregator drain that forwarded these records (numbered from 1 in
+  /// each run): every snapshot taken at or after it counts them, none
+  /// before it does. Stored with each completed row and tool call, so that
+  /// recovery can tell which rows the stored totals count.
+  std::uint64_t drain = 0;
+  [[nodiscard]] bool empty() const { return started.empty() && completed.empty() && tool_calls.empty(); }
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, record_batch& x) {
+  return f(caf::meta::type_name("record_batch"), x.started, x.completed, x.tool_calls, x.drain);
+}
 
 /// Absolute snapshots, written as upserts (a replay changes nothing).
 struct snapshots {
-  std::vector<core::agent_record> agents;
+  std::vector<core::agent_snapshot> agents;
   std::vector<core::tool_usage_snapshot> tool_usage;
   std::vector<core::performance_snapshot> performance;
   /// With tool usage and summaries: the aggregator drain they count

@@ -10,10 +10,11 @@
 
 #include <pqxx/pqxx>
 
+#include "core/text.hpp"
 #include "core/uuid.hpp"
 #include "persistence/migrations.hpp"
 #include "persistence/pg_common.hpp"
-#include "persistence/text.hpp"
+#include "persistence/encoding.hpp"
 
 namespace agentreg::db {
 
@@ -235,16 +236,16 @@ void for_each_text(Batch& b, F&& f) {
 
 bool any_unstorable(const batch& b) {
   bool any = false;
-  for_each_text(b, [&](const std::string& s) { any = any || !detail::storable_text(s); });
+  for_each_text(b, [&](const std::string& s) { any = any || !core::is_clean_text(s); });
   for (const auto& r : b.agents)
     for (const auto& [k, v] : r.agent.metadata)
-      any = any || !detail::storable_text(k) || !detail::storable_text(v);
+      any = any || !core::is_clean_text(k) || !core::is_clean_text(v);
   return any;
 }
 
 void sanitize(batch& b) {
   for_each_text(b, [](std::string& s) {
-    if (!detail::storable_text(s))
+    if (!core::is_clean_text(s))
       s = detail::sanitized_text(s);
   });
   for (auto& r : b.agents) {
@@ -314,7 +315,7 @@ core::expected<selection> select_records(const batch& b) {
 
   // Snapshots: the last one of a key is the newest. Keys are joined with a
   // NUL, which sanitised text cannot contain.
-  sel.agents = last_per_key(b.agents, [](const agent_record& r) { return r.agent.agent_id; });
+  sel.agents = last_per_key(b.agents, [](const agent_snapshot& r) { return r.agent.agent_id; });
   sel.tool_usage = last_per_key(b.tool_usage, [](const tool_usage_snapshot& s) {
     return s.usage.agent_id + '\0' + s.usage.tool_name;
   });

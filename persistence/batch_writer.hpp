@@ -5,7 +5,7 @@
 #include <string>
 
 #include "core/error.hpp"
-#include "persistence/records.hpp"
+#include "persistence/batch.hpp"
 
 namespace agentreg::db {
 

@@ -6,7 +6,7 @@
 
 #include "core/error.hpp"
 #include "core/types.hpp"
-#include "persistence/records.hpp"
+#include "persistence/batch.hpp"
 
 namespace agentreg::db {
 

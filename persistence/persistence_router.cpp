@@ -26,7 +26,7 @@ namespace {
 // Rows are absolute values: a newer row of a key replaces an older one, so
 // however long an outage lasts, each key is held at most once here.
 struct snapshot_rows {
-  std::map<std::string, core::agent_record> agents;
+  std::map<std::string, core::agent_snapshot> agents;
   std::map<std::pair<std::string, std::string>, core::tool_usage_snapshot> tool_usage;
   std::map<std::pair<core::group_by, std::string>, core::performance_snapshot> performance;
   // With tool usage and summaries: the drain they count through (a row of
@@ -37,7 +37,7 @@ struct snapshot_rows {
   [[nodiscard]] bool empty() const { return size() == 0; }
 
   // Adds rows newer than those here (a snapshot that arrived later).
-  void add_newer(std::vector<core::agent_record>& a, std::vector<core::tool_usage_snapshot>& t,
+  void add_newer(std::vector<core::agent_snapshot>& a, std::vector<core::tool_usage_snapshot>& t,
                  std::vector<core::performance_snapshot>& p, std::uint64_t d) {
     for (auto& r : a) {
       auto id = r.agent.agent_id;
@@ -414,7 +414,7 @@ msg::persistence_actor::behavior_type router_behavior(router_pointer self, write
         // records they count (see snapshot_pipeline::hold).
         std::vector<core::tool_usage_snapshot> no_tools;
         std::vector<core::performance_snapshot> no_summaries;
-        std::vector<core::agent_record> no_agents;
+        std::vector<core::agent_snapshot> no_agents;
         if (!s.agents.empty()) {
           st.pipelines[router_state::agents].pending.add_newer(s.agents, no_tools, no_summaries, 0);
           start_release(self, router_state::agents);

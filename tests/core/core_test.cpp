@@ -166,6 +166,13 @@ BOOST_AUTO_TEST_CASE(text_must_be_valid_utf8_without_nul) {
   BOOST_TEST(!is_clean_text("\xC0\xAF"));      // overlong '/'
   BOOST_TEST(!is_clean_text("\xED\xA0\x80"));  // a UTF-16 surrogate
   BOOST_TEST(!is_clean_text("\xFF"));
+  BOOST_TEST(is_clean_text(""));
+  BOOST_TEST(is_clean_text("\x7f \x01"));              // control characters are text
+  BOOST_TEST(is_clean_text("\xF4\x8F\xBF\xBF"));      // U+10FFFF, the last code point
+  BOOST_TEST(!is_clean_text("\xC0\x80"));              // overlong NUL
+  BOOST_TEST(!is_clean_text("\xE0\x80\xAF"));          // overlong '/', three bytes
+  BOOST_TEST(!is_clean_text("\xF4\x90\x80\x80"));      // above U+10FFFF
+  BOOST_TEST(!is_clean_text("\x80"));                  // a lone continuation byte
   agent_spec s{"a\xFF", "planner"};
   BOOST_TEST((validate(s).error().code == errc::invalid_argument));
   s.agent_id = "a";

@@ -10,7 +10,7 @@
 #include <pqxx/pqxx>
 
 #include "core/types.hpp"
-#include "persistence/records.hpp"
+#include "persistence/batch.hpp"
 #include "support/scratch_cluster.hpp"
 
 namespace agentreg::test {

@@ -1,6 +1,7 @@
 #pragma once
-// Internal to persistence/: text checks and encodings shared by the writer
-// and its tests. No libpqxx here.
+// Internal to persistence/: the text encodings the writer needs (U+FFFD
+// repair, JSON, array literals), shared with its tests. No libpqxx here.
+// Whether text is storable as is: core::is_clean_text (core/text.hpp).
 
 #include <cstdint>
 #include <map>
@@ -10,17 +11,12 @@
 
 namespace agentreg::db::detail {
 
-/// True when PostgreSQL (UTF8 database) stores `s` unchanged: well-formed
-/// UTF-8 (no overlong forms, surrogates or code points above U+10FFFF) and
-/// no NUL byte.
-bool storable_text(std::string_view s) noexcept;
-
 /// `s` with each NUL byte, and each ill-formed UTF-8 byte together with the
 /// continuation bytes after it, replaced by one U+FFFD.
 std::string sanitized_text(std::string_view s);
 
 /// A JSON object of string values: {"key":"value",...}. Keys and values must
-/// be storable_text (the writer sanitises them first).
+/// be clean text, core::is_clean_text (the writer sanitises them first).
 std::string json_object(const std::map<std::string, std::string>& m);
 
 /// Builds one JSON object, field by field (a dead letter's record). Text is

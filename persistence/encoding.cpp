@@ -1,4 +1,4 @@
-#include "persistence/text.hpp"
+#include "persistence/encoding.hpp"
 
 #include "core/text.hpp"
 
@@ -7,9 +7,6 @@
 #include <cstdio>
 
 namespace agentreg::db::detail {
-
-
-bool storable_text(std::string_view s) noexcept { return core::is_clean_text(s); }
 
 std::string sanitized_text(std::string_view s) {
   static constexpr std::string_view replacement = "\xEF\xBF\xBD";

@@ -12,7 +12,7 @@ namespace agentreg::db {
 
 // The record types live in core/ (messages carry them to the persistence
 // actor); persistence names them here for its own code.
-using core::agent_record;
+using core::agent_snapshot;
 using core::histogram_buckets;
 using core::performance_snapshot;
 using core::tool_usage_snapshot;
@@ -24,7 +24,7 @@ using core::tool_usage_snapshot;
 /// records the first wins, as in the database), snapshots keep the last one
 /// of each key, and tool calls are unique by id.
 struct batch {
-  std::vector<agent_record> agents;
+  std::vector<agent_snapshot> agents;
   std::vector<core::execution> executions;  ///< running and completed
   std::vector<core::tool_call_record> tool_calls;
   std::vector<tool_usage_snapshot> tool_usage;
