@@ -22,6 +22,7 @@
 #include "actors/aggregator.hpp"
 #include "actors/changes.hpp"
 #include "actors/context.hpp"
+#include "actors/scheduler.hpp"
 #include "actors/supervisor.hpp"
 #include "agentreg/asker.hpp"
 #include "core/random.hpp"
@@ -51,7 +52,10 @@ caf::actor_system_config& configure(caf::actor_system_config& cfg, const config&
   // Work stealing polls for work with short sleeps when idle, which on a
   // small machine takes CPU from the callers' threads (seen as ~10 % of a
   // profile); sharing blocks idle workers on a condition variable.
-  cfg.set("scheduler.policy", c.scheduler_policy == "stealing" ? caf::atom("stealing") : caf::atom("sharing"));
+  // CAF's coordinator with a clock that spares each actor's teardown a
+  // wake-up of the clock thread (see actors/scheduler.hpp).
+  actors::use_engine_scheduler(
+      cfg, c.scheduler_policy == "stealing" ? actors::scheduling::stealing : actors::scheduling::sharing);
   return cfg;
 }
 
