@@ -11,17 +11,19 @@
 // (local_actor::cleanup calls actor_clock::cancel_timeouts), through a
 // 64-slot ring buffer and a condition variable: one event allocated, and
 // nearly always one wake-up of the clock thread, per actor. The agents'
-// actors never set a timeout, yet destroying a registry of 1 M agents spent
-// most of its 9.7 s in those wake-ups (perf: pthread_cond_broadcast and
-// futex waits, 45 % of the samples). The clock here passes every call on to
+// actors never set a timeout, yet in a perf profile of destroying a registry
+// of 1 M agents those wake-ups (pthread_cond_broadcast, futex waits) held
+// about 45 % of the samples. The clock here passes every call on to
 // CAF's, except that it remembers which actors ever set a timeout (a receive,
 // multi or request timeout) and asks the clock thread to cancel only theirs.
 namespace agentreg::actors {
 
 enum class scheduling { sharing, stealing };
 
-/// Loads the engine's scheduler into `cfg` (CAF then ignores
-/// "scheduler.policy"; "scheduler.max-threads" and the rest still apply).
+/// Loads the engine's scheduler into `cfg`. CAF then ignores
+/// "scheduler.policy" (`policy` chooses) and "scheduler.enable-profiling"
+/// (no profiled coordinator); "scheduler.max-threads" and
+/// "scheduler.max-throughput" still apply.
 void use_engine_scheduler(caf::actor_system_config& cfg, scheduling policy);
 
 /// What the engine's clock did since the system started (tests).

@@ -11,8 +11,12 @@
 #include <vector>
 
 #include <caf/actor_system.hpp>
+#include <caf/actor_cast.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/after.hpp>
+#include <caf/policy/work_sharing.hpp>
+#include <caf/policy/work_stealing.hpp>
+#include <caf/scheduler/coordinator.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
@@ -94,6 +98,21 @@ BOOST_AUTO_TEST_CASE(a_system_without_it_reports_it_missing) {
   BOOST_TEST(!actors::engine_clock_counters(plain).installed);
 }
 
+BOOST_AUTO_TEST_CASE(the_policy_and_the_thread_count_are_cafs) {
+  {
+    engine_system e{actors::scheduling::sharing};
+    auto* c = dynamic_cast<caf::scheduler::coordinator<caf::policy::work_sharing>*>(&e.system.scheduler());
+    BOOST_TEST_REQUIRE(c != nullptr);
+    BOOST_TEST(c->num_workers() == 2u);
+  }
+  {
+    engine_system e{actors::scheduling::stealing};
+    auto* c = dynamic_cast<caf::scheduler::coordinator<caf::policy::work_stealing>*>(&e.system.scheduler());
+    BOOST_TEST_REQUIRE(c != nullptr);
+    BOOST_TEST(c->num_workers() == 2u);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(receive_request_and_delayed_timeouts_still_fire) {
   for (const auto policy : policies) {
     engine_system e{policy};
@@ -158,6 +177,30 @@ BOOST_AUTO_TEST_CASE(only_actors_that_set_a_timeout_have_their_cleanup_passed_on
     BOOST_TEST(after_timed.cancellations_passed == start.cancellations_passed + 1);
     BOOST_TEST(after_timed.timed_actors == start.timed_actors);
     BOOST_TEST(after_timed.cancellations_skipped == after_plain.cancellations_skipped);
+  }
+}
+
+// The effect, not the counters: CAF's clock holds a strong reference to an
+// actor with a pending timeout until the timeout is cancelled or due. An
+// actor killed with an hour left on its receive timeout is freed at once
+// only if its cancellation really reached CAF's clock.
+BOOST_AUTO_TEST_CASE(a_killed_actor_with_a_pending_timeout_is_freed) {
+  for (const auto policy : policies) {
+    engine_system e{policy};
+    caf::scoped_actor self{e.system};
+    caf::weak_actor_ptr weak;
+    {
+      auto sleeper = e.system.spawn(
+          [](caf::event_based_actor*, tag) -> caf::behavior {
+            return {[](ping_atom) {}, caf::after(std::chrono::seconds{3600}) >> [] {}};
+          },
+          tag{0});
+      self->send(sleeper, ping_atom::value);  // it runs: its timeout is set
+      weak = caf::actor_cast<caf::weak_actor_ptr>(sleeper);
+      self->send_exit(sleeper, caf::exit_reason::user_shutdown);
+      self->wait_for(sleeper);
+    }
+    BOOST_TEST(eventually([&] { return weak.lock() == nullptr; }), "the actor was freed");
   }
 }
 
