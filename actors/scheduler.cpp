@@ -131,6 +131,12 @@ class engine_coordinator final : public caf::scheduler::coordinator<Policy> {
   filtered_clock clock_;
 };
 
+template <class Policy>
+void load(caf::actor_system_config& cfg) {
+  cfg.module_factories.push_back(
+      [](caf::actor_system& sys) -> caf::actor_system::module* { return new engine_coordinator<Policy>(sys); });
+}
+
 }  // namespace
 
 clock_counters engine_clock_counters(caf::actor_system& sys) {
@@ -140,13 +146,9 @@ clock_counters engine_clock_counters(caf::actor_system& sys) {
 
 void use_engine_scheduler(caf::actor_system_config& cfg, scheduling policy) {
   if (policy == scheduling::stealing)
-    cfg.module_factories.push_back([](caf::actor_system& sys) -> caf::actor_system::module* {
-      return new engine_coordinator<caf::policy::work_stealing>(sys);
-    });
+    load<caf::policy::work_stealing>(cfg);
   else
-    cfg.module_factories.push_back([](caf::actor_system& sys) -> caf::actor_system::module* {
-      return new engine_coordinator<caf::policy::work_sharing>(sys);
-    });
+    load<caf::policy::work_sharing>(cfg);
 }
 
 }  // namespace agentreg::actors

@@ -22,8 +22,10 @@
 #include <caf/send.hpp>
 
 #include "actors/scheduler.hpp"
+#include "tests/agentreg/eventually.hpp"
 
 using namespace agentreg;
+using agentreg::test::eventually;
 using namespace std::chrono_literals;
 
 namespace {
@@ -70,20 +72,6 @@ struct silent_state {
 };
 caf::behavior silent(caf::stateful_actor<silent_state>* self, tag) {
   return {[self](ping_atom) { self->state.kept.push_back(self->make_response_promise()); }};
-}
-
-// An actor's cleanup tells its waiters it is done before it cancels its
-// timeouts (caf::local_actor::cleanup), so the counters catch up just after
-// wait_for returns: waits until `done()` holds, for at most 60 s.
-template <class Pred>
-bool eventually(Pred done) {
-  const auto until = std::chrono::steady_clock::now() + 60s;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= until)
-      return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
 }
 
 const actors::scheduling policies[] = {actors::scheduling::sharing, actors::scheduling::stealing};
@@ -159,6 +147,9 @@ BOOST_AUTO_TEST_CASE(only_actors_that_set_a_timeout_have_their_cleanup_passed_on
         self->send_exit(a, caf::exit_reason::user_shutdown);
       self->wait_for(actors);
     }
+    // An actor's cleanup tells its waiters it is done before it cancels its
+    // timeouts (caf::local_actor::cleanup): the counters catch up just after
+    // wait_for returns.
     BOOST_TEST(eventually([&] { return e.counters().cancellations_skipped - start.cancellations_skipped >= plain; }));
     const auto after_plain = e.counters();
     BOOST_TEST(after_plain.cancellations_skipped - start.cancellations_skipped == plain);

@@ -21,24 +21,13 @@
 #include "actors/context.hpp"
 #include "actors/supervisor.hpp"
 #include "core/clock.hpp"
+#include "tests/agentreg/eventually.hpp"
 
 using namespace agentreg;
+using agentreg::test::eventually;
 using namespace std::chrono_literals;
 
 namespace {
-
-// Waits until `done()` holds, checking every few milliseconds, for at most
-// `deadline` (generous: the machine is shared); answers whether it held.
-template <class Pred>
-bool eventually(Pred done, std::chrono::seconds deadline = 60s) {
-  const auto until = std::chrono::steady_clock::now() + deadline;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= until)
-      return false;
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
-}
 
 struct engine {
   engine() : system{cfg.set("scheduler.max-threads", 2).set("scheduler.policy", caf::atom("sharing"))} {
