@@ -30,13 +30,15 @@ void record_lease_change(engine_context& ctx, core::change_kind kind, index::age
   ctx.changes->record(std::move(c));
 }
 
-void record_completion(engine_context& ctx, const core::execution& e) {
+void record_completion(engine_context& ctx, const core::uuid& id, std::uint64_t agent_serial,
+                       const core::execution& e) {
   core::pending_change c;
   c.kind = core::change_kind::execution_completed;
   c.at = e.completed_at;
+  c.serial = agent_serial;
   c.agent_id = e.agent_id;
   c.agent_type = e.agent_type;
-  c.execution_id = e.id;
+  c.execution_id = id;
   c.outcome = e.status;
   c.duration_ms = e.duration_ms;
   c.total_tokens = e.total_tokens;

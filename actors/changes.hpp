@@ -17,8 +17,10 @@ void record_agent_change(engine_context& ctx, core::change_kind kind, std::uint6
 void record_unregistered(engine_context& ctx, const std::string& agent_id, const std::string& agent_type);
 /// A lease granted or released on the agent at `ref` (the hot paths' handle).
 void record_lease_change(engine_context& ctx, core::change_kind kind, index::agent_ref ref);
-/// A completed execution (by its caller or timed out by the sweep).
-void record_completion(engine_context& ctx, const core::execution& e);
+/// A completed execution (by its caller or timed out by the sweep); `id` is
+/// e.id as a number, `agent_serial` its agent's (0: unknown, found by id).
+void record_completion(engine_context& ctx, const core::uuid& id, std::uint64_t agent_serial,
+                       const core::execution& e);
 /// What a sweep did that watchers care about: leases expired, evictions held.
 void record_sweep(engine_context& ctx, const core::sweep_report& report);
 

@@ -26,6 +26,9 @@ struct running_execution {
   std::string run_id;
   core::timestamp started_at = 0;       ///< wall clock: reported and stored
   core::monotonic_time started_mono = 0;  ///< what its duration and timeout are measured from
+  /// The agent's serial (actors::agent_record::serial) when it started; 0
+  /// for an execution recovered from the database.
+  std::uint64_t agent_serial = 0;
 
   /// The record of this execution, still `running`.
   core::execution to_execution(const core::uuid& id, const std::string& price_version) &&;

@@ -53,7 +53,7 @@ bool outbox::put_tool_call(const core::tool_call_record& r) {
 outbox::contents outbox::drain(core::summary_set& into) {
   contents all;
   for (auto& l : lanes_) {
-    core::summary_set summaries;
+    core::summary_delta summaries;
     {
       std::lock_guard guard{l.mutex};
       if (l.completed == 0 && l.tool_calls == 0 && l.size == 0)
@@ -72,7 +72,7 @@ outbox::contents outbox::drain(core::summary_set& into) {
       all.tool_calls += std::exchange(l.tool_calls, 0);
     }
     // Folded outside the lock: the lane's caller goes on meanwhile.
-    into.merge(summaries);
+    summaries.fold_into(into);
   }
   auto& started = all.records.started;
   if (!started.empty() && !all.records.completed.empty()) {

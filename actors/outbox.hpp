@@ -16,8 +16,10 @@ namespace agentreg::actors {
 /// thread stripe, so a caller takes an uncontended lock.
 ///
 /// A completed execution is counted at once in its lane's summaries, a
-/// delta the aggregator folds into its own (so the aggregator's work grows
-/// with the keys touched between two drains, not with the executions). With
+/// delta (core::summary_delta: one entry per combination of agent, type,
+/// model, task type and workflow) the aggregator folds into its own, so the
+/// aggregator's work grows with the combinations touched between two
+/// drains, not with the executions. With
 /// persistence on, the lane also keeps the records themselves. In memory
 /// only, no record is kept.
 ///
@@ -68,7 +70,7 @@ class outbox {
     msg::record_batch records;
     std::size_t size = 0;  // records held
     bool nudged = false;   // a put answered true since the last drain
-    core::summary_set summaries;
+    core::summary_delta summaries;
     std::int64_t completed = 0;
     std::int64_t tool_calls = 0;
   };

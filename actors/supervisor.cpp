@@ -34,12 +34,13 @@ std::int64_t time_out_executions(engine_context& ctx, core::timestamp now, core:
     ctx.gate->force(n);
   for (auto& [id, running] : timed_out) {
     const auto duration_ms = (mono - running.started_mono) / core::ns_per_ms;
+    const auto agent_serial = running.agent_serial;
     auto e = std::move(running).to_execution(id, ctx.prices.version());
     e.status = core::execution_status::timeout;
     e.completed_at = now;
     e.duration_ms = duration_ms;
     e.error_message = "execution_timeout exceeded";
-    record_completion(ctx, e);
+    record_completion(ctx, id, agent_serial, e);
     ctx.work.completed(e);
     if (ctx.records.put_completed(e))
       caf::anon_send(ctx.aggregator, msg::drain_atom::value);

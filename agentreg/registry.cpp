@@ -990,7 +990,8 @@ expected<std::string> registry::start_execution(const std::string& agent_id, exe
   // The spec is shared with the binding (aliasing), not copied.
   actors::running_execution running{std::shared_ptr<const core::agent_spec>{binding, &binding->spec},
                                     std::move(request.task_type), std::move(request.workflow_slug),
-                                    std::move(request.run_id), ctx.clock->now(), ctx.clock->monotonic()};
+                                    std::move(request.run_id), ctx.clock->now(), ctx.clock->monotonic(),
+                                    (*rec)->serial};
   if (ctx.config.database_url)  // running rows matter to persistence only
     impl_->nudge(ctx.records.put_started(actors::running_execution{running}.to_execution(id, ctx.prices.version())));
   ctx.executions.insert(id, std::move(running));
@@ -1018,7 +1019,11 @@ expected<execution> registry::complete_execution(const std::string& execution_id
     return taken.error();
   }
   const core::monotonic_time started_mono = taken->started_mono;
-  execution e = std::move(*taken).to_execution(*id, ctx.prices.version());
+  const std::uint64_t agent_serial = taken->agent_serial;
+  // Made in the answer's place: an execution is a dozen strings, and
+  // moving them into the answer was a tenth of a start + complete pair.
+  expected<execution> done{std::move(*taken).to_execution(*id, ctx.prices.version())};
+  execution& e = *done;
   e.status = status;
   e.completed_at = ctx.clock->now();
   // Measured on the monotonic clock: a wall clock stepped meanwhile changes
@@ -1037,10 +1042,10 @@ expected<execution> registry::complete_execution(const std::string& execution_id
   e.success_score = metrics.success_score;
   e.retry_count = metrics.retry_count;
   e.error_message = metrics.error_message;
-  actors::record_completion(ctx, e);
+  actors::record_completion(ctx, *id, agent_serial, e);
   ctx.work.completed(e);
   impl_->nudge(ctx.records.put_completed(e));
-  return e;
+  return done;
 }
 
 expected<execution> registry::get_execution(const std::string& execution_id) const {

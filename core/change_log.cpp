@@ -133,15 +133,38 @@ void change_log::publish(std::size_t limit) {
     std::lock_guard guard{lanes_mutex_};
     lanes = lanes_;
   }
-  std::vector<pending_change> taken;
+  // Each pending change becomes a change where it lies (its agent resolved
+  // before its strings move), into a buffer kept from round to round: a
+  // vector made per round was thousands of changes long, and its fresh
+  // pages cost the publisher a page fault every few changes.
+  ready_.clear();
   std::uint64_t dropped_now = dropped_retired_;
   std::vector<lane*> finished;  // orphaned and drained: forget them
   for (auto& l : lanes) {
     const bool orphaned = l->orphaned.load(std::memory_order_acquire);  // pairs with ~thread_lanes
     const auto h = l->head.load(std::memory_order_acquire);            // pairs with record()
     auto t = l->tail.load(std::memory_order_relaxed);                  // own variable
-    for (; t < h && taken.size() < limit; ++t)
-      taken.push_back(std::move(l->slots[t & l->mask]));
+    for (; t < h && ready_.size() < limit; ++t) {
+      pending_change& p = l->slots[t & l->mask];
+      change& c = ready_.emplace_back();
+      if (!resolve_(p, c)) {
+        ready_.pop_back();
+        continue;
+      }
+      c.kind = p.kind;
+      c.at = p.at;
+      c.count = p.count;
+      if (c.agent_id.empty())  // gone: what was recorded
+        c.agent_id = std::move(p.agent_id);
+      if (c.agent_type.empty())
+        c.agent_type = std::move(p.agent_type);
+      if (p.kind == change_kind::execution_completed)
+        c.execution_id = to_string(p.execution_id);
+      c.outcome = p.outcome;
+      c.duration_ms = p.duration_ms;
+      c.total_tokens = p.total_tokens;
+      c.cost_micro_usd = p.cost_micro_usd;
+    }
     l->tail.store(t, std::memory_order_release);  // pairs with the acquire in record()
     dropped_now += l->dropped.load(std::memory_order_acquire);
     if (orphaned && t == h)
@@ -157,24 +180,6 @@ void change_log::publish(std::size_t limit) {
     });
   }
 
-  std::vector<change> ready;
-  ready.reserve(taken.size());
-  for (auto& p : taken) {
-    change c;
-    c.kind = p.kind;
-    c.at = p.at;
-    c.count = p.count;
-    c.agent_id = std::move(p.agent_id);
-    c.agent_type = std::move(p.agent_type);
-    c.execution_id = std::move(p.execution_id);
-    c.outcome = p.outcome;
-    c.duration_ms = p.duration_ms;
-    c.total_tokens = p.total_tokens;
-    c.cost_micro_usd = p.cost_micro_usd;
-    if (resolve_(p, c))
-      ready.push_back(std::move(c));
-  }
-
   std::uint64_t rev = 0;
   bool grew = false;
   {
@@ -185,16 +190,12 @@ void change_log::publish(std::size_t limit) {
       // compacted, so a watcher that could have missed it re-lists.
       dropped_seen_ = dropped_now;
       compacted_revision_ = ++rev;
-      ring_.clear();
+      ring_first_ = ring_count_ = 0;
       grew = true;
     }
-    for (auto& c : ready) {
+    for (auto& c : ready_) {
       c.revision = ++rev;
-      ring_.push_back(std::move(c));
-      if (ring_.size() > opts_.capacity) {
-        compacted_revision_ = ring_.front().revision;
-        ring_.pop_front();
-      }
+      push(std::move(c));
       grew = true;
     }
     revision_.store(rev, std::memory_order_release);  // pairs with published_revision()
@@ -203,6 +204,20 @@ void change_log::publish(std::size_t limit) {
     std::lock_guard guard{subscribers_mutex_};
     for (auto& s : subscribers_)
       s.call(rev);
+  }
+}
+
+void change_log::push(change&& c) {
+  if (ring_count_ < ring_.size()) {  // a slot the ring had before (after a gap, or not yet wrapped)
+    ring_[(ring_first_ + ring_count_) % ring_.size()] = std::move(c);
+    ++ring_count_;
+  } else if (ring_.size() < opts_.capacity) {  // not yet wrapped, so ring_first_ is 0
+    ring_.push_back(std::move(c));
+    ++ring_count_;
+  } else {  // full: the oldest goes
+    compacted_revision_ = ring_[ring_first_].revision;
+    ring_[ring_first_] = std::move(c);
+    ring_first_ = (ring_first_ + 1) % ring_.size();
   }
 }
 
@@ -240,13 +255,14 @@ change_batch change_log::changes_since(std::uint64_t revision, std::size_t max) 
     out.compacted = true;
     return out;
   }
-  if (ring_.empty() || revision >= out.revision)
+  if (ring_count_ == 0 || revision >= out.revision)
     return out;
   // Revisions in the ring are consecutive (a gap empties it).
-  const auto first = ring_.front().revision;
-  auto it = ring_.begin() + static_cast<std::ptrdiff_t>(revision + 1 - first);
-  const auto n = std::min<std::size_t>(max, static_cast<std::size_t>(ring_.end() - it));
-  out.changes.assign(it, it + static_cast<std::ptrdiff_t>(n));
+  const auto skip = static_cast<std::size_t>(revision + 1 - ring_[ring_first_].revision);
+  const auto n = std::min<std::size_t>(max, ring_count_ - skip);
+  out.changes.reserve(n);
+  for (std::size_t i = 0; i < n; ++i)
+    out.changes.push_back(ring_[(ring_first_ + skip + i) % ring_.size()]);
   return out;
 }
 

@@ -5,7 +5,6 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -16,6 +15,7 @@
 
 #include "core/clock.hpp"
 #include "core/types.hpp"
+#include "core/uuid.hpp"
 
 namespace agentreg::core {
 
@@ -90,8 +90,8 @@ struct pending_change {
   /// completed executions) and type.
   std::string agent_id;
   std::string agent_type;
-  // execution_completed.
-  std::string execution_id;
+  // execution_completed: the id as a number (the publisher writes its text).
+  uuid execution_id;
   execution_status outcome = execution_status::running;
   std::int64_t duration_ms = 0;
   std::int64_t total_tokens = 0;
@@ -170,6 +170,9 @@ class change_log {
   lane& mine();
   // Publishes what the lanes hold, at most `limit` changes; under publish_mutex_.
   void publish(std::size_t limit);
+  // Appends a published change to the ring, the oldest leaving when it is
+  // full; under ring_mutex_.
+  void push(change&& c);
   void run_publisher();
 
   const options opts_;
@@ -182,9 +185,15 @@ class change_log {
   mutable std::mutex publish_mutex_;  // one publisher at a time; orders revisions
   std::uint64_t dropped_seen_ = 0;     // under publish_mutex_: drops a gap was published for
   std::uint64_t dropped_retired_ = 0;  // under publish_mutex_: drops of lanes forgotten
+  std::vector<change> ready_;          // under publish_mutex_: a round's changes, kept for its capacity
 
   mutable std::mutex ring_mutex_;  // the ring: publisher writes, readers copy
-  std::deque<change> ring_;
+  // The ring, oldest first: change i is ring_[(ring_first_ + i) % ring_.size()]
+  // for i < ring_count_. It grows to opts_.capacity slots and then keeps
+  // them, each slot reused (with its strings' buffers) by a later change.
+  std::vector<change> ring_;
+  std::size_t ring_first_ = 0;
+  std::size_t ring_count_ = 0;
   std::uint64_t compacted_revision_;
   // release: stored after the ring holds the change (under ring_mutex_);
   // acquire in published_revision pairs with it.

@@ -1,6 +1,7 @@
 #include "core/summary.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 #include "core/saturating.hpp"
 
@@ -87,6 +88,33 @@ void summary_set::add(const execution& e) {
   const std::string* keys[dimensions] = {&e.agent_id, &e.agent_type, &e.model_name, &e.task_type, &e.workflow_slug};
   for (std::size_t d = 0; d < dimensions; ++d)
     slot(tables_[d], *keys[d]).add(e);
+}
+
+void summary_delta::add(const execution& e) {
+  const std::string* keys[summary_set::dimensions] = {&e.agent_id, &e.agent_type, &e.model_name, &e.task_type,
+                                                      &e.workflow_slug};
+  key_.clear();
+  for (const auto* k : keys) {
+    const auto n = static_cast<std::uint32_t>(k->size());
+    key_.append(reinterpret_cast<const char*>(&n), sizeof n).append(*k);
+  }
+  auto it = combinations_.find(std::string_view{key_});
+  if (it == combinations_.end())
+    it = combinations_.try_emplace(key_).first;
+  it->second.add(e);
+}
+
+void summary_delta::fold_into(summary_set& into) const {
+  for (const auto& [key, acc] : combinations_) {
+    std::size_t at = 0;
+    for (std::size_t d = 0; d < summary_set::dimensions; ++d) {
+      std::uint32_t n = 0;
+      std::memcpy(&n, key.data() + at, sizeof n);
+      at += sizeof n;
+      summary_set::slot(into.tables_[d], std::string_view{key}.substr(at, n)).merge(acc);
+      at += n;
+    }
+  }
 }
 
 void summary_set::merge(const summary_set& other) {

@@ -63,8 +63,31 @@ class summary_set {
   }
 
  private:
+  friend class summary_delta;
   static performance_accumulator& slot(table& t, std::string_view key);
   std::array<table, dimensions> tables_;
+};
+
+/// Completed executions counted once per combination of their five summary
+/// keys, to be folded into a summary_set later: one hash lookup and one
+/// accumulator per execution, where summary_set::add makes five of each.
+/// What the hot path keeps between two drains of the outbox. Single writer;
+/// not thread-safe.
+class summary_delta {
+ public:
+  void add(const execution& e);
+  /// Adds each combination's totals under each of its five keys in `into`.
+  void fold_into(summary_set& into) const;
+  [[nodiscard]] bool empty() const { return combinations_.empty(); }
+  /// Distinct combinations held.
+  [[nodiscard]] std::size_t size() const { return combinations_.size(); }
+
+ private:
+  // The five keys in summary_set's dimension order, each written as its
+  // length (4 bytes) and then its bytes: no two combinations share a key,
+  // whatever bytes their keys hold.
+  std::unordered_map<std::string, performance_accumulator, string_hash, std::equal_to<>> combinations_;
+  std::string key_;  // reused for each add's key: no allocation once warm
 };
 
 /// Totals of one (agent, tool) pair. Single writer (the aggregator actor).

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -18,6 +19,11 @@ struct uuid {
 /// Thread-safe, and without coordination: each thread has its own buffer.
 uuid make_uuid();
 
+/// Characters of the text form.
+inline constexpr std::size_t uuid_text_length = 36;
+
+/// Writes the text form (lower case) to `out[0 .. uuid_text_length)`.
+void to_chars(const uuid& u, char* out);
 std::string to_string(const uuid& u);
 
 /// Parses the 36-character text form (either case); nullopt if malformed.

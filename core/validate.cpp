@@ -80,6 +80,8 @@ expected<unit> validate(const registry_config& c) {
       check_count(c.max_tools_per_agent, "max_tools_per_agent", 1, 1'000'000),
       // index::priority_index::max_types_limit (core does not see index/).
       check_count(c.max_agent_types, "max_agent_types", 1, std::size_t{1} << 16),
+      // As agentregd's --change-log-capacity (a change costs ~200 bytes).
+      check_count(c.change_log_capacity, "change_log_capacity", 1, 100'000'000),
   };
   for (const auto& ok : checks)
     if (!ok)

@@ -183,6 +183,9 @@ BOOST_FIXTURE_TEST_CASE(completed_executions_are_changes_and_timeouts_too, fixtu
   auto id = reg.start_execution("p1", {.task_type = "planning"});
   BOOST_REQUIRE(bool(id));
   BOOST_TEST(next().empty());  // a start is no change
+  auto lease = reg.acquire("planner");
+  BOOST_REQUIRE(bool(lease));
+  only(change_kind::lease_granted);
   clock->advance(1500ms);
   BOOST_REQUIRE(reg.complete_execution(*id, execution_status::failed,
                                        {.prompt_tokens = 100, .completion_tokens = 20, .estimated_cost_usd = 0.25}));
@@ -190,6 +193,10 @@ BOOST_FIXTURE_TEST_CASE(completed_executions_are_changes_and_timeouts_too, fixtu
   BOOST_TEST(c.execution_id == *id);
   BOOST_TEST(c.agent_id == "p1");
   BOOST_TEST(c.agent_type == "planner");
+  // The agent's state when published, as for every other change.
+  BOOST_TEST(to_string(c.status) == std::string{"online"});
+  BOOST_TEST(c.current_load == 1);
+  BOOST_TEST(c.max_capacity == 4);
   BOOST_TEST(to_string(c.outcome) == std::string{"failed"});
   BOOST_TEST(c.duration_ms == 1500);
   BOOST_TEST(c.total_tokens == 120);

@@ -503,6 +503,8 @@ BOOST_AUTO_TEST_CASE(every_configuration_field_is_checked_at_construction_and_th
       {"max_tools_per_agent", [](config& c) { c.max_tools_per_agent = 0; }},
       {"max_agent_types", [](config& c) { c.max_agent_types = 0; }},
       {"max_agent_types", [](config& c) { c.max_agent_types = 65'537; }},
+      {"change_log_capacity", [](config& c) { c.change_log_capacity = 0; }},
+      {"change_log_capacity", [](config& c) { c.change_log_capacity = 100'000'001; }},
       {"on_full", [](config& c) { c.on_full = static_cast<backlog_policy>(2); }},
       {"database_url", [](config& c) { c.database_url = ""; }},
       {"price_table_path", [&](config& c) { c.price_table_path = (dir / "missing.json").string(); }},

@@ -110,6 +110,47 @@ BOOST_AUTO_TEST_CASE(a_change_that_finds_its_lane_full_compacts_everything_befor
   BOOST_TEST(after.revision == b.revision);
 }
 
+BOOST_AUTO_TEST_CASE(the_ring_keeps_the_newest_changes_in_order_across_wraps_and_gaps) {
+  // A ring of 5 slots, reused: wrapped several times, emptied by a gap
+  // while wrapped, then filled again.
+  change_log::options o = small(5, 8);
+  o.publish_interval = std::chrono::hours{1};
+  change_log log{o, by_serial()};
+  std::uint64_t serial = 0;
+  // What a watcher resuming from the oldest revision kept reads: every
+  // revision from there to the last, consecutive, each change the one
+  // recorded with the next serial (serials only grow).
+  auto check = [&](std::size_t expected) {
+    const auto last = log.revision();
+    const auto b = log.changes_since(log.compacted_revision(), 100);
+    BOOST_TEST_REQUIRE(!b.compacted);
+    BOOST_TEST_REQUIRE(b.changes.size() == expected);
+    BOOST_TEST(b.revision == last);
+    for (std::size_t i = 0; i < b.changes.size(); ++i) {
+      BOOST_TEST(b.changes[i].revision == last - expected + 1 + i);
+      BOOST_TEST(b.changes[i].agent_id == "agent-" + std::to_string(serial - expected + 1 + i));
+    }
+  };
+  for (int round = 0; round < 4; ++round) {  // 7 a round: wraps from the second on
+    for (int i = 0; i < 7; ++i)
+      log.record(load_change(++serial));
+    check(5);
+  }
+  // 20 at once overflow the lane of 8: a gap empties the ring (while wrapped).
+  for (int i = 0; i < 20; ++i)
+    log.record(load_change(++serial));
+  const auto gap = log.changes_since(0, 100);
+  BOOST_TEST(gap.compacted);
+  const auto after_gap = log.changes_since(log.compacted_revision(), 100);
+  BOOST_TEST(after_gap.changes.size() <= 5u);
+  // Then filled again from empty, and wrapped again.
+  for (std::size_t n = 1; n <= 12; ++n) {
+    log.record(load_change(++serial));
+    if (n >= 8)  // the ring now holds only changes recorded after the gap
+      check(5);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(a_change_the_resolver_refuses_takes_no_revision) {
   change_log log{small(16), [](const pending_change& in, change&) { return in.serial % 2 == 0; }};
   for (std::uint64_t i = 1; i <= 6; ++i)

@@ -1,10 +1,14 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <array>
+#include <cctype>
 #include <cmath>
 #include <limits>
 #include <random>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "core/histogram.hpp"
 #include "core/price_table.hpp"
@@ -64,6 +68,49 @@ BOOST_AUTO_TEST_CASE(uuids_are_version_4_unique_and_round_trip_through_text) {
   BOOST_TEST(!parse_uuid("not-a-uuid").has_value());
   BOOST_TEST(!parse_uuid("0123456789abcdef0123456789abcdef0123").has_value());
   BOOST_TEST(parse_uuid("0123ABCD-0123-4567-89ab-0123456789ab").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(uuid_text_puts_each_digit_in_its_place_and_refuses_a_bad_one_anywhere) {
+  const uuid u{0x0123456789abcdefull, 0xfedcba9876543210ull};
+  const std::string text = "01234567-89ab-cdef-fedc-ba9876543210";
+  BOOST_TEST(to_string(u) == text);
+  char raw[uuid_text_length];
+  to_chars(u, raw);
+  BOOST_TEST(std::string(raw, uuid_text_length) == text);
+  BOOST_TEST((*parse_uuid(text) == u));
+  BOOST_TEST((*parse_uuid("01234567-89AB-CDEF-FEDC-BA9876543210") == u));
+  BOOST_TEST((*parse_uuid("ffffffff-ffff-ffff-ffff-ffffffffffff") == uuid{~0ull, ~0ull}));
+  BOOST_TEST((*parse_uuid("00000000-0000-0000-0000-000000000000") == uuid{}));
+  // Every digit position, and every dash, refuses what does not belong.
+  for (std::size_t k = 0; k < text.size(); ++k) {
+    const bool dash = k == 8 || k == 13 || k == 18 || k == 23;
+    for (const char bad : {'g', 'G', ' ', '\0', '/', ':', '@', '`', '\xB0', '\xE1', '\xC1', '\x7F', dash ? '0' : '-'}) {
+      std::string t = text;
+      t[k] = bad;
+      BOOST_TEST_INFO("position " << k << ", character " << static_cast<int>(bad));
+      BOOST_TEST(!parse_uuid(t).has_value());
+    }
+  }
+  // Every byte value, in the first and the last digit of a group of 8: a
+  // hex digit is read as its value, anything else refused.
+  for (const std::size_t k : {std::size_t{0}, std::size_t{7}, std::size_t{28}, std::size_t{35}}) {
+    for (int c = 0; c < 256; ++c) {
+      std::string t(uuid_text_length, '0');
+      t[8] = t[13] = t[18] = t[23] = '-';
+      t[k] = static_cast<char>(c);
+      const bool digit = std::isxdigit(c) != 0;
+      const auto parsed = parse_uuid(t);
+      BOOST_TEST_INFO("position " << k << ", byte " << c);
+      BOOST_TEST(parsed.has_value() == digit);
+      if (parsed && digit) {
+        const std::uint64_t v = static_cast<std::uint64_t>(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+        const int shift = static_cast<int>(4 * (k < 8 ? 15 - k : 35 - k));
+        BOOST_TEST((*parsed == (k < 8 ? uuid{v << shift, 0} : uuid{0, v << shift})));
+      }
+    }
+  }
+  BOOST_TEST(!parse_uuid(text + "0").has_value());
+  BOOST_TEST(!parse_uuid(text.substr(1)).has_value());
 }
 
 BOOST_AUTO_TEST_CASE(the_builtin_price_table_prices_by_exact_or_longest_prefix_match) {
@@ -126,6 +173,61 @@ BOOST_AUTO_TEST_CASE(summary_totals_saturate_at_the_int64_bound_instead_of_wrapp
   merged.merge(acc);
   BOOST_TEST(merged.snapshot(group_by::agent, "a").total_cost_micro_usd == top);
   BOOST_TEST(merged.snapshot(group_by::agent, "a").total_executions == 4);
+}
+
+BOOST_AUTO_TEST_CASE(a_summary_delta_folds_into_exactly_what_adding_each_execution_gives) {
+  // Keys that a separator byte would confuse: ("a\x1f", "b") and ("a",
+  // "\x1f" "b") are different combinations, as are keys holding length-like
+  // bytes and empty ones.
+  const std::vector<std::array<std::string, 5>> keys = {
+      {"a\x1f", "b", "m", "t", "w"},         {"a", "\x1f" "b", "m", "t", "w"},
+      {std::string("\x01\0\0\0x", 5), "", "m", "t", "w"}, {"", std::string("\x01\0\0\0x", 5), "m", "t", "w"},
+      {"agent-1", "planner", "gpt-4o", "", ""}, {"agent-1", "planner", "gpt-4o", "summarize", "flow"},
+  };
+  summary_set direct;
+  summary_set folded;
+  summary_delta delta;
+  std::int64_t n = 0;
+  for (int round = 0; round < 3; ++round)
+    for (const auto& k : keys) {
+      execution e;
+      e.agent_id = k[0];
+      e.agent_type = k[1];
+      e.model_name = k[2];
+      e.task_type = k[3];
+      e.workflow_slug = k[4];
+      e.status = static_cast<execution_status>(1 + (n % 3));
+      e.duration_ms = 10 * (++n);
+      e.total_tokens = n;
+      e.cost_micro_usd = 1000 * n;
+      e.retry_count = n % 2;
+      e.completed_at = n;
+      direct.add(e);
+      delta.add(e);
+    }
+  BOOST_TEST(delta.size() == keys.size());
+  delta.fold_into(folded);
+  for (const auto dim : {group_by::agent, group_by::agent_type, group_by::model, group_by::task_type, group_by::workflow}) {
+    const auto& want = direct.of(dim);
+    const auto& got = folded.of(dim);
+    BOOST_TEST_REQUIRE(got.size() == want.size());
+    for (const auto& [key, acc] : want) {
+      BOOST_TEST_INFO("dimension " << to_string(dim) << ", key \"" << key << "\"");
+      BOOST_TEST_REQUIRE(got.count(key) == 1u);
+      const auto a = acc.snapshot(dim, key);
+      const auto b = got.at(key).snapshot(dim, key);
+      BOOST_TEST(b.total_executions == a.total_executions);
+      BOOST_TEST(b.successful_executions == a.successful_executions);
+      BOOST_TEST(b.failed_executions == a.failed_executions);
+      BOOST_TEST(b.timeout_executions == a.timeout_executions);
+      BOOST_TEST(b.total_tokens_used == a.total_tokens_used);
+      BOOST_TEST(b.total_cost_micro_usd == a.total_cost_micro_usd);
+      BOOST_TEST(b.total_retries == a.total_retries);
+      BOOST_TEST(b.avg_duration_ms == a.avg_duration_ms);
+      BOOST_TEST(b.p95_duration_ms == a.p95_duration_ms);
+      BOOST_TEST(b.last_execution_at == a.last_execution_at);
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(validation_names_each_kind_of_bad_input) {
