@@ -33,26 +33,32 @@ void print_ratios(const char* name, const variant_series& v) {
 }
 
 // Candidates: the sweep's batch sizes other than the default whose median
-// there is at least 90 % of the default's. The sweep is short and runs once
-// or twice per point, so it only rules out what is clearly slower; the
-// paired rounds below decide among the rest.
-std::vector<std::size_t> candidate_batches(const results& out, std::size_t default_batch) {
+// there is at least 90 % of the default's, the fastest `most` of them. The
+// sweep is short and runs once or twice per point, so it only rules out
+// what is clearly slower; the paired rounds below decide among the rest.
+std::vector<std::size_t> candidate_batches(const results& out, std::size_t default_batch, std::size_t most) {
   double default_rate = 0;
   for (const auto& [batch, rate] : out.sweep_by_batch)
     if (batch == default_batch)
       default_rate = rate;
-  std::vector<std::size_t> chosen;
+  std::vector<std::pair<double, std::size_t>> chosen;  // (rate, batch)
   for (const auto& [batch, rate] : out.sweep_by_batch)
     if (batch != default_batch && rate >= 0.9 * default_rate)
-      chosen.push_back(batch);
-  return chosen;
+      chosen.emplace_back(rate, batch);
+  std::sort(chosen.rbegin(), chosen.rend());
+  chosen.resize(std::min(chosen.size(), most));
+  std::vector<std::size_t> batches;
+  for (const auto& c : chosen)
+    batches.push_back(c.second);
+  std::sort(batches.begin(), batches.end());
+  return batches;
 }
 
 }  // namespace
 
 void measure_comparison(const plan& p, pg_server& srv, const cpu_meter& cpu, results& out) {
   const config defaults;
-  for (auto batch : candidate_batches(out, defaults.batch_size))
+  for (auto batch : candidate_batches(out, defaults.batch_size, p.max_candidates))
     out.candidates.push_back({batch, {}});
   std::printf("end-to-end ingest vs baselines, %d rounds (order reversed every other round), each variant on a\n"
               "fresh database after a CHECKPOINT:\n"

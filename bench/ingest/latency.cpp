@@ -25,7 +25,7 @@ void measure_latency(const plan& p, pg_server& srv, results& out) {
               p.light_pairs_per_s, p.latency_probes, defaults.batch_size);
   std::printf("  %10s %10s  %-22s %10s\n", "flush ms", "median ms", "[min .. max]", "tx/s");
   std::fflush(stdout);
-  for (auto flush : p.sweep_flush_intervals) {
+  for (auto flush : p.latency_flush_intervals) {
     scratch_database db{srv};
     registry reg{registry_config(db.url(), defaults.batch_size, flush)};
     register_agents(reg);

@@ -27,7 +27,9 @@ struct plan {
   milliseconds outage;           // full load with the server down
   std::size_t outage_buffer_limit;
   std::vector<std::size_t> sweep_batch_sizes;      // records per batch
-  std::vector<milliseconds> sweep_flush_intervals;  // also the light-load latency's
+  std::vector<milliseconds> sweep_flush_intervals;
+  std::vector<milliseconds> latency_flush_intervals;  // of the light-load latency
+  std::size_t max_candidates;    // batch sizes from the sweep measured again beside the default
   std::uint64_t http_rows;       // executions per run of the over-HTTP rounds
   int http_rounds;
 };
@@ -41,14 +43,17 @@ struct plan {
 // checked), on a server with fsync off.
 inline plan make_plan(const options& o) {
   if (o.quick)
-    return {3'000, 1, 300ms, 3'000, 1, 2, 1000, 300ms, 2s, 20'000, {5000}, {50ms}, 1'000, 1};
+    return {3'000, 1, 300ms, 3'000, 1, 2, 1000, 300ms, 2s, 20'000, {5000}, {50ms}, {50ms}, 1, 1'000, 1};
   // Even round counts: as many rounds in each order. Sized to about 5
   // minutes here (the longest part of scripts/bench's 30 after the soak
-  // and scale): 100 000 rows a comparison run are 5 to 10 s of ingest,
-  // well past the start-up and tail of one run, 30 000 a sweep run (12
-  // settings, 2 rounds); a 30 s outage at full load fills far more than
-  // one batch.
-  return {100'000, 2, 2s, 30'000, 2, 25, 1000, 3s, 30s, 200'000, {1000, 5000, 20000, 50000}, {20ms, 50ms, 200ms}, 25'000, 2};
+  // and scale; it took 490 s with 12 sweep settings, 3 candidates and
+  // 100 000 rows a run): 60 000 rows a comparison run are 3 to 6 s of
+  // ingest, past the start-up and tail of one run; 20 000 a sweep run (8
+  // settings: the flush interval matters little at full load, so the sweep
+  // leaves out 200 ms, which the light-load latency still shows), 2 rounds;
+  // a 30 s outage at full load fills far more than one batch.
+  return {60'000, 2, 2s, 20'000, 2, 25, 1000, 3s, 30s, 200'000, {1000, 5000, 20000, 50000}, {20ms, 50ms},
+          {20ms, 50ms, 200ms}, 2, 25'000, 2};
 }
 
 inline constexpr std::uint64_t copy_rows_per_transaction = 10'000;
