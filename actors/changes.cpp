@@ -20,6 +20,11 @@ void record_unregistered(engine_context& ctx, const std::string& agent_id, const
 }
 
 void record_lease_change(engine_context& ctx, core::change_kind kind, index::agent_ref ref) {
+  // Leases come and go millions of times a second: a thread's lease changes
+  // of one agent within a publishing round are one change, which carries
+  // the agent's state when published (change_log::coalesces).
+  if (ctx.changes->coalesces(ref.pool, ref.slot, ref.generation))
+    return;
   core::pending_change c;
   c.kind = kind;
   c.at = ctx.clock->now();

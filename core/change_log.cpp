@@ -44,6 +44,19 @@ struct change_log::lane {
   // The log was destroyed: the thread forgets the lane (relaxed: only read
   // by the thread when it looks for another log's lane).
   std::atomic<bool> log_gone{false};
+
+  // The producer's own (no other thread reads them): the agents, by index
+  // handle, this lane recorded a change of since publishing round
+  // `marks_round` began (see coalesces()). Direct-mapped: an agent whose
+  // entry another one took is recorded again, which is only more work.
+  struct mark {
+    std::uint32_t pool = 0, slot = 0, generation = 0;
+    bool used = false;
+  };
+  static constexpr std::size_t mark_count = 64;
+  std::uint64_t marks_round = ~std::uint64_t{0};
+  std::array<mark, mark_count> marks{};
+  static std::size_t mark_of(std::uint32_t pool, std::uint32_t slot) { return (slot * 31u + pool) % mark_count; }
 };
 
 namespace {
@@ -108,12 +121,34 @@ change_log::lane& change_log::mine() {
   return *l;
 }
 
+bool change_log::coalesces(std::uint32_t pool, std::uint32_t slot, std::uint32_t generation) {
+  lane& l = mine();
+  // Orders the caller's change of the agent (made before this call) before
+  // the load of the round, against publish(), which counts the round and
+  // then fences before it reads the lanes and resolves their agents: either
+  // the round read here is the one the mark was made in, and the round that
+  // publishes the marked change resolves the agent after the caller's change
+  // (it will carry its state); or it is a later one, and the change is
+  // recorded.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  const auto round = round_.load(std::memory_order_relaxed);
+  if (round != l.marks_round) {
+    l.marks.fill({});
+    l.marks_round = round;
+    return false;
+  }
+  const auto& m = l.marks[lane::mark_of(pool, slot)];
+  return m.used && m.pool == pool && m.slot == slot && m.generation == generation;
+}
+
 void change_log::record(pending_change c) {
   lane& l = mine();
   const auto h = l.head.load(std::memory_order_relaxed);  // own variable
   if (h - l.tail.load(std::memory_order_acquire) > l.mask) {
     l.dropped.store(l.dropped.load(std::memory_order_relaxed) + 1, std::memory_order_release);
   } else {
+    if (c.by_handle)  // coalesces() answers for it from now on (marks_round is the round it read)
+      l.marks[lane::mark_of(c.pool, c.slot)] = {c.pool, c.slot, c.generation, true};
     l.slots[h & l.mask] = std::move(c);
     l.head.store(h + 1, std::memory_order_release);  // pairs with the acquire in publish()
   }
@@ -128,6 +163,11 @@ void change_log::record(pending_change c) {
 }
 
 void change_log::publish(std::size_t limit) {
+  // A new round: changes coalesced from here on are recorded again. The
+  // fence pairs with the one in coalesces(): what the lanes and the agents
+  // read below includes every change whose coalescing saw an older round.
+  round_.store(round_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);  // under publish_mutex_
+  std::atomic_thread_fence(std::memory_order_seq_cst);
   std::vector<std::shared_ptr<lane>> lanes;
   {
     std::lock_guard guard{lanes_mutex_};

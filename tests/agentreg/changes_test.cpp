@@ -177,6 +177,32 @@ BOOST_FIXTURE_TEST_CASE(leases_granted_released_and_expired_are_changes, fixture
   BOOST_TEST(only(change_kind::leases_expired).count == 1);
 }
 
+BOOST_FIXTURE_TEST_CASE(a_threads_lease_changes_of_one_agent_between_two_reads_are_one_change_with_its_latest_state,
+                        fixture) {
+  add("p1");
+  next();
+  auto a = reg.acquire("planner");
+  auto b = reg.acquire("planner");
+  BOOST_REQUIRE(a && b);
+  BOOST_REQUIRE(reg.release(*a));
+  auto c = only(change_kind::lease_granted);  // the first one's kind
+  BOOST_TEST(c.agent_id == "p1");
+  BOOST_TEST(c.current_load == 1);  // the state after all three
+  // After a read (a publishing round), the next change is its own.
+  BOOST_REQUIRE(reg.release(*b));
+  c = only(change_kind::lease_released);
+  BOOST_TEST(c.current_load == 0);
+  // Another agent's lease change is a change of its own.
+  add("p2");
+  next();
+  auto x = reg.acquire("planner");
+  auto y = reg.acquire("planner");
+  BOOST_REQUIRE(x && y);
+  const auto cs = next();
+  BOOST_REQUIRE_EQUAL(cs.size(), 2u);
+  BOOST_TEST(cs[0].agent_id != cs[1].agent_id);
+}
+
 BOOST_FIXTURE_TEST_CASE(completed_executions_are_changes_and_timeouts_too, fixture) {
   add("p1");
   next();

@@ -151,6 +151,43 @@ BOOST_AUTO_TEST_CASE(the_ring_keeps_the_newest_changes_in_order_across_wraps_and
   }
 }
 
+BOOST_AUTO_TEST_CASE(a_threads_second_change_of_an_agent_by_handle_coalesces_until_the_next_round) {
+  change_log::options o = small(64);
+  o.publish_interval = std::chrono::hours{1};
+  change_log log{o, by_serial()};
+  // The publisher thread takes its first round at the first change, then
+  // sleeps for the interval: no round begins behind the test's back.
+  const auto start = log.published_revision();
+  log.record(load_change(1));
+  while (log.published_revision() == start)
+    std::this_thread::yield();
+  auto lease_change = [](std::uint32_t pool, std::uint32_t slot, std::uint32_t generation) {
+    pending_change p;
+    p.kind = change_kind::lease_granted;
+    p.by_handle = true;
+    p.pool = pool;
+    p.slot = slot;
+    p.generation = generation;
+    return p;
+  };
+  BOOST_TEST(!log.coalesces(1, 2, 3));  // nothing of it recorded yet
+  log.record(lease_change(1, 2, 3));
+  BOOST_TEST(log.coalesces(1, 2, 3));
+  BOOST_TEST(!log.coalesces(1, 2, 4));   // the slot's next agent
+  BOOST_TEST(!log.coalesces(1, 66, 3));  // another agent in the same mark
+  BOOST_TEST(!log.coalesces(2, 2, 3));
+  bool other_thread = true;
+  std::thread{[&] { other_thread = log.coalesces(1, 2, 3); }}.join();
+  BOOST_TEST(!other_thread);  // its own lane recorded nothing
+  // A reader publishes: a new round, and the next change is recorded again.
+  const auto before = log.published_revision();
+  BOOST_TEST(log.revision() == before + 1);
+  BOOST_TEST(!log.coalesces(1, 2, 3));
+  log.record(lease_change(1, 2, 3));
+  BOOST_TEST(log.coalesces(1, 2, 3));
+  BOOST_TEST(log.revision() == before + 2);
+}
+
 BOOST_AUTO_TEST_CASE(a_change_the_resolver_refuses_takes_no_revision) {
   change_log log{small(16), [](const pending_change& in, change&) { return in.serial % 2 == 0; }};
   for (std::uint64_t i = 1; i <= 6; ++i)
