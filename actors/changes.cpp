@@ -74,6 +74,10 @@ core::change_log::resolver change_resolver(const engine_context& ctx) {
         rec = ctx.agents.find_serial(v.value.tag);
     } else if (in.serial != 0) {
       rec = ctx.agents.find_serial(in.serial);
+      // An execution started before its agent was registered again (a new
+      // serial): the agent of that id now.
+      if (!rec && in.kind == core::change_kind::execution_completed && !in.agent_id.empty())
+        rec = ctx.agents.find(in.agent_id);
     } else if (!in.agent_id.empty() && in.kind != core::change_kind::agent_unregistered) {
       rec = ctx.agents.find(in.agent_id);
     }

@@ -24,6 +24,7 @@ install(TARGETS ${_agentreg_targets} EXPORT agentreg_targets
 # consumer test compiles against the installed tree, so a missing one fails).
 install(FILES agentreg/registry.hpp DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/agentreg/agentreg)
 install(FILES core/change_log.hpp core/clock.hpp core/config.hpp core/error.hpp core/heartbeat.hpp core/metrics.hpp core/types.hpp
+              core/uuid.hpp
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/agentreg/core)
 install(EXPORT agentreg_targets NAMESPACE agentreg:: DESTINATION ${AGENTREG_INSTALL_CMAKEDIR})
 configure_package_config_file(cmake/agentregConfig.cmake.in ${CMAKE_CURRENT_BINARY_DIR}/agentregConfig.cmake

@@ -54,7 +54,8 @@ struct change_log::lane {
     bool used = false;
   };
   static constexpr std::size_t mark_count = 64;
-  std::uint64_t marks_round = ~std::uint64_t{0};
+  // Its own line: `tail` above is the publisher's.
+  alignas(64) std::uint64_t marks_round = ~std::uint64_t{0};
   std::array<mark, mark_count> marks{};
   static std::size_t mark_of(std::uint32_t pool, std::uint32_t slot) { return (slot * 31u + pool) % mark_count; }
 };
@@ -82,8 +83,17 @@ std::atomic<std::uint64_t> next_log_id{1};
 
 }  // namespace
 
+namespace {
+
+change_log::options checked(change_log::options o) {
+  o.capacity = std::max<std::size_t>(o.capacity, 1);  // a ring of none has no oldest to drop
+  return o;
+}
+
+}  // namespace
+
 change_log::change_log(options opts, resolver resolve)
-    : opts_(opts),
+    : opts_(checked(opts)),
       resolve_(std::move(resolve)),
       // relaxed: only uniqueness matters.
       id_(next_log_id.fetch_add(1, std::memory_order_relaxed)),
@@ -123,20 +133,24 @@ change_log::lane& change_log::mine() {
 
 bool change_log::coalesces(std::uint32_t pool, std::uint32_t slot, std::uint32_t generation) {
   lane& l = mine();
-  // Orders the caller's change of the agent (made before this call) before
-  // the load of the round, against publish(), which counts the round and
-  // then fences before it reads the lanes and resolves their agents: either
-  // the round read here is the one the mark was made in, and the round that
-  // publishes the marked change resolves the agent after the caller's change
-  // (it will carry its state); or it is a later one, and the change is
-  // recorded.
+  // round_ is odd while a round is published, even between rounds. The
+  // fence orders the caller's change of the agent (made before this call)
+  // before the load of round_, against publish(), which makes round_ odd
+  // and then fences before it reads the lanes and resolves their agents.
+  // So when the load reads the even value the mark was made under, every
+  // round that can take the marked change has not passed its fence yet: it
+  // resolves the agent after the caller's change and publishes its state.
+  // An odd value (a round under way, which may have taken the marked change
+  // already) or a newer one records the change.
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  const auto round = round_.load(std::memory_order_relaxed);
+  const auto round = round_.load(std::memory_order_acquire);  // pairs with the end of publish()
   if (round != l.marks_round) {
     l.marks.fill({});
     l.marks_round = round;
     return false;
   }
+  if (round % 2 == 1)
+    return false;
   const auto& m = l.marks[lane::mark_of(pool, slot)];
   return m.used && m.pool == pool && m.slot == slot && m.generation == generation;
 }
@@ -163,10 +177,12 @@ void change_log::record(pending_change c) {
 }
 
 void change_log::publish(std::size_t limit) {
-  // A new round: changes coalesced from here on are recorded again. The
-  // fence pairs with the one in coalesces(): what the lanes and the agents
-  // read below includes every change whose coalescing saw an older round.
-  round_.store(round_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);  // under publish_mutex_
+  // A round under way (round_ odd until it ends): changes from here on are
+  // not coalesced into the ones it may take. The fence pairs with the one in
+  // coalesces(): what the lanes and the agents read below includes every
+  // change coalesced under the even value before.
+  const auto round = round_.load(std::memory_order_relaxed);  // written under publish_mutex_ only
+  round_.store(round + 1, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_seq_cst);
   std::vector<std::shared_ptr<lane>> lanes;
   {
@@ -210,6 +226,11 @@ void change_log::publish(std::size_t limit) {
     if (orphaned && t == h)
       finished.push_back(l.get());
   }
+  // Every change this round takes is resolved: marks made from here on are
+  // made under the even value, for changes this round did not take (release:
+  // pairs with the acquire in coalesces(), so a change recorded after
+  // reading it was not among the ones this round read from the lanes).
+  round_.store(round + 2, std::memory_order_release);
   if (!finished.empty()) {
     std::lock_guard guard{lanes_mutex_};
     std::erase_if(lanes_, [&](const std::shared_ptr<lane>& l) {

@@ -142,11 +142,12 @@ class change_log {
   void record(pending_change c);
   /// Whether a change of the agent at this index handle (pool, slot,
   /// generation) need not be recorded: the calling thread recorded one of
-  /// it (by handle) since the current publishing round began, and that one
-  /// is published with the agent's state when it is published, which then
-  /// includes the caller's change (made before this call). A thread's lease
-  /// changes of one agent within a round are so one change: the first one's
-  /// kind, the latest state. Never waits. Thread-safe.
+  /// it (by handle) since the last publishing round ended, no round is
+  /// under way, and so that one is resolved after the caller's change (made
+  /// before this call) and carries its state. A thread's lease changes of
+  /// one agent between two rounds are so usually one change: the first
+  /// one's kind, the latest state (two agents that share one of the lane's
+  /// 64 marks are recorded each time). Never waits. Thread-safe.
   [[nodiscard]] bool coalesces(std::uint32_t pool, std::uint32_t slot, std::uint32_t generation);
 
   /// The changes after `revision`, at most `max`. Thread-safe.
@@ -193,8 +194,8 @@ class change_log {
   mutable std::mutex publish_mutex_;  // one publisher at a time; orders revisions
   std::uint64_t dropped_seen_ = 0;     // under publish_mutex_: drops a gap was published for
   std::uint64_t dropped_retired_ = 0;  // under publish_mutex_: drops of lanes forgotten
-  // Publishing rounds begun; written under publish_mutex_, read by
-  // coalesces() (both after seq_cst fences, which order them).
+  // Twice the publishing rounds, plus one while a round is under way;
+  // written under publish_mutex_, read by coalesces() (see there).
   std::atomic<std::uint64_t> round_{0};
   std::vector<change> ready_;          // under publish_mutex_: a round's changes, kept for its capacity
 

@@ -228,6 +228,21 @@ BOOST_FIXTURE_TEST_CASE(completed_executions_are_changes_and_timeouts_too, fixtu
   BOOST_TEST(c.total_tokens == 120);
   BOOST_TEST(c.cost_micro_usd == 250000);
 
+  // Its agent unregistered and registered again meanwhile (a new serial):
+  // the completion carries the agent of that id as it is now.
+  BOOST_REQUIRE(reg.release(*lease));
+  only(change_kind::lease_released);
+  auto before = reg.start_execution("p1");
+  BOOST_REQUIRE(bool(before));
+  BOOST_REQUIRE(reg.unregister_agent("p1"));
+  add("p1");
+  next();
+  BOOST_REQUIRE(reg.complete_execution(*before, execution_status::success, {}));
+  c = only(change_kind::execution_completed);
+  BOOST_TEST(c.agent_id == "p1");
+  BOOST_TEST(to_string(c.status) == std::string{"online"});
+  BOOST_TEST(c.max_capacity == 4);
+
   auto late = reg.start_execution("p1");
   BOOST_REQUIRE(bool(late));
   clock->advance(31min);

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -186,6 +187,99 @@ BOOST_AUTO_TEST_CASE(a_threads_second_change_of_an_agent_by_handle_coalesces_unt
   log.record(lease_change(1, 2, 3));
   BOOST_TEST(log.coalesces(1, 2, 3));
   BOOST_TEST(log.revision() == before + 2);
+}
+
+BOOST_AUTO_TEST_CASE(a_change_recorded_while_a_round_is_under_way_is_not_coalesced_into_one_it_took) {
+  // A thread records a lease change of agent X while a round is publishing
+  // (after the round began, before it reads that thread's lane), so the
+  // round takes and resolves it; the thread's next change of X comes after
+  // that resolution and must be recorded, or no change would ever carry it.
+  // The round is a reader's publish on this thread; the resolver of its
+  // first change (from this thread's lane, the first lane) makes the other
+  // thread record X, and waits until it has.
+  std::mutex m;
+  std::condition_variable cv;
+  std::function<void()> job;  // for the other thread, under m
+  bool done = false;
+  auto run_there = [&](std::function<void()> f) {  // runs f on the other thread and waits
+    std::unique_lock lock{m};
+    job = std::move(f);
+    done = false;
+    cv.notify_all();
+    cv.wait(lock, [&] { return done; });
+  };
+  bool stop = false;
+  std::atomic<bool> in_round{false};
+  std::atomic<int> resolved_x{0};
+  change_log* log_ptr = nullptr;
+  auto lease_of_x = [] {
+    pending_change p;
+    p.kind = change_kind::lease_granted;
+    p.by_handle = true;
+    p.pool = 1;
+    p.slot = 2;
+    p.generation = 3;
+    return p;
+  };
+  std::thread other{[&] {
+    std::unique_lock lock{m};
+    while (true) {
+      cv.wait(lock, [&] { return stop || job; });
+      if (stop)
+        return;
+      auto f = std::move(job);
+      job = nullptr;
+      lock.unlock();
+      f();
+      lock.lock();
+      done = true;
+      cv.notify_all();
+    }
+  }};
+  {
+    change_log::options o = small(64);
+    o.publish_interval = std::chrono::hours{1};
+    change_log log{o, [&](const pending_change& in, change& out) {
+                     if (in.by_handle) {
+                       ++resolved_x;
+                     } else if (in.serial == 1 && !in_round.exchange(true)) {
+                       // Inside the round, before the other lane is read.
+                       run_there([&] {
+                         BOOST_CHECK(!log_ptr->coalesces(1, 2, 3));
+                         log_ptr->record(lease_of_x());
+                       });
+                     }
+                     out.agent_id = "agent";
+                     return true;
+                   }};
+    log_ptr = &log;
+    // Both lanes exist (this thread's first) and the publisher thread has
+    // taken its first round and sleeps for the interval.
+    const auto start = log.published_revision();
+    log.record(load_change(7));
+    while (log.published_revision() == start)
+      std::this_thread::yield();
+    run_there([&] { log.record(load_change(8)); });
+    log.record(load_change(1));
+    (void)log.revision();  // the round: X is recorded during it and taken by it
+    BOOST_TEST(in_round.load());
+    BOOST_TEST(resolved_x.load() == 1);
+    bool coalesced = true;
+    run_there([&] { coalesced = log.coalesces(1, 2, 3); });
+    BOOST_TEST(!coalesced);  // the round that took X resolved it before this change
+    run_there([&] {
+      if (!log.coalesces(1, 2, 3))
+        log.record(lease_of_x());
+    });
+    (void)log.revision();
+    BOOST_TEST(resolved_x.load() == 2);
+  }
+  {
+    std::lock_guard guard{m};
+    stop = true;
+  }
+  cv.notify_all();
+  other.join();
 }
 
 BOOST_AUTO_TEST_CASE(a_change_the_resolver_refuses_takes_no_revision) {
