@@ -1,6 +1,7 @@
 #include "core/summary.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "core/saturating.hpp"
@@ -84,17 +85,25 @@ performance_accumulator& summary_set::slot(table& t, std::string_view key) {
   return t.try_emplace(std::string{key}).first->second;
 }
 
+namespace {
+
+// An execution's key along each summary dimension, in group_by order: the
+// one order summary_set's tables and summary_delta's combined keys share.
+std::array<const std::string*, summary_set::dimensions> keys_of(const execution& e) {
+  return {&e.agent_id, &e.agent_type, &e.model_name, &e.task_type, &e.workflow_slug};
+}
+
+}  // namespace
+
 void summary_set::add(const execution& e) {
-  const std::string* keys[dimensions] = {&e.agent_id, &e.agent_type, &e.model_name, &e.task_type, &e.workflow_slug};
+  const auto keys = keys_of(e);
   for (std::size_t d = 0; d < dimensions; ++d)
     slot(tables_[d], *keys[d]).add(e);
 }
 
 void summary_delta::add(const execution& e) {
-  const std::string* keys[summary_set::dimensions] = {&e.agent_id, &e.agent_type, &e.model_name, &e.task_type,
-                                                      &e.workflow_slug};
   key_.clear();
-  for (const auto* k : keys) {
+  for (const auto* k : keys_of(e)) {
     const auto n = static_cast<std::uint32_t>(k->size());
     key_.append(reinterpret_cast<const char*>(&n), sizeof n).append(*k);
   }

@@ -1,6 +1,5 @@
 #include "core/uuid.hpp"
 
-#include <array>
 #include <bit>
 #include <cstring>
 
