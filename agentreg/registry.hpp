@@ -305,8 +305,10 @@ class registry {
   // in a loop, each time from the batch's revision. A batch that says
   // `compacted` means the watcher fell behind the ring (or holds a revision
   // of another run): list again. A change made during the listing may come
-  // twice; none is missed. Changes carry the agent's state when published,
-  // so the last change of an agent carries its latest state.
+  // twice; none is missed, except that one thread's lease changes of one
+  // agent between two publishing rounds are usually one change (the first
+  // one's kind; docs/watch.md). Changes carry the agent's state when
+  // published, so the last change of an agent carries its latest state.
 
   /// The changes after `revision`, oldest first, at most `max`; every change
   /// whose call returned before this one is included. Never waits on an
