@@ -17,6 +17,7 @@
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/ssl.hpp>
@@ -278,9 +279,10 @@ class session final : public session_base, public std::enable_shared_from_this<s
   // The session's reference held by a responder, which engine threads copy
   // and drop wherever they finish. The session must be destroyed on its own
   // I/O thread (its destructor erases it from that thread's `sessions`,
-  // which accept fills concurrently), so the last copy posts the release
-  // to the session's executor instead of dropping it where it is. After the
-  // io_context has stopped, the posted release is destroyed with it.
+  // which accept fills concurrently), so the last copy hands the release
+  // to the session's executor: dropped at once when it is already on that
+  // thread, posted there otherwise. After the io_context has stopped, a
+  // posted release is destroyed with it.
   struct engine_ref {
     std::shared_ptr<session> self;
     explicit engine_ref(std::shared_ptr<session> s) : self(std::move(s)) {}
@@ -288,7 +290,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
     engine_ref& operator=(const engine_ref&) = delete;
     ~engine_ref() {
       auto executor = self->stream_.get_executor();
-      net::post(executor, [last = std::move(self)] {});
+      net::dispatch(executor, [last = std::move(self)] {});  // on its thread already: dropped here
     }
   };
 
@@ -405,19 +407,15 @@ class session final : public session_base, public std::enable_shared_from_this<s
     }
     const auto seq = ++dispatched_;
     awaiting_ = true;
+    // A handler that answers before it returns (most routes: the index and
+    // the directory are read in place) answers on this thread, at once; one
+    // that answers from an engine thread has its answer posted here.
     responder respond = [ref = std::make_shared<const engine_ref>(this->shared_from_this()), seq](response r) {
-      net::post(ref->self->stream_.get_executor(),
-                [self = ref->self, seq, r = std::move(r)]() mutable { self->answer(seq, std::move(r)); });
+      net::dispatch(ref->self->stream_.get_executor(),
+                    [self = ref->self, seq, r = std::move(r)]() mutable { self->answer(seq, std::move(r)); });
     };
     if (slots)
       respond = freeing(std::move(slots), std::move(respond));
-    if (!rt.own_deadline) {
-      deadline_.expires_after(srv_.options.request_timeout);
-      deadline_.async_wait([self = this->shared_from_this(), seq](beast::error_code ec) {
-        if (!ec)
-          self->deadline_passed(seq);
-      });
-    }
     try {
       rt.handle(req_, std::move(respond));
     } catch (const decode_error& e) {
@@ -425,6 +423,15 @@ class session final : public session_base, public std::enable_shared_from_this<s
     } catch (const std::exception& e) {
       std::clog << "agentregd: error: " << to_string(rt.verb) << " " << rt.pattern << " threw: " << e.what() << "\n";
       answer(seq, error_response("internal", "the server failed to handle the request"));
+    }
+    // Only a request still unanswered needs its deadline: the timer costs
+    // a timerfd update and a cancelled wait, per request.
+    if (awaiting_ && seq == dispatched_ && !rt.own_deadline) {
+      deadline_.expires_after(srv_.options.request_timeout);
+      deadline_.async_wait([self = this->shared_from_this(), seq](beast::error_code ec) {
+        if (!ec)
+          self->deadline_passed(seq);
+      });
     }
   }
 
