@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -79,8 +80,21 @@ core::agent snapshot(const agent_record& rec, const agent_binding& binding, cons
 /// Thread-safe.
 class directory {
  public:
+  directory();
+
   std::shared_ptr<agent_record> find(std::string_view agent_id) const;
   std::shared_ptr<agent_record> find_serial(std::uint64_t serial) const;
+
+  /// The id of the agent registered under `serial`, or nullopt when no
+  /// record has it. A serial names one registration for the directory's
+  /// whole life, so each thread keeps the ids it looked up (a direct-mapped
+  /// memo per thread, for the last few directories it used): a repeated
+  /// lookup reads memory of its own thread only, where find_serial writes a
+  /// shard's lock and the record's reference count, lines that move between
+  /// cores when two threads pick the same agents (acquire's hot path). The
+  /// memo answers for an agent unregistered since it was filled; a caller
+  /// that must know the agent is registered now asks find_serial.
+  std::optional<std::string> agent_id_of(std::uint64_t serial) const;
 
   /// Inserts `rec` unless its id is taken; answers the record now under the
   /// id and whether it is `rec`.
@@ -123,6 +137,9 @@ class directory {
   using serial_map = std::unordered_map<std::uint64_t, std::shared_ptr<agent_record>>;
   shard<id_map>& id_shard(std::string_view id) const;
 
+  /// Unique among every directory of the process (the threads' memos are
+  /// keyed by it: a later directory may reuse this one's address).
+  const std::uint64_t instance_;
   mutable std::array<shard<id_map>, shard_count> by_id_;
   mutable std::array<shard<serial_map>, shard_count> by_serial_;
   std::atomic<std::size_t> size_{0};

@@ -919,15 +919,19 @@ expected<lease> registry::acquire(const std::string& agent_type, acquire_options
         ctx.lease_counts.add(actors::lease_count_key(*pool, actors::lease_count::no_capacity));
       return actors::to_core(l.error, agent_type);
     }
-    auto view = ctx.index.view(l->agent);
-    auto rec = view ? ctx.agents.find_serial(view->tag) : nullptr;
-    if (!rec) {  // unregistered under our feet
+    // The index granted the slot while the agent was in it (unregister
+    // removes it from the index before it returns), so the agent's id is
+    // all that is left to find; none yet: its registration is not
+    // published, or it was unregistered under our feet.
+    const auto view = ctx.index.view(l->agent);
+    auto agent_id = view ? ctx.agents.agent_id_of(view->tag) : std::nullopt;
+    if (!agent_id) {
       ctx.index.release(*l);
       continue;
     }
     ctx.lease_counts.add(actors::lease_count_key(*pool, actors::lease_count::granted));
     actors::record_lease_change(ctx, core::change_kind::lease_granted, l->agent);
-    return lease{rec->agent_id, l->token, l->agent.pool, l->agent.slot, l->agent.generation, l->record, expires_at};
+    return lease{std::move(*agent_id), l->token, l->agent.pool, l->agent.slot, l->agent.generation, l->record, expires_at};
   }
   return error{errc::no_capacity, "no agent of type " + agent_type + " stayed registered long enough"};
 }
@@ -958,8 +962,8 @@ expected<lease> registry::renew(const lease& l, std::chrono::nanoseconds ttl) {
   // The agent as the index's record names it, not as the caller's copy says
   // (a parsed lease carries no agent id).
   const auto view = ctx.index.view(renewed->agent);
-  const auto rec = view ? ctx.agents.find_serial(view->tag) : nullptr;
-  return lease{rec ? rec->agent_id : l.agent_id, renewed->token, renewed->agent.pool, renewed->agent.slot,
+  auto agent_id = view ? ctx.agents.agent_id_of(view->tag) : std::nullopt;
+  return lease{agent_id ? std::move(*agent_id) : l.agent_id, renewed->token, renewed->agent.pool, renewed->agent.slot,
                renewed->agent.generation, renewed->record, *expires_at};
 }
 

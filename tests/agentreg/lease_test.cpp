@@ -1,8 +1,10 @@
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
+#include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "agentreg/registry.hpp"
 #include "tests/agentreg/fixture.hpp"
@@ -267,6 +269,75 @@ BOOST_AUTO_TEST_CASE(refused_registrations_use_up_none_of_max_agent_types) {
   BOOST_TEST((refused.code() == errc::invalid_argument));
   BOOST_TEST_MESSAGE(refused.error().message);
   BOOST_TEST((reg.get_agent("c").code() == errc::unknown_agent));
+}
+
+// Acquire finds a picked agent's id through a memo of its thread (serial to
+// id, a few registries per thread, 1 024 slots each): the ids must stay
+// those of the registry asked, across more registries than the thread
+// keeps memos of, and across serials that share a slot.
+BOOST_AUTO_TEST_CASE(acquire_names_the_agent_of_the_registry_asked_across_more_registries_than_a_thread_remembers) {
+  std::vector<std::unique_ptr<registry>> regs;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 7; ++i) {
+    config c;
+    c.auto_sweep = false;
+    regs.push_back(std::make_unique<registry>(c));
+    // Serial 1 in every registry; some ids too long for a short string.
+    ids.push_back(i % 2 ? "agent-" + std::to_string(i) : std::string(200, static_cast<char>('a' + i)));
+    BOOST_REQUIRE(bool(regs.back()->register_agent({ids.back(), "planner", "claude", "claude-3-5-sonnet-20241022"})));
+  }
+  for (int round = 0; round < 3; ++round)
+    for (std::size_t i = 0; i < regs.size(); ++i) {
+      auto l = regs[i]->acquire("planner");
+      BOOST_REQUIRE(bool(l));
+      BOOST_TEST(l->agent_id == ids[i]);
+      BOOST_TEST(regs[i]->get_agent(l->agent_id)->current_load == 1);
+      BOOST_REQUIRE(bool(regs[i]->release(*l)));
+    }
+}
+
+BOOST_FIXTURE_TEST_CASE(every_lease_names_the_agent_whose_slot_it_holds_past_the_memo_size, fixture) {
+  // 1 030 agents of one slot each: serials 1..6 and 1 025..1 030 share memo
+  // slots. Two passes, so the second one reads the memo the first filled.
+  constexpr int agents = 1030;
+  for (int i = 0; i < agents; ++i)
+    add("agent-" + std::to_string(i), 1);
+  for (int pass = 0; pass < 2; ++pass) {
+    std::vector<lease> held;
+    std::set<std::string> named;
+    for (int i = 0; i < agents; ++i) {
+      auto l = reg.acquire("planner");
+      BOOST_REQUIRE(bool(l));
+      named.insert(l->agent_id);
+      held.push_back(*l);
+    }
+    BOOST_TEST(named.size() == std::size_t{agents});  // each agent's only slot, each named once
+    BOOST_TEST((reg.acquire("planner").code() == errc::no_capacity));
+    for (const auto& l : held) {
+      BOOST_TEST(load(l.agent_id) == 1);  // the agent named is the one whose slot is held
+      BOOST_REQUIRE(bool(reg.release(l)));
+      BOOST_TEST(load(l.agent_id) == 0);
+    }
+  }
+}
+
+BOOST_FIXTURE_TEST_CASE(a_lease_after_the_id_was_registered_again_names_the_new_agent_of_the_type_asked, fixture) {
+  add("a", 1);
+  auto first = reg.acquire("planner");
+  BOOST_REQUIRE(bool(first));
+  BOOST_REQUIRE(bool(reg.release(*first)));
+  BOOST_REQUIRE(bool(reg.unregister_agent("a")));
+  add("b", 1);
+  auto l = reg.acquire("planner");
+  BOOST_REQUIRE(bool(l));
+  BOOST_TEST(l->agent_id == "b");
+  BOOST_REQUIRE(bool(reg.unregister_agent("b")));
+  BOOST_TEST((reg.acquire("planner").code() == errc::no_capacity));
+  add("a", "coder", 1);
+  auto again = reg.acquire("coder");
+  BOOST_REQUIRE(bool(again));
+  BOOST_TEST(again->agent_id == "a");
+  BOOST_TEST((reg.release(*first).code() == errc::lease_not_held));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
