@@ -34,16 +34,33 @@ using agent_pointer = msg::agent_actor::stateful_pointer<agent_state>;
 // pool). The index moves the slot in one step with respect to acquires, and
 // makes the new pool only if the move succeeds. A paused agent stays paused;
 // an offline one comes back online, as a registration does.
+// An unregistration that ran during a move removed the slot it read from
+// the binding, which the move may have closed and replaced (or reopened,
+// when the move was refused): the slot left in the index then carries the
+// agent's serial with no agent in the directory, and acquire would grant
+// it. unregister_agent sets `unregistered` before it reads the binding; the
+// actor reads the flag after it published the binding (both under the
+// record's mutex, the fence for the reopened case), so one of the two
+// removes the slot that stays.
+void remove_if_unregistered(agent_state& st, index::agent_ref ref) {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (st.rec->unregistered.load(std::memory_order_seq_cst))
+    st.ctx->index.remove(ref);
+}
+
 core::expected<core::agent> apply_spec(agent_state& st, core::agent_spec spec) {
   auto& idx = st.ctx->index;
   auto moved = idx.move(st.binding->ref, spec.agent_type, static_cast<std::uint32_t>(spec.max_capacity));
-  if (!moved)
+  if (!moved) {
+    remove_if_unregistered(st, st.binding->ref);
     return to_core(moved.error, st.rec->agent_id);
+  }
   const index::agent_ref ref = moved.value;
   if (auto v = idx.view(ref); v && v->status == index::agent_status::offline)
     idx.set_status(ref, index::agent_status::online);
   st.binding = std::make_shared<const agent_binding>(agent_binding{std::move(spec), ref});
   st.rec->set_binding(st.binding);
+  remove_if_unregistered(st, ref);
   touch(*st.rec, ref, *st.ctx);
   record_agent_change(*st.ctx, core::change_kind::agent_updated, st.rec->serial);
   return snapshot(*st.rec, *st.binding, idx);

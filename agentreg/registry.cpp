@@ -729,7 +729,9 @@ expected<unit> registry::unregister_agent(const std::string& agent_id) {
   if (!rec)
     return rec.error();
   auto& ctx = impl_->ctx;
-  (*rec)->unregistered.store(true, std::memory_order_release);
+  // Before the binding is read: an agent moving to a new slot meanwhile
+  // removes it itself (actors::apply_spec).
+  (*rec)->unregistered.store(true, std::memory_order_seq_cst);
   impl_->note_unregistered(agent_id);
   if (!ctx.agents.erase(**rec))
     return error{errc::unknown_agent, "agent " + agent_id + " is not registered"};
@@ -920,9 +922,11 @@ expected<lease> registry::acquire(const std::string& agent_type, acquire_options
       return actors::to_core(l.error, agent_type);
     }
     // The index granted the slot while the agent was in it (unregister
-    // removes it from the index before it returns), so the agent's id is
-    // all that is left to find; none yet: its registration is not
-    // published, or it was unregistered under our feet.
+    // removes it from the index before it returns, and a move racing it
+    // removes the new slot: actors::apply_spec), so the agent's id is all
+    // that is left to find: none while its registration is not published,
+    // nor for an agent this thread never looked up that was unregistered
+    // under our feet (then pick again).
     const auto view = ctx.index.view(l->agent);
     auto agent_id = view ? ctx.agents.agent_id_of(view->tag) : std::nullopt;
     if (!agent_id) {

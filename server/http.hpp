@@ -72,7 +72,9 @@ struct response {
 };
 
 /// Hands a handler's response to its connection. Call exactly once, from
-/// any thread: the response is posted to the connection's executor.
+/// any thread: on the connection's own I/O thread the response is written
+/// before the call returns (a streamed answer's start runs then too, so do
+/// not hold a lock it takes); from another thread it is posted there.
 using responder = std::function<void(response)>;
 
 /// A route's code: answers through `respond`, at once or later (from an

@@ -394,8 +394,9 @@ class session final : public session_base, public std::enable_shared_from_this<s
     req_.if_none_match.assign(inm.data(), inm.size());
     const auto lei = msg["Last-Event-ID"];
     req_.last_event_id.assign(lei.data(), lei.size());
-    // The responder may run on an engine thread: the answer is posted back to
-    // this connection's executor, where everything else of it runs. The
+    // The responder may run on an engine thread: the answer is then posted
+    // back to this connection's executor, where everything else of it runs
+    // (on this thread it is written at once, see below). The
     // engine may also keep copies of the responder (and so the session)
     // after the answer was written: the reference they share is released on
     // the executor too (see engine_ref).
