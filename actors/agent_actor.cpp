@@ -29,11 +29,6 @@ struct agent_state {
 
 using agent_pointer = msg::agent_actor::stateful_pointer<agent_state>;
 
-// Rebinds the agent to a new spec: same pool (capacity change) or a new
-// pool (type change, refused while it holds leases: they belong to the old
-// pool). The index moves the slot in one step with respect to acquires, and
-// makes the new pool only if the move succeeds. A paused agent stays paused;
-// an offline one comes back online, as a registration does.
 // An unregistration that ran during a move removed the slot it read from
 // the binding, which the move may have closed and replaced (or reopened,
 // when the move was refused): the slot left in the index then carries the
@@ -48,6 +43,11 @@ void remove_if_unregistered(agent_state& st, index::agent_ref ref) {
     st.ctx->index.remove(ref);
 }
 
+// Rebinds the agent to a new spec: same pool (capacity change) or a new
+// pool (type change, refused while it holds leases: they belong to the old
+// pool). The index moves the slot in one step with respect to acquires, and
+// makes the new pool only if the move succeeds. A paused agent stays paused;
+// an offline one comes back online, as a registration does.
 core::expected<core::agent> apply_spec(agent_state& st, core::agent_spec spec) {
   auto& idx = st.ctx->index;
   auto moved = idx.move(st.binding->ref, spec.agent_type, static_cast<std::uint32_t>(spec.max_capacity));
