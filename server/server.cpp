@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <thread>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -192,15 +193,20 @@ class session final : public session_base, public std::enable_shared_from_this<s
  private:
   // Between requests: any byte within the idle timeout, then the whole
   // header within the header timeout (a slowloris client that trickles
-  // bytes is closed when the header timeout passes).
+  // bytes is closed when the header timeout passes). What the buffer holds
+  // already (a pipelined request) is parsed in place, without a read; the
+  // answers queued for earlier requests go out before any read that has to
+  // wait for the client (see write).
   void wait_for_request() {
     if (srv_.stopping.load(std::memory_order_acquire))
-      return close();
+      return flush_then([](session& s) { s.close(); });
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(srv_.options.max_header_bytes));
     parser_->body_limit(srv_.options.max_body_bytes);
     if (buffer_.size() > 0)  // a pipelined request is already here
       return read_header();
+    if (!wire_.empty())
+      return flush_then([](session& s) { s.wait_for_request(); });
     idle_ = true;
     beast::get_lowest_layer(stream_).expires_after(srv_.options.idle_timeout);
     stream_.async_read_some(buffer_.prepare(read_slack),
@@ -213,7 +219,35 @@ class session final : public session_base, public std::enable_shared_from_this<s
                             });
   }
 
+  // Feeds the parser what the buffer holds, up to the end of the header
+  // (`header_only`) or of the message: what Beast's read does before it
+  // reads, without its completion being posted. False when the parser
+  // needs more bytes than are here.
+  bool parse_buffered(bool header_only, beast::error_code& ec) {
+    const auto done = [&] { return header_only ? parser_->is_header_done() : parser_->is_done(); };
+    while (!done() && buffer_.size() > 0) {
+      const auto used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == bhttp::error::need_more) {
+        ec = {};
+        return false;
+      }
+      if (ec)
+        return false;
+    }
+    return done();
+  }
+
   void read_header() {
+    beast::error_code parse_ec;
+    if (parse_buffered(true, parse_ec)) {
+      received_ = clock_type::now();
+      return route_request();
+    }
+    if (parse_ec)
+      return refuse_unreadable(parse_ec);
+    if (!wire_.empty())
+      return flush_then([](session& s) { s.read_header(); });
     beast::get_lowest_layer(stream_).expires_after(srv_.options.header_timeout);
     bhttp::async_read_header(stream_, buffer_, *parser_,
                              [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
@@ -228,16 +262,17 @@ class session final : public session_base, public std::enable_shared_from_this<s
     // A client that asks first (curl does, for bodies over 1 KiB) is told to
     // go on; route, auth, Content-Type and limits were checked on the header.
     if (beast::iequals(parser_->get()[bhttp::field::expect], "100-continue")) {
-      static const std::string go_on = "HTTP/1.1 100 Continue\r\n\r\n";
-      beast::get_lowest_layer(stream_).expires_after(srv_.options.body_timeout);
       parser_->get().erase(bhttp::field::expect);
-      return net::async_write(stream_, net::buffer(go_on),
-                              [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-                                if (ec)
-                                  return self->close();
-                                self->read_body();
-                              });
+      wire_ += "HTTP/1.1 100 Continue\r\n\r\n";
+      return flush_then([](session& s) { s.read_body(); });
     }
+    beast::error_code parse_ec;
+    if (parse_buffered(false, parse_ec))
+      return dispatch();
+    if (parse_ec)
+      return refuse_unreadable(parse_ec);
+    if (!wire_.empty())
+      return flush_then([](session& s) { s.read_body(); });
     beast::get_lowest_layer(stream_).expires_after(srv_.options.body_timeout);
     bhttp::async_read(stream_, buffer_, *parser_, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
       if (ec)
@@ -417,6 +452,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
     };
     if (slots)
       respond = freeing(std::move(slots), std::move(respond));
+    in_handler_ = true;
     try {
       rt.handle(req_, std::move(respond));
     } catch (const decode_error& e) {
@@ -424,6 +460,11 @@ class session final : public session_base, public std::enable_shared_from_this<s
     } catch (const std::exception& e) {
       std::clog << "agentregd: error: " << to_string(rt.verb) << " " << rt.pattern << " threw: " << e.what() << "\n";
       answer(seq, error_response("internal", "the server failed to handle the request"));
+    }
+    in_handler_ = false;
+    if (next_due_) {  // answered and queued (see write): the next request, once the handler is gone
+      next_due_ = false;
+      return next_request();
     }
     // Only a request still unanswered needs its deadline: the timer costs
     // a timerfd update and a cancelled wait, per request.
@@ -505,42 +546,103 @@ class session final : public session_base, public std::enable_shared_from_this<s
     return unauthorized(msg);
   }
 
+  // Answers go out as text of our own (status line, headers, body), so
+  // that the answers to pipelined requests can share one write: while the
+  // buffer holds the next request already, an answer is queued in `wire_`
+  // and the next request is served; the queue is written when no request
+  // is left to parse, before any read that waits for the client (see
+  // wait_for_request), or when it holds `max_queued_answers` answers or
+  // `max_queued_bytes`. Redis answers a pipeline the same way.
+  static constexpr unsigned max_queued_answers = 16;
+  static constexpr std::size_t max_queued_bytes = 64 * 1024;
+
   void write(response r, std::string_view pattern, std::optional<method> verb) {
     if (r.stream)
       return start_stream(std::move(r), pattern, verb);
-    res_.emplace();
-    res_->version(11);
-    res_->result(r.status);
-    res_->set(bhttp::field::server, "agentregd");
-    if (!r.content_type.empty() && r.status != 204 && r.status != 304)
-      res_->set(bhttp::field::content_type, r.content_type);
-    for (auto& [k, v] : r.headers)
-      res_->set(k, v);
-    if (r.status != 204 && r.status != 304)
-      res_->body() = std::move(r.body);
     const bool keep = !close_after_ && !srv_.stopping.load(std::memory_order_acquire);
-    res_->keep_alive(keep);
-    res_->prepare_payload();
+    append_answer(r, keep);
     completed_request done;
     done.verb = verb.value_or(method::get);
     done.pattern = pattern;
     done.status = r.status;
     done.duration = clock_type::now() - received_;
-    beast::get_lowest_layer(stream_).expires_after(srv_.options.body_timeout);
-    bhttp::async_write(stream_, *res_, [self = this->shared_from_this(), keep, done](beast::error_code ec, std::size_t) {
-      if (self->srv_.options.observer)
-        self->srv_.options.observer(done);
-      self->srv_.log_slow(done, self->target_);
-      self->res_.reset();
+    if (srv_.options.observer)
+      srv_.options.observer(done);
+    srv_.log_slow(done, target_);
+    ++queued_answers_;
+    if (keep && buffer_.size() > 0 && queued_answers_ < max_queued_answers && wire_.size() < max_queued_bytes) {
+      // A handler answering in place is still on the stack, holding req_:
+      // dispatch() goes on once it returned.
+      if (in_handler_)
+        next_due_ = true;
+      else
+        next_request();
+      return;
+    }
+    flush_then([keep](session& s) {
       // The request stays as it is on a connection that closes: after a
       // 504 the engine may still be reading it (see request).
-      if (ec || !keep)
-        return self->close();
-      self->req_ = request{};
-      self->wait_for_request();
+      if (!keep)
+        return s.close();
+      s.next_request();
     });
   }
 
+  void next_request() {
+    req_ = request{};
+    wait_for_request();
+  }
+
+  // Writes the queued answers, then `next` (which is not called when the
+  // write fails: the connection closes).
+  template <class F>
+  void flush_then(F next) {
+    if (wire_.empty())
+      return next(*this);
+    beast::get_lowest_layer(stream_).expires_after(srv_.options.body_timeout);
+    net::async_write(stream_, net::buffer(wire_), [self = this->shared_from_this(), next](beast::error_code ec, std::size_t) {
+      self->wire_.clear();
+      self->queued_answers_ = 0;
+      if (ec)
+        return self->close();
+      next(*self);
+    });
+  }
+
+  // The answer as HTTP/1.1 text, at the end of `wire_`. Content-Length
+  // always, but on 1xx, 204 and 304, which carry no body; Connection: close
+  // when the connection closes after it.
+  void append_answer(const response& r, bool keep) {
+    const bool bodiless = r.status < 200 || r.status == 204 || r.status == 304;
+    const auto reason = bhttp::obsolete_reason(bhttp::int_to_status(r.status));
+    char status[4] = {static_cast<char>('0' + r.status / 100 % 10), static_cast<char>('0' + r.status / 10 % 10),
+                      static_cast<char>('0' + r.status % 10), ' '};
+    wire_ += "HTTP/1.1 ";
+    wire_.append(status, sizeof status);
+    wire_.append(reason.data(), reason.size());
+    wire_ += "\r\nServer: agentregd\r\n";
+    if (!r.content_type.empty() && !bodiless) {
+      wire_ += "Content-Type: ";
+      wire_ += r.content_type;
+      wire_ += "\r\n";
+    }
+    for (const auto& [k, v] : r.headers) {
+      wire_ += k;
+      wire_ += ": ";
+      wire_ += v;
+      wire_ += "\r\n";
+    }
+    if (!keep)
+      wire_ += "Connection: close\r\n";
+    if (!bodiless) {
+      wire_ += "Content-Length: ";
+      wire_ += std::to_string(r.body.size());
+      wire_ += "\r\n\r\n";
+      wire_ += r.body;
+    } else {
+      wire_ += "\r\n";
+    }
+  }
 
   // ---- a streamed answer (Server-Sent Events) ----
   // The header goes out at once, without a length and with Connection:
@@ -604,6 +706,9 @@ class session final : public session_base, public std::enable_shared_from_this<s
     for (const auto& [k, v] : r.headers)
       head += k + ": " + v + "\r\n";
     head += "\r\n";
+    // Answers to requests pipelined before this one go first.
+    head.insert(0, std::exchange(wire_, {}));
+    queued_answers_ = 0;
     streaming_ = true;
     stream_state_ = std::make_shared<stream_state>();
     beast::get_lowest_layer(stream_).expires_never();
@@ -708,7 +813,10 @@ class session final : public session_base, public std::enable_shared_from_this<s
   // section and a full body, plus one read's slack.
   beast::flat_buffer buffer_{srv_.options.max_header_bytes + srv_.options.max_body_bytes + read_slack};
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
-  std::optional<bhttp::response<bhttp::string_body>> res_;
+  std::string wire_;               ///< answers not yet written (see write)
+  unsigned queued_answers_ = 0;    ///< how many answers wire_ holds
+  bool in_handler_ = false;        ///< dispatch() is calling a route's handler
+  bool next_due_ = false;          ///< an answer given in the handler was queued
   request req_;
   const route* route_ = nullptr;
   std::string target_;
