@@ -65,6 +65,8 @@ struct response {
   unsigned status = 200;
   std::string body;
   std::string content_type = "application/json; charset=utf-8";
+  /// Written as given, each once, after Server and Content-Type: never
+  /// Content-Type, Content-Length or Connection, which the server writes.
   std::vector<std::pair<std::string, std::string>> headers;
   /// Set: a streamed answer (`body` unused). The header goes out without a
   /// length and with Connection: close; the body is what `stream` sends.

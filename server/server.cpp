@@ -201,6 +201,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
     if (srv_.stopping.load(std::memory_order_acquire))
       return flush_then([](session& s) { s.close(); });
     parser_.emplace();
+    head_request_ = false;
     parser_->header_limit(static_cast<std::uint32_t>(srv_.options.max_header_bytes));
     parser_->body_limit(srv_.options.max_body_bytes);
     if (buffer_.size() > 0)  // a pipelined request is already here
@@ -349,6 +350,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
   void route_request() {
     srv_.counters->requests.fetch_add(1, std::memory_order_relaxed);
     auto& msg = parser_->get();
+    head_request_ = msg.method() == bhttp::verb::head;
     close_after_ = !msg.keep_alive() || !parser_->is_done();
     const auto target = msg.target();
     const auto q = target.find('?');
@@ -466,6 +468,10 @@ class session final : public session_base, public std::enable_shared_from_this<s
       next_due_ = false;
       return next_request();
     }
+    // The answer comes later (from the engine, or a long poll's end): the
+    // ones queued before it go out now rather than wait for it.
+    if (awaiting_ && seq == dispatched_ && !wire_.empty())
+      flush_early();
     // Only a request still unanswered needs its deadline: the timer costs
     // a timerfd update and a cancelled wait, per request.
     if (awaiting_ && seq == dispatched_ && !rt.own_deadline) {
@@ -557,6 +563,10 @@ class session final : public session_base, public std::enable_shared_from_this<s
   static constexpr std::size_t max_queued_bytes = 64 * 1024;
 
   void write(response r, std::string_view pattern, std::optional<method> verb) {
+    if (flushing_early_) {  // written when that write is done, behind it (one write at a time)
+      held_.emplace(held_answer{std::move(r), pattern, verb});
+      return;
+    }
     if (r.stream)
       return start_stream(std::move(r), pattern, verb);
     const bool keep = !close_after_ && !srv_.stopping.load(std::memory_order_acquire);
@@ -609,6 +619,23 @@ class session final : public session_base, public std::enable_shared_from_this<s
     });
   }
 
+  // Writes the queued answers while a request waits for its own answer,
+  // which write() holds meanwhile (held_) and gives back once it is done.
+  void flush_early() {
+    flushing_early_ = true;
+    beast::get_lowest_layer(stream_).expires_after(srv_.options.body_timeout);
+    net::async_write(stream_, net::buffer(wire_), [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+      self->flushing_early_ = false;
+      self->wire_.clear();
+      self->queued_answers_ = 0;
+      beast::get_lowest_layer(self->stream_).expires_never();  // the request's deadline runs meanwhile
+      if (ec)
+        return self->close();
+      if (auto held = std::exchange(self->held_, std::nullopt))
+        self->write(std::move(held->r), held->pattern, held->verb);
+    });
+  }
+
   // The answer as HTTP/1.1 text, at the end of `wire_`. Content-Length
   // always, but on 1xx, 204 and 304, which carry no body; Connection: close
   // when the connection closes after it.
@@ -638,7 +665,8 @@ class session final : public session_base, public std::enable_shared_from_this<s
       wire_ += "Content-Length: ";
       wire_ += std::to_string(r.body.size());
       wire_ += "\r\n\r\n";
-      wire_ += r.body;
+      if (!head_request_)  // the answer to HEAD is its header (RFC 9110 9.3.2)
+        wire_ += r.body;
     } else {
       wire_ += "\r\n";
     }
@@ -817,6 +845,14 @@ class session final : public session_base, public std::enable_shared_from_this<s
   unsigned queued_answers_ = 0;    ///< how many answers wire_ holds
   bool in_handler_ = false;        ///< dispatch() is calling a route's handler
   bool next_due_ = false;          ///< an answer given in the handler was queued
+  bool flushing_early_ = false;    ///< flush_early's write is out
+  bool head_request_ = false;      ///< the request being answered is a HEAD
+  struct held_answer {
+    response r;
+    std::string_view pattern;
+    std::optional<method> verb;
+  };
+  std::optional<held_answer> held_;  ///< an answer given while flush_early wrote
   request req_;
   const route* route_ = nullptr;
   std::string target_;

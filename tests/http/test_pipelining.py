@@ -109,6 +109,38 @@ class pipelining(unittest.TestCase):
             self.assertEqual(answered_within(sock).status, 404)
             self.assertEqual(answered_within(sock).status, 200)
 
+    def test_an_answer_ready_at_once_does_not_wait_for_the_next_ones(self):
+        # The long poll behind it answers in a minute: the health check, and
+        # the heartbeat (an engine call), must not wait for it.
+        with connect(daemon.port) as sock:
+            sock.sendall(register("early-0"))
+            self.assertEqual(answered_within(sock).status, 200)
+            sock.sendall(raw_request("GET", "/health") + raw_request("POST", "/v1/agents/early-0/heartbeat", "{}") +
+                         raw_request("GET", "/v1/watch?wait=60s"))
+            self.assertEqual(answered_within(sock, 20).status, 200)
+            self.assertEqual(answered_within(sock, 20).status, 200)
+            # The poll's own answer comes when a change does.
+            with connect(daemon.port) as other:
+                other.sendall(register("early-1"))
+                self.assertEqual(answered_within(other).status, 200)
+            poll = answered_within(sock)
+            self.assertEqual(poll.status, 200, poll.body)
+            self.assertTrue(poll.json()["changes"], poll.body)
+
+    def test_head_gets_a_header_without_its_body(self):
+        with connect(daemon.port) as sock:
+            sock.sendall(raw_request("HEAD", "/health") + raw_request("GET", "/health"))
+            sock.settimeout(DEADLINE_S)
+            head = b""
+            while not head.endswith(b"\r\n\r\n"):
+                chunk = sock.recv(1)
+                self.assertTrue(chunk, "closed before the answer to HEAD")
+                head += chunk
+            self.assertTrue(head.startswith(b"HTTP/1.1 405 "), head)
+            # No body follows: the next bytes are the next answer.
+            after = answered_within(sock)
+            self.assertEqual((after.status, after.json().get("status")), (200, "ok"), after.body)
+
     def test_a_stream_follows_the_answers_before_it(self):
         with connect(daemon.port) as sock:
             sock.sendall(raw_request("GET", "/health") + raw_request("GET", "/v1/watch"))
