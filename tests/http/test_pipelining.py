@@ -38,6 +38,19 @@ def answered_within(sock, seconds=DEADLINE_S):
         raise AssertionError(f"no answer within {seconds} s") from None
 
 
+def read_head(sock):
+    """A response's status line and headers, byte by byte, and nothing after
+    them (an answer to HEAD has no body; a stream's body never ends)."""
+    sock.settimeout(DEADLINE_S)
+    head = b""
+    while not head.endswith(b"\r\n\r\n"):
+        chunk = sock.recv(1)
+        if not chunk:
+            raise AssertionError(f"connection closed inside a response head: {head!r}")
+        head += chunk
+    return head
+
+
 class pipelining(unittest.TestCase):
     def test_answers_come_in_the_order_of_the_requests(self):
         ids = [f"order-{i}" for i in range(3)]
@@ -130,12 +143,7 @@ class pipelining(unittest.TestCase):
     def test_head_gets_a_header_without_its_body(self):
         with connect(daemon.port) as sock:
             sock.sendall(raw_request("HEAD", "/health") + raw_request("GET", "/health"))
-            sock.settimeout(DEADLINE_S)
-            head = b""
-            while not head.endswith(b"\r\n\r\n"):
-                chunk = sock.recv(1)
-                self.assertTrue(chunk, "closed before the answer to HEAD")
-                head += chunk
+            head = read_head(sock)
             self.assertTrue(head.startswith(b"HTTP/1.1 405 "), head)
             # No body follows: the next bytes are the next answer.
             after = answered_within(sock)
@@ -145,12 +153,7 @@ class pipelining(unittest.TestCase):
         with connect(daemon.port) as sock:
             sock.sendall(raw_request("GET", "/health") + raw_request("GET", "/v1/watch"))
             self.assertEqual(answered_within(sock).status, 200)
-            sock.settimeout(DEADLINE_S)
-            head = b""
-            while not head.endswith(b"\r\n\r\n"):
-                chunk = sock.recv(1)
-                self.assertTrue(chunk, "closed before the stream's head")
-                head += chunk
+            head = read_head(sock)
             self.assertTrue(head.startswith(b"HTTP/1.1 200 OK\r\n"), head)
             self.assertIn(b"Content-Type: text/event-stream", head)
 
