@@ -623,16 +623,11 @@ class session final : public session_base, public std::enable_shared_from_this<s
   // which write() holds meanwhile (held_) and gives back once it is done.
   void flush_early() {
     flushing_early_ = true;
-    beast::get_lowest_layer(stream_).expires_after(srv_.options.body_timeout);
-    net::async_write(stream_, net::buffer(wire_), [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-      self->flushing_early_ = false;
-      self->wire_.clear();
-      self->queued_answers_ = 0;
-      beast::get_lowest_layer(self->stream_).expires_never();  // the request's deadline runs meanwhile
-      if (ec)
-        return self->close();
-      if (auto held = std::exchange(self->held_, std::nullopt))
-        self->write(std::move(held->r), held->pattern, held->verb);
+    flush_then([](session& s) {
+      s.flushing_early_ = false;
+      beast::get_lowest_layer(s.stream_).expires_never();  // the request's deadline runs meanwhile
+      if (auto held = std::exchange(s.held_, std::nullopt))
+        s.write(std::move(held->r), held->pattern, held->verb);
     });
   }
 
@@ -642,10 +637,9 @@ class session final : public session_base, public std::enable_shared_from_this<s
   void append_answer(const response& r, bool keep) {
     const bool bodiless = r.status < 200 || r.status == 204 || r.status == 304;
     const auto reason = bhttp::obsolete_reason(bhttp::int_to_status(r.status));
-    char status[4] = {static_cast<char>('0' + r.status / 100 % 10), static_cast<char>('0' + r.status / 10 % 10),
-                      static_cast<char>('0' + r.status % 10), ' '};
     wire_ += "HTTP/1.1 ";
-    wire_.append(status, sizeof status);
+    wire_ += std::to_string(r.status);
+    wire_ += ' ';
     wire_.append(reason.data(), reason.size());
     wire_ += "\r\nServer: agentregd\r\n";
     if (!r.content_type.empty() && !bodiless) {
