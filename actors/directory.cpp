@@ -1,7 +1,5 @@
 #include "actors/directory.hpp"
 
-#include <functional>
-#include <vector>
 
 namespace agentreg::actors {
 
@@ -30,57 +28,17 @@ core::agent snapshot(const agent_record& rec, const agent_binding& binding, cons
   return a;
 }
 
-namespace {
-
-std::atomic<std::uint64_t> next_directory{1};
-
-// One thread's memo of agent ids by serial (directory::agent_id_of), for
-// the last few directories it looked up: memos of directories that are
-// gone are replaced in turn (they hold strings only, nothing of the
-// engine), so a thread keeps at most `memos` of them.
-struct id_memos {
-  static constexpr std::size_t memos = 4;
-  static constexpr std::size_t entries = 1024;  // a memo's slots, by serial % entries
-  struct entry {
-    std::uint64_t serial = 0;  // 0: empty (serials start at 1)
-    std::string agent_id;
-  };
-  struct memo {
-    std::uint64_t directory = 0;
-    std::vector<entry> slots;
-  };
-  std::array<memo, memos> by_directory;
-  std::size_t next = 0;  // the memo replaced next
-
-  std::vector<entry>& of(std::uint64_t directory) {
-    for (auto& m : by_directory)
-      if (m.directory == directory)
-        return m.slots;
-    auto& m = by_directory[next];
-    next = (next + 1) % memos;
-    m.directory = directory;
-    m.slots.assign(entries, entry{});
-    return m.slots;
-  }
-};
-
-thread_local id_memos memos;
-
-}  // namespace
-
-// relaxed: only uniqueness matters.
-directory::directory() : instance_(next_directory.fetch_add(1, std::memory_order_relaxed)) {}
-
-std::optional<std::string> directory::agent_id_of(std::uint64_t serial) const {
-  auto& e = memos.of(instance_)[serial % id_memos::entries];
-  if (e.serial != serial) {
-    const auto rec = find_serial(serial);
-    if (!rec)
-      return std::nullopt;
-    e.agent_id = rec->agent_id;
-    e.serial = serial;
-  }
-  return e.agent_id;
+std::optional<std::string> agent_id_at(const directory& agents, const index::priority_index& idx,
+                                       index::agent_ref ref) {
+  if (const auto label = idx.label(ref))
+    return std::string{label->view()};
+  const auto view = idx.view(ref);
+  if (!view)
+    return std::nullopt;
+  const auto rec = agents.find_serial(view->tag);
+  if (!rec)
+    return std::nullopt;
+  return rec->agent_id;
 }
 
 directory::shard<directory::id_map>& directory::id_shard(std::string_view id) const {

@@ -75,26 +75,26 @@ core::agent snapshot(const agent_record& rec, const index::priority_index& idx);
 /// keeps one: no lock). Thread-safe.
 core::agent snapshot(const agent_record& rec, const agent_binding& binding, const index::priority_index& idx);
 
+class directory;
+
+/// The id of the agent `ref` names: the label the index keeps for it (set
+/// once its registration is published, for ids of up to
+/// index::agent_label::max_size bytes), else its record's, found by the
+/// slot's tag. nullopt once the agent has left the slot, and while its
+/// registration is not published (a loser of two registrations of one id
+/// has no label and no record by serial). A labelled agent costs no lock
+/// and writes nothing shared, so threads picking the same agents keep
+/// their copies of its lines (acquire's hot path). Thread-safe.
+std::optional<std::string> agent_id_at(const directory& agents, const index::priority_index& idx,
+                                       index::agent_ref ref);
+
 /// Every registered agent, by id and by serial. Sharded: readers of
 /// different shards never meet, and readers of one shard share its lock.
 /// Thread-safe.
 class directory {
  public:
-  directory();
-
   std::shared_ptr<agent_record> find(std::string_view agent_id) const;
   std::shared_ptr<agent_record> find_serial(std::uint64_t serial) const;
-
-  /// The id of the agent registered under `serial`, or nullopt when no
-  /// record has it. A serial names one registration for the directory's
-  /// whole life, so each thread keeps the ids it looked up (a direct-mapped
-  /// memo per thread, for the last few directories it used): a repeated
-  /// lookup reads memory of its own thread only, where find_serial writes a
-  /// shard's lock and the record's reference count, lines that move between
-  /// cores when two threads pick the same agents (acquire's hot path). The
-  /// memo answers for an agent unregistered since it was filled; a caller
-  /// that must know the agent is registered now asks find_serial.
-  std::optional<std::string> agent_id_of(std::uint64_t serial) const;
 
   /// Inserts `rec` unless its id is taken; answers the record now under the
   /// id and whether it is `rec`.
@@ -137,9 +137,6 @@ class directory {
   using serial_map = std::unordered_map<std::uint64_t, std::shared_ptr<agent_record>>;
   shard<id_map>& id_shard(std::string_view id) const;
 
-  /// Unique among every directory of the process (the threads' memos are
-  /// keyed by it: a later directory may reuse this one's address).
-  const std::uint64_t instance_;
   mutable std::array<shard<id_map>, shard_count> by_id_;
   mutable std::array<shard<serial_map>, shard_count> by_serial_;
   std::atomic<std::size_t> size_{0};

@@ -254,6 +254,12 @@ struct registry::impl {
       caf::anon_send_exit(rec->actor(), caf::exit_reason::user_shutdown);
       return added_agent{winner, false};
     }
+    // Only now, with the registration published: a pick of the slot before
+    // this finds no label and asks the directory, which does not know a
+    // loser's serial (its slot must never be leased under the winner's id).
+    // An agent moved to another type meanwhile has left this slot, and
+    // keeps going without a label (agent_id_at asks the directory then).
+    ctx.index.set_label(ref.value, rec->agent_id);
     return added_agent{rec, true};
   }
 
@@ -925,10 +931,8 @@ expected<lease> registry::acquire(const std::string& agent_type, acquire_options
     // removes it from the index before it returns, and a move racing it
     // removes the new slot: actors::apply_spec), so the agent's id is all
     // that is left to find: none while its registration is not published,
-    // nor for an agent this thread never looked up that was unregistered
-    // under our feet (then pick again).
-    const auto view = ctx.index.view(l->agent);
-    auto agent_id = view ? ctx.agents.agent_id_of(view->tag) : std::nullopt;
+    // nor once it left the slot under our feet (then pick again).
+    auto agent_id = actors::agent_id_at(ctx.agents, ctx.index, l->agent);
     if (!agent_id) {
       ctx.index.release(*l);
       continue;
@@ -965,8 +969,7 @@ expected<lease> registry::renew(const lease& l, std::chrono::nanoseconds ttl) {
     return lease_error(renewed.error);
   // The agent as the index's record names it, not as the caller's copy says
   // (a parsed lease carries no agent id).
-  const auto view = ctx.index.view(renewed->agent);
-  auto agent_id = view ? ctx.agents.agent_id_of(view->tag) : std::nullopt;
+  auto agent_id = actors::agent_id_at(ctx.agents, ctx.index, renewed->agent);
   return lease{agent_id ? std::move(*agent_id) : l.agent_id, renewed->token, renewed->agent.pool, renewed->agent.slot,
                renewed->agent.generation, renewed->record, *expires_at};
 }

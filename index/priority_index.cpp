@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstring>
 #include <functional>
 #include <new>
 #include <stdexcept>
@@ -116,6 +117,12 @@ struct chunked_array {
     // acquire: pairs with the release CAS in make(); i is below a high-water
     // mark that was raised after the chunk was made.
     return table[i / chunk_size].load(std::memory_order_acquire)[i % chunk_size];
+  }
+  // The node of index i, or nullptr while its chunk was never made.
+  Node* find(std::uint32_t i) const {
+    // acquire: pairs with the release CAS in make().
+    Node* chunk = table[i / chunk_size].load(std::memory_order_acquire);
+    return chunk == nullptr ? nullptr : &chunk[i % chunk_size];
   }
   Node& make(std::uint32_t i) {
     auto& cell = table[i / chunk_size];
@@ -232,6 +239,69 @@ void cpu_relax() {
 #endif
 }
 
+// ---- labels ---------------------------------------------------------------------
+// A label cell: word 0 = [sequence:56][size:8], words 1-7 the bytes. The
+// sequence is odd while a writer holds the cell: set_label, or place()
+// clearing the cell of a reused slot. Writers take it by a CAS to odd and
+// give it back by a store that makes it even again; readers write nothing:
+// they copy and keep the copy only when the sequence did not move and the
+// slot still holds their agent (a sequence lock, with the slot's
+// generation telling one agent of the slot from the next).
+constexpr std::uint64_t label_writing = std::uint64_t{1} << 8;  // the sequence's lowest bit
+constexpr std::uint64_t label_size_mask = 0xff;
+constexpr std::size_t label_words = 7;
+static_assert(agent_label::max_size == label_words * 8);
+
+struct alignas(64) label_cell {
+  std::atomic<std::uint64_t> words[1 + label_words] = {};
+};
+
+// Takes the cell for writing; answers its word 0 as it was.
+std::uint64_t take_label(label_cell& c) {
+  std::uint64_t w = c.words[0].load(std::memory_order_relaxed);
+  for (;;) {
+    if ((w & label_writing) != 0) {
+      cpu_relax();
+      w = c.words[0].load(std::memory_order_relaxed);
+      continue;
+    }
+    // acquire: the previous writer's words are overwritten after it wrote them.
+    if (c.words[0].compare_exchange_weak(w, w + label_writing, std::memory_order_acquire, std::memory_order_relaxed))
+      break;
+  }
+  // release: a reader whose copy meets a word written below meets this
+  // fence through its acquire fence, and then reads word 0 odd or later.
+  std::atomic_thread_fence(std::memory_order_release);
+  return w;
+}
+
+// Gives the cell back (taken when word 0 was `taken`) holding `size` bytes.
+void give_label(label_cell& c, std::uint64_t taken, std::size_t size) {
+  // release: the words written while it was held, to readers of word 0.
+  c.words[0].store(((taken & ~label_size_mask) + 2 * label_writing) | size, std::memory_order_release);
+}
+
+// A copy of the cell, or nullopt while a writer holds it or it is empty.
+std::optional<agent_label> copy_label(const label_cell& c) {
+  // acquire: the words of the writer whose release store this reads.
+  const std::uint64_t before = c.words[0].load(std::memory_order_acquire);
+  const auto size = static_cast<std::uint8_t>(before & label_size_mask);
+  if ((before & label_writing) != 0 || size == 0)
+    return std::nullopt;
+  std::uint64_t data[label_words];
+  for (std::size_t i = 0; i < label_words; ++i)
+    data[i] = c.words[1 + i].load(std::memory_order_relaxed);
+  // acquire: a word above written by a later writer brings that writer's
+  // fence after its taking of the cell, so word 0 then reads moved on.
+  std::atomic_thread_fence(std::memory_order_acquire);
+  if (c.words[0].load(std::memory_order_relaxed) != before)
+    return std::nullopt;
+  agent_label out;
+  out.size = size;
+  std::memcpy(out.bytes, data, size);
+  return out;
+}
+
 constexpr std::uint32_t buckets_per_page = 256;
 
 // Hot shared words (lease free-lists, pick cursors) are striped by thread, a
@@ -269,7 +339,7 @@ struct priority_index::pool_state {
   };
 
   pool_state(std::string n, std::uint32_t i)
-      : name(std::move(n)), id(i), slots(max_agents_per_type), ranks(rank_count),
+      : name(std::move(n)), id(i), slots(max_agents_per_type), labels(max_agents_per_type), ranks(rank_count),
         pages(new std::atomic<bucket_page*>[rank_count / buckets_per_page]) {
     for (std::uint32_t p = 0; p < rank_count / buckets_per_page; ++p)
       pages[p].store(nullptr, std::memory_order_relaxed);
@@ -422,6 +492,7 @@ struct priority_index::pool_state {
   std::string name;
   std::uint32_t id;
   chunked_array<slot> slots;
+  chunked_array<label_cell> labels;  // by slot; a chunk is made by its first set_label
   std::atomic<std::uint32_t> high_water{0};
   std::atomic<std::uint64_t> free_head{0};
   atomic_bitmap ranks;
@@ -559,6 +630,13 @@ result<agent_ref> priority_index::place(std::uint32_t pool, std::uint32_t capaci
   // The slot is ours alone until its word turns non-vacant.
   const auto old = decode(sl.word.load(std::memory_order_relaxed));
   const std::uint32_t generation = (old.generation + 1) & generation_mask;
+  // A new agent starts without the label of the slot's last one.
+  if (label_cell* c = p->labels.find(s))
+    give_label(*c, take_label(*c), 0);
+  // release: a view() whose read of the tag meets the store below meets
+  // this fence through its acquire fence, and then reads the word vacant
+  // (the remove that freed the slot came before our pop) or moved on.
+  std::atomic_thread_fence(std::memory_order_release);
   sl.tag.store(tag, std::memory_order_relaxed);
   sl.stamp.store(stamp, std::memory_order_relaxed);
   const std::uint64_t w = encode({0, reported, capacity, generation, status, false});
@@ -618,6 +696,22 @@ result<agent_ref> priority_index::move(agent_ref agent, std::string_view agent_t
     sl.word.store(w, std::memory_order_seq_cst);
     p->publish(agent.slot, w);
     return fresh;
+  }
+  // The label goes with the agent. The closed slot is ours: a set_label
+  // of the old handle finds it vacant and writes nothing, one under way
+  // is waited out.
+  if (const label_cell* c = p->labels.find(agent.slot)) {
+    std::optional<agent_label> carried;
+    for (;;) {
+      const std::uint64_t w0 = c->words[0].load(std::memory_order_relaxed);
+      if ((w0 & label_writing) == 0 && (w0 & label_size_mask) == 0)
+        break;  // none
+      if ((w0 & label_writing) == 0 && (carried = copy_label(*c)))
+        break;
+      cpu_relax();
+    }
+    if (carried)
+      set_label(fresh.value, carried->view());
   }
   push_free(p->free_head, p->slots, agent.slot);
   return fresh;
@@ -703,9 +797,62 @@ result<agent_view> priority_index::view(agent_ref agent) const {
   if (!matches(w, agent))
     return {errc::unknown_agent, {}};
   const auto f = decode(w);
-  return {errc::ok,
-          {agent, sl.tag.load(std::memory_order_relaxed), sl.stamp.load(std::memory_order_relaxed), f.capacity,
-           f.leased, f.reported, shown_status(f)}};
+  const std::uint64_t tag = sl.tag.load(std::memory_order_relaxed);
+  const std::int64_t stamp = sl.stamp.load(std::memory_order_relaxed);
+  // acquire: a tag stored by a later place() (the slot reused since the
+  // word was read) brings its fence, and the vacating before it: the word
+  // then no longer matches, and the view is not of another agent's tag.
+  std::atomic_thread_fence(std::memory_order_acquire);
+  if (!matches(sl.word.load(std::memory_order_relaxed), agent))
+    return {errc::unknown_agent, {}};
+  return {errc::ok, {agent, tag, stamp, f.capacity, f.leased, f.reported, shown_status(f)}};
+}
+
+errc priority_index::set_label(agent_ref agent, std::string_view text) {
+  pool_state* p = pool_at(agent.pool);
+  // acquire: pairs with the release in pop_or_grow's chunk publication.
+  if (p == nullptr || agent.slot >= p->high_water.load(std::memory_order_acquire))
+    return errc::unknown_agent;
+  const slot& sl = p->slots.at(agent.slot);
+  if (!matches(sl.word.load(std::memory_order_acquire), agent))
+    return errc::unknown_agent;
+  const bool keep = !text.empty() && text.size() <= agent_label::max_size;
+  label_cell* c = keep ? &p->labels.make(agent.slot) : p->labels.find(agent.slot);
+  if (c == nullptr)
+    return errc::ok;  // no label to clear
+  const std::uint64_t taken = take_label(*c);
+  // Checked while the cell is ours: the place() that reuses the slot takes
+  // the cell before it publishes the new agent, so a match now means the
+  // slot's agent is still ours for as long as we hold the cell.
+  // acquire: the remove before that place() came before its giving back.
+  if (!matches(sl.word.load(std::memory_order_acquire), agent)) {
+    give_label(*c, taken, taken & label_size_mask);
+    return errc::unknown_agent;
+  }
+  std::uint64_t data[label_words] = {};
+  const std::size_t size = keep ? text.size() : 0;
+  std::memcpy(data, text.data(), size);
+  for (std::size_t i = 0; i < label_words; ++i)
+    c->words[1 + i].store(data[i], std::memory_order_relaxed);
+  give_label(*c, taken, size);
+  return errc::ok;
+}
+
+std::optional<agent_label> priority_index::label(agent_ref agent) const {
+  pool_state* p = pool_at(agent.pool);
+  // acquire: pairs with the release in pop_or_grow's chunk publication.
+  if (p == nullptr || agent.slot >= p->high_water.load(std::memory_order_acquire))
+    return std::nullopt;
+  const label_cell* c = p->labels.find(agent.slot);
+  if (c == nullptr)
+    return std::nullopt;
+  auto copy = copy_label(*c);
+  // After the copy's read of word 0 (acquire): a label set for a later
+  // agent of the slot was set after that agent's word was published, so
+  // the word read here has moved on from our handle.
+  if (!copy || !matches(p->slots.at(agent.slot).word.load(std::memory_order_relaxed), agent))
+    return std::nullopt;
+  return copy;
 }
 
 errc priority_index::set_stamp(agent_ref agent, std::int64_t stamp) {
@@ -976,7 +1123,8 @@ std::size_t priority_index::memory_bytes() const {
   const std::uint32_t n = pool_count_.load(std::memory_order_acquire);
   for (std::uint32_t i = 0; i < n; ++i) {
     const pool_state* p = pool_at(i);
-    bytes += sizeof(pool_state) + p->name.size() + p->slots.memory_bytes() + p->ranks.memory_bytes() +
+    bytes += sizeof(pool_state) + p->name.size() + p->slots.memory_bytes() + p->labels.memory_bytes() +
+             p->ranks.memory_bytes() +
              (rank_count / buckets_per_page) * sizeof(void*);
     for (std::uint32_t page = 0; page < rank_count / buckets_per_page; ++page) {
       const auto* pg = p->pages[page].load(std::memory_order_acquire);

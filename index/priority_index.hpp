@@ -71,6 +71,15 @@ struct agent_view {
   [[nodiscard]] std::uint32_t load() const { return leased + reported; }
 };
 
+/// A short text the caller keeps with an agent (set_label; the engine keeps
+/// the agent's id), copied out whole by label().
+struct agent_label {
+  static constexpr std::size_t max_size = 56;
+  std::uint8_t size = 0;
+  char bytes[max_size];
+  [[nodiscard]] std::string_view view() const { return {bytes, size}; }
+};
+
 /// A value or an error code; `operator bool` is true on success.
 template <class T>
 struct result {
@@ -121,8 +130,9 @@ struct result {
 /// acquire/release/least_loaded: O(1): three levels of rank bitmap, three of
 /// slot bitmap, one CAS on the agent word, a lease-table push/pop; none
 /// depends on the number of agents except through cache misses. Memory per
-/// agent: a 32-byte slot, plus one bit per (used rank, slot) in 512-byte
-/// blocks allocated on first use; ~4 KiB per used rank and ~10 KiB per type.
+/// agent: a 32-byte slot, a 64-byte label once one is set in its chunk of
+/// 4 096 slots, plus one bit per (used rank, slot) in 512-byte blocks
+/// allocated on first use; ~4 KiB per used rank and ~10 KiB per type.
 /// Nothing is reclaimed while the index lives, so no hazard pointers or
 /// epochs are needed on any path.
 ///
@@ -266,6 +276,21 @@ class priority_index {
 
   /// Snapshot of one agent. Errors: unknown_agent. Thread-safe.
   [[nodiscard]] result<agent_view> view(agent_ref agent) const;
+
+  /// Keeps `label` with the agent until it is removed (an insert into the
+  /// slot later starts with none; move carries it to the new slot). A label
+  /// longer than agent_label::max_size is not kept: the agent then has none.
+  /// Errors: unknown_agent. Thread-safe; waits out another set_label, or the
+  /// insert that reuses the slot, writing the same label at once (64 bytes).
+  errc set_label(agent_ref agent, std::string_view label);
+
+  /// The agent's label, or nullopt when it has none, when the handle no
+  /// longer names it, or when a set_label of it is under way: a caller
+  /// that needs an answer then asks what it keeps itself (the engine, its
+  /// directory). Never a torn copy, nor a label of another agent that
+  /// reused the slot meanwhile. Lock-free, writes nothing shared: threads
+  /// reading the labels of the same agents keep their copies of the lines.
+  [[nodiscard]] std::optional<agent_label> label(agent_ref agent) const;
 
   /// Leases currently held (of agents still in the index). Thread-safe (a
   /// moment's count); O(lease records).

@@ -271,11 +271,11 @@ BOOST_AUTO_TEST_CASE(refused_registrations_use_up_none_of_max_agent_types) {
   BOOST_TEST((reg.get_agent("c").code() == errc::unknown_agent));
 }
 
-// Acquire finds a picked agent's id through a memo of its thread (serial to
-// id, a few registries per thread, 1 024 slots each): the ids must stay
-// those of the registry asked, across more registries than the thread
-// keeps memos of, and across serials that share a slot.
-BOOST_AUTO_TEST_CASE(acquire_names_the_agent_of_the_registry_asked_across_more_registries_than_a_thread_remembers) {
+// Acquire names a picked agent from the label its slot keeps (ids of up to
+// 56 bytes) or else from the directory by the slot's serial: each registry
+// below has its own serial 1, and the names must stay those of the registry
+// asked, by either way.
+BOOST_AUTO_TEST_CASE(acquire_names_the_agent_of_the_registry_asked_by_label_and_by_serial) {
   std::vector<std::unique_ptr<registry>> regs;
   std::vector<std::string> ids;
   for (int i = 0; i < 7; ++i) {
@@ -296,12 +296,21 @@ BOOST_AUTO_TEST_CASE(acquire_names_the_agent_of_the_registry_asked_across_more_r
     }
 }
 
-BOOST_FIXTURE_TEST_CASE(every_lease_names_the_agent_whose_slot_it_holds_past_the_memo_size, fixture) {
-  // 1 030 agents of one slot each: serials 1..6 and 1 025..1 030 share memo
-  // slots. Two passes, so the second one reads the memo the first filled.
-  constexpr int agents = 1030;
+BOOST_FIXTURE_TEST_CASE(every_lease_names_the_agent_whose_slot_it_holds_across_label_chunks_and_id_lengths, fixture) {
+  // 4 100 agents of one slot each, past the first chunk of 4 096 labels;
+  // every seventh id is one byte longer than a label holds (57), every
+  // eleventh exactly as long (56), so both ways of naming are checked.
+  constexpr int agents = 4100;
+  const auto id_of = [](int i) {
+    std::string id = "agent-" + std::to_string(i);
+    if (i % 7 == 0)
+      id.resize(57, 'x');
+    else if (i % 11 == 0)
+      id.resize(56, 'y');
+    return id;
+  };
   for (int i = 0; i < agents; ++i)
-    add("agent-" + std::to_string(i), 1);
+    add(id_of(i), 1);
   for (int pass = 0; pass < 2; ++pass) {
     std::vector<lease> held;
     std::set<std::string> named;
@@ -319,6 +328,28 @@ BOOST_FIXTURE_TEST_CASE(every_lease_names_the_agent_whose_slot_it_holds_past_the
       BOOST_TEST(load(l.agent_id) == 0);
     }
   }
+}
+
+BOOST_FIXTURE_TEST_CASE(an_agent_moved_to_another_type_is_named_in_its_new_type, fixture) {
+  add("short", 1);
+  add(std::string(80, 'l'), 1);
+  // Registered again with another type: the same agents, moved.
+  add("short", "coder", 1);
+  add(std::string(80, 'l'), "coder", 1);
+  std::set<std::string> named;
+  std::vector<lease> held;
+  for (int i = 0; i < 2; ++i) {
+    auto l = reg.acquire("coder");
+    BOOST_REQUIRE(bool(l));
+    named.insert(l->agent_id);
+    held.push_back(*l);
+  }
+  BOOST_TEST((named == std::set<std::string>{"short", std::string(80, 'l')}));
+  for (const auto& l : held) {
+    BOOST_TEST(load(l.agent_id) == 1);
+    BOOST_REQUIRE(bool(reg.release(l)));
+  }
+  BOOST_TEST((reg.acquire("planner").code() == errc::no_capacity));
 }
 
 BOOST_FIXTURE_TEST_CASE(a_lease_after_the_id_was_registered_again_names_the_new_agent_of_the_type_asked, fixture) {

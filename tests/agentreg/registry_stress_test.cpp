@@ -4,6 +4,8 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -199,6 +201,88 @@ BOOST_AUTO_TEST_CASE(re_registering_an_agent_under_another_type_under_load_never
   BOOST_TEST_MESSAGE("type changes " << flips.load() << ", leases taken " << taken.load());
   BOOST_TEST(reg.get_agent("flip")->current_load == 0);
   BOOST_TEST(reg.stats().leases_held == 0);
+}
+
+BOOST_AUTO_TEST_CASE(two_registrations_of_one_new_id_racing_acquires_never_lease_the_loser_beside_the_winner) {
+  // Two threads register the same new id at once, round after round; the
+  // loser's index slot lives until its directory insert fails. An acquirer
+  // takes every lease it can get of the round's agent (capacity 1) and
+  // holds them to the round's end: a lease granted on the loser's slot
+  // under the winner's id (named before the registration was published)
+  // would be a second one. Each round's agent is unregistered before the
+  // next, so the newest is the only one to pick.
+  config c;
+  c.auto_sweep = false;
+  registry reg{c};
+  constexpr int rounds = 3000;
+  // Both registrars meet here before each step, spinning: a futex wake-up
+  // takes longer than a registration, and they would not overlap.
+  std::atomic<int> arrived{0};
+  const auto meet = [&arrived](int& meetings) {
+    meetings += 2;
+    arrived.fetch_add(1);
+    while (arrived.load() < meetings) {
+    }
+  };
+  std::atomic<int> current{0};  // the round whose agent is being registered
+  std::atomic<bool> done{false};
+  std::atomic<std::int64_t> errors{0};
+  int overbooked = 0, taken = 0;
+  std::thread acquirer([&] {
+    std::vector<lease> held;
+    // Two of the leases held at once naming one id (the round may have
+    // moved on between our look at it and an acquire: those differ).
+    const auto count_twice_held = [&] {
+      std::set<std::string> ids;
+      for (const auto& l : held)
+        overbooked += !ids.insert(l.agent_id).second;
+    };
+    int round = 0;
+    while (!done.load()) {
+      if (const int now = current.load(); now != round) {
+        count_twice_held();
+        for (const auto& l : held)
+          reg.release(l);  // after the unregistration: it answers an error
+        held.clear();
+        round = now;
+      }
+      auto l = reg.acquire("racing");
+      if (l) {
+        ++taken;
+        held.push_back(*l);
+      } else if (l.code() != errc::no_capacity && l.code() != errc::unknown_type) {
+        ++errors;
+      }
+      std::this_thread::yield();  // room for both registrars on two cores
+    }
+    count_twice_held();
+  });
+  std::vector<std::thread> registrars;
+  for (int r = 0; r < 2; ++r)
+    registrars.emplace_back([&, r] {
+      int meetings = 0;
+      for (int k = 0; k < rounds; ++k) {
+        agent_spec s{"race-" + std::to_string(k), "racing", "openai", "gpt-4o-mini"};
+        s.max_capacity = 1;
+        meet(meetings);  // both register round k's id at once
+        if (!reg.register_agent(s))
+          ++errors;
+        meet(meetings);
+        if (r == 0) {
+          if (!reg.unregister_agent(s.agent_id))
+            ++errors;
+          current.store(k + 1);
+        }
+      }
+    });
+  for (auto& r : registrars)
+    r.join();
+  done = true;
+  acquirer.join();
+  BOOST_TEST(overbooked == 0);
+  BOOST_TEST(errors.load() == 0);
+  BOOST_TEST(taken > 0);
+  BOOST_TEST_MESSAGE("leases taken " << taken << " over " << rounds << " rounds");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <map>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -417,6 +418,73 @@ BOOST_AUTO_TEST_CASE(an_agent_moved_between_types_under_load_never_has_more_hold
   BOOST_REQUIRE(v);
   BOOST_TEST(v.value.leased == 0u);
   BOOST_TEST(idx.leases_held() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(labels_read_while_slots_are_reused_and_relabelled_are_whole_and_of_the_agent_asked) {
+  // Two threads churn four slots: insert an agent (tag unique), label it,
+  // remove it. A third labels whatever agent it finds with the tag's second
+  // label; two readers pick an agent, take its tag from view() and its
+  // label from label(), and require nothing, or exactly one of the two
+  // labels of that tag: a torn copy, or the label of the agent that reused
+  // the slot since, fails. Every byte of a label depends on its tag.
+  priority_index idx;
+  const std::uint32_t pool = idx.pool("churn").value;
+  const auto label_of = [](std::uint64_t tag, int version) {
+    std::string text(agent_label::max_size, '\0');
+    for (std::size_t i = 0; i < text.size(); ++i)
+      text[i] = static_cast<char>((tag * 131 + i * 17 + version * 59) % 251 + 1);
+    return text;
+  };
+  std::atomic<bool> done{false};
+  std::atomic<std::uint64_t> next_tag{1}, read{0}, whole{0}, wrong{0}, stale_views{0};
+  std::vector<std::thread> workers;
+  for (int c = 0; c < 2; ++c)
+    workers.emplace_back([&] {
+      for (int i = 0; i < 60'000; ++i) {
+        const std::uint64_t tag = next_tag.fetch_add(1);
+        auto r = idx.insert(pool, 1, tag);
+        if (!r)
+          continue;
+        idx.set_label(r.value, label_of(tag, 0));
+        idx.remove(r.value);
+      }
+    });
+  workers.emplace_back([&] {
+    while (!done.load(std::memory_order_acquire))
+      if (auto v = idx.least_loaded(pool))
+        if (auto seen = idx.view(v->ref))
+          idx.set_label(v->ref, label_of(seen->tag, 1));
+  });
+  for (int r = 0; r < 2; ++r)
+    workers.emplace_back([&] {
+      while (!done.load(std::memory_order_acquire)) {
+        auto v = idx.least_loaded(pool);
+        if (!v)
+          continue;
+        auto seen = idx.view(v->ref);
+        if (!seen) {
+          stale_views.fetch_add(1, std::memory_order_relaxed);
+          continue;
+        }
+        read.fetch_add(1, std::memory_order_relaxed);
+        const auto got = idx.label(v->ref);
+        if (!got)
+          continue;
+        whole.fetch_add(1, std::memory_order_relaxed);
+        const std::string text{got->view()};
+        if (text != label_of(seen->tag, 0) && text != label_of(seen->tag, 1))
+          wrong.fetch_add(1, std::memory_order_relaxed);
+      }
+    });
+  workers[0].join();
+  workers[1].join();
+  done.store(true, std::memory_order_release);
+  for (std::size_t i = 2; i < workers.size(); ++i)
+    workers[i].join();
+  BOOST_TEST(wrong.load() == 0u);
+  BOOST_TEST(whole.load() > 0u);
+  BOOST_TEST_MESSAGE("labels read " << read.load() << ", whole " << whole.load() << ", views of a removed agent "
+                                    << stale_views.load());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "index/priority_index.hpp"
@@ -560,6 +561,96 @@ BOOST_FIXTURE_TEST_CASE(move_carries_an_agent_to_another_type_with_its_state_and
   BOOST_REQUIRE(same);
   BOOST_TEST((*same == *moved));
   BOOST_TEST(view(*moved).capacity == 5u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_label_is_copied_back_whole_at_every_size_up_to_the_maximum_and_a_longer_one_is_not_kept,
+                        fixture) {
+  auto a = add(4, 1);
+  BOOST_TEST(!idx.label(a).has_value());  // none until set
+  for (std::size_t size : {std::size_t{1}, std::size_t{7}, std::size_t{8}, std::size_t{9}, std::size_t{36},
+                           agent_label::max_size - 1, agent_label::max_size}) {
+    std::string text;
+    for (std::size_t i = 0; i < size; ++i)
+      text.push_back(static_cast<char>('!' + (i * 7 + size) % 90));
+    BOOST_TEST((idx.set_label(a, text) == errc::ok));
+    const auto got = idx.label(a);
+    BOOST_REQUIRE(got.has_value());
+    BOOST_TEST(std::string{got->view()} == text);
+  }
+  // One byte past the maximum is not kept, and the label it replaces is gone.
+  BOOST_TEST((idx.set_label(a, std::string(agent_label::max_size + 1, 'x')) == errc::ok));
+  BOOST_TEST(!idx.label(a).has_value());
+  BOOST_TEST((idx.set_label(a, "back") == errc::ok));
+  BOOST_TEST(std::string{idx.label(a)->view()} == "back");
+  BOOST_TEST((idx.set_label(a, "") == errc::ok));
+  BOOST_TEST(!idx.label(a).has_value());
+  // Bytes of every value, NUL included, come back as they went in.
+  std::string binary;
+  for (int i = 0; i < 56; ++i)
+    binary.push_back(static_cast<char>(i * 37 % 256));
+  BOOST_TEST((idx.set_label(a, binary) == errc::ok));
+  BOOST_TEST(std::string{idx.label(a)->view()} == binary);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_label_belongs_to_one_agent_of_a_slot_and_a_handle_that_is_not_its_own_gets_none, fixture) {
+  auto a = add(4, 1);
+  BOOST_TEST((idx.set_label(a, "agent-a") == errc::ok));
+  BOOST_TEST((idx.remove(a) == errc::ok));
+  BOOST_TEST(!idx.label(a).has_value());  // removed: its label is not answered
+  BOOST_TEST((idx.set_label(a, "late") == errc::unknown_agent));
+  auto b = add(4, 2);
+  BOOST_REQUIRE(b.slot == a.slot);
+  BOOST_TEST(!idx.label(b).has_value());  // the slot's next agent starts with none
+  BOOST_TEST(!idx.label(a).has_value());
+  BOOST_TEST((idx.set_label(b, "agent-b") == errc::ok));
+  BOOST_TEST(std::string{idx.label(b)->view()} == "agent-b");
+  BOOST_TEST(!idx.label(a).has_value());  // the old handle never reads the new agent's
+  BOOST_TEST((idx.set_label(a, "late") == errc::unknown_agent));
+  BOOST_TEST(std::string{idx.label(b)->view()} == "agent-b");
+  // Handles into nothing.
+  BOOST_TEST(!idx.label({pool, b.slot + 1, 1}).has_value());
+  BOOST_TEST(!idx.label({pool + 7, 0, 1}).has_value());
+  BOOST_TEST((idx.set_label({pool, b.slot + 1, 1}, "x") == errc::unknown_agent));
+  BOOST_TEST((idx.set_label({pool + 7, 0, 1}, "x") == errc::unknown_agent));
+}
+
+BOOST_FIXTURE_TEST_CASE(labels_on_both_sides_of_a_chunk_boundary_stay_apart, fixture) {
+  // Labels live in chunks of 4 096 slots, each made by its first label: the
+  // first chunk is never labelled here, the second and fifth are.
+  std::vector<agent_ref> refs;
+  for (std::uint32_t i = 0; i < 4 * 4096 + 2; ++i)
+    refs.push_back(add(1, i));
+  for (std::uint32_t i : {4095u, 4096u, 4097u, 4 * 4096u, 4 * 4096u + 1})
+    BOOST_TEST((idx.set_label(refs[i], "agent-" + std::to_string(i)) == errc::ok));
+  BOOST_TEST(!idx.label(refs[0]).has_value());
+  BOOST_TEST(!idx.label(refs[4094]).has_value());
+  for (std::uint32_t i : {4095u, 4096u, 4097u, 4 * 4096u, 4 * 4096u + 1})
+    BOOST_TEST(std::string{idx.label(refs[i])->view()} == "agent-" + std::to_string(i));
+  BOOST_TEST(!idx.label(refs[4098]).has_value());
+  BOOST_TEST(!idx.label(refs[4 * 4096 - 1]).has_value());
+}
+
+BOOST_FIXTURE_TEST_CASE(move_carries_the_label_to_the_new_slot_and_a_refused_move_keeps_it, fixture) {
+  auto a = add(4, 7);
+  BOOST_TEST((idx.set_label(a, "agent-7") == errc::ok));
+  auto moved = idx.move(a, "coder", 3);
+  BOOST_REQUIRE(moved);
+  BOOST_TEST(std::string{idx.label(*moved)->view()} == "agent-7");
+  BOOST_TEST(!idx.label(a).has_value());
+  // The freed slot's next agent does not inherit it.
+  auto b = add(4, 8);
+  BOOST_REQUIRE(b.slot == a.slot);
+  BOOST_TEST(!idx.label(b).has_value());
+  // Refused (a lease is held): nothing moves, the label stays.
+  auto l = acquire(moved->pool);
+  BOOST_REQUIRE(l);
+  BOOST_TEST((idx.move(*moved, "planner", 3).error == errc::agent_has_leases));
+  BOOST_TEST(std::string{idx.label(*moved)->view()} == "agent-7");
+  // An agent without a label moves without one.
+  auto c = add(4, 9);
+  auto c_moved = idx.move(c, "reviewer", 2);
+  BOOST_REQUIRE(c_moved);
+  BOOST_TEST(!idx.label(*c_moved).has_value());
 }
 
 BOOST_FIXTURE_TEST_CASE(a_refused_move_changes_nothing_and_makes_no_pool, fixture) {
