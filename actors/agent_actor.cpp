@@ -37,10 +37,16 @@ using agent_pointer = msg::agent_actor::stateful_pointer<agent_state>;
 // actor reads the flag after it published the binding (both under the
 // record's mutex, the fence for the reopened case), so one of the two
 // removes the slot that stays.
-void remove_if_unregistered(agent_state& st, index::agent_ref ref) {
+// An agent still registered gets its label back here (a move to another
+// type leaves the slot without one, also when refused after closing it):
+// only after the flag was read, so that acquire names no agent by its
+// label once its unregistration returned.
+void label_or_remove(agent_state& st, index::agent_ref ref) {
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (st.rec->unregistered.load(std::memory_order_seq_cst))
     st.ctx->index.remove(ref);
+  else
+    st.ctx->index.set_label(ref, st.rec->agent_id);
 }
 
 // Rebinds the agent to a new spec: same pool (capacity change) or a new
@@ -52,7 +58,7 @@ core::expected<core::agent> apply_spec(agent_state& st, core::agent_spec spec) {
   auto& idx = st.ctx->index;
   auto moved = idx.move(st.binding->ref, spec.agent_type, static_cast<std::uint32_t>(spec.max_capacity));
   if (!moved) {
-    remove_if_unregistered(st, st.binding->ref);
+    label_or_remove(st, st.binding->ref);
     return to_core(moved.error, st.rec->agent_id);
   }
   const index::agent_ref ref = moved.value;
@@ -60,7 +66,7 @@ core::expected<core::agent> apply_spec(agent_state& st, core::agent_spec spec) {
     idx.set_status(ref, index::agent_status::online);
   st.binding = std::make_shared<const agent_binding>(agent_binding{std::move(spec), ref});
   st.rec->set_binding(st.binding);
-  remove_if_unregistered(st, ref);
+  label_or_remove(st, ref);
   touch(*st.rec, ref, *st.ctx);
   record_agent_change(*st.ctx, core::change_kind::agent_updated, st.rec->serial);
   return snapshot(*st.rec, *st.binding, idx);

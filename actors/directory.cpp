@@ -1,6 +1,5 @@
 #include "actors/directory.hpp"
 
-
 namespace agentreg::actors {
 
 core::agent snapshot(const agent_record& rec, const index::priority_index& idx) {

@@ -257,8 +257,8 @@ struct registry::impl {
     // Only now, with the registration published: a pick of the slot before
     // this finds no label and asks the directory, which does not know a
     // loser's serial (its slot must never be leased under the winner's id).
-    // An agent moved to another type meanwhile has left this slot, and
-    // keeps going without a label (agent_id_at asks the directory then).
+    // An agent moved to another type meanwhile has left this slot (this
+    // writes nothing then), and its actor labelled the new one.
     ctx.index.set_label(ref.value, rec->agent_id);
     return added_agent{rec, true};
   }

@@ -120,8 +120,9 @@ struct chunked_array {
   }
   // The node of index i, or nullptr while its chunk was never made.
   Node* find(std::uint32_t i) const {
-    // acquire: pairs with the release CAS in make().
-    Node* chunk = table[i / chunk_size].load(std::memory_order_acquire);
+    // seq_cst, with make()'s CAS: a finder that saw no chunk is ordered
+    // before its maker (labels: see clear_label).
+    Node* chunk = table[i / chunk_size].load(std::memory_order_seq_cst);
     return chunk == nullptr ? nullptr : &chunk[i % chunk_size];
   }
   Node& make(std::uint32_t i) {
@@ -129,8 +130,8 @@ struct chunked_array {
     Node* chunk = cell.load(std::memory_order_acquire);
     if (chunk == nullptr) {
       auto* fresh = new Node[chunk_size];
-      if (cell.compare_exchange_strong(chunk, fresh, std::memory_order_acq_rel,
-                                       std::memory_order_acquire))
+      // seq_cst: publishes the chunk (release), and see find().
+      if (cell.compare_exchange_strong(chunk, fresh, std::memory_order_seq_cst))
         chunk = fresh;
       else
         delete[] fresh;  // another thread made it; `chunk` holds theirs
@@ -500,6 +501,20 @@ struct priority_index::pool_state {
   padded<std::uint32_t> cursors[stripes];  // where the next pick of a thread starts
 };
 
+namespace {
+
+// Empties the label of slot s, if its chunk of labels exists. seq_cst (the
+// chunk's load): a set_label that makes the chunk after this found none
+// then reads, in its seq_cst re-check, the slot's word as the caller left
+// it before (vacant, by a remove or a move's close), and writes nothing.
+template <class Pool>
+void clear_label(Pool& p, std::uint32_t s) {
+  if (label_cell* c = p.labels.find(s))
+    give_label(*c, take_label(*c), 0);
+}
+
+}  // namespace
+
 struct priority_index::lease_table {
   lease_table() : records(max_leases) {}
 
@@ -631,8 +646,7 @@ result<agent_ref> priority_index::place(std::uint32_t pool, std::uint32_t capaci
   const auto old = decode(sl.word.load(std::memory_order_relaxed));
   const std::uint32_t generation = (old.generation + 1) & generation_mask;
   // A new agent starts without the label of the slot's last one.
-  if (label_cell* c = p->labels.find(s))
-    give_label(*c, take_label(*c), 0);
+  clear_label(*p, s);
   // release: a view() whose read of the tag meets the store below meets
   // this fence through its acquire fence, and then reads the word vacant
   // (the remove that freed the slot came before our pop) or moved on.
@@ -678,6 +692,11 @@ result<agent_ref> priority_index::move(agent_ref agent, std::string_view agent_t
       return {errc::capacity_below_load, {}};
     closed = w | vacant_bit;
   } while (!sl.word.compare_exchange_weak(w, closed, std::memory_order_seq_cst));
+  // The label stays behind, cleared: the caller labels the new slot once
+  // it knows the agent is still its own (the engine: still registered),
+  // and a refused move reopens the slot without one. A set_label of the
+  // old handle from now on finds the slot closed and writes nothing.
+  clear_label(*p, agent.slot);
   // A closed slot is in no bucket: its bit there is a stale hint now.
   const auto f = decode(w);
   // The new pool is made only now that the move can no longer be refused
@@ -696,22 +715,6 @@ result<agent_ref> priority_index::move(agent_ref agent, std::string_view agent_t
     sl.word.store(w, std::memory_order_seq_cst);
     p->publish(agent.slot, w);
     return fresh;
-  }
-  // The label goes with the agent. The closed slot is ours: a set_label
-  // of the old handle finds it vacant and writes nothing, one under way
-  // is waited out.
-  if (const label_cell* c = p->labels.find(agent.slot)) {
-    std::optional<agent_label> carried;
-    for (;;) {
-      const std::uint64_t w0 = c->words[0].load(std::memory_order_relaxed);
-      if ((w0 & label_writing) == 0 && (w0 & label_size_mask) == 0)
-        break;  // none
-      if ((w0 & label_writing) == 0 && (carried = copy_label(*c)))
-        break;
-      cpu_relax();
-    }
-    if (carried)
-      set_label(fresh.value, carried->view());
   }
   push_free(p->free_head, p->slots, agent.slot);
   return fresh;
@@ -821,11 +824,13 @@ errc priority_index::set_label(agent_ref agent, std::string_view text) {
   if (c == nullptr)
     return errc::ok;  // no label to clear
   const std::uint64_t taken = take_label(*c);
-  // Checked while the cell is ours: the place() that reuses the slot takes
-  // the cell before it publishes the new agent, so a match now means the
-  // slot's agent is still ours for as long as we hold the cell.
-  // acquire: the remove before that place() came before its giving back.
-  if (!matches(sl.word.load(std::memory_order_acquire), agent)) {
+  // Checked while the cell is ours: the place() that reuses the slot, and
+  // the move that closes it, take the cell after they vacate the word, so
+  // a match now means the slot's agent stays ours while we hold the cell.
+  // seq_cst: when their take came first, its release (give) orders the
+  // vacating before this load; when they found no chunk yet, see
+  // clear_label.
+  if (!matches(sl.word.load(std::memory_order_seq_cst), agent)) {
     give_label(*c, taken, taken & label_size_mask);
     return errc::unknown_agent;
   }
@@ -889,16 +894,22 @@ result<agent_view> priority_index::least_loaded(std::uint32_t pool) const {
   pool_state* p = pool_at(pool);
   if (p == nullptr)
     return {errc::unknown_type, {}};
-  auto hit = p->pick();
-  if (!hit)
-    return {errc::no_capacity, {}};
-  const auto [s, w] = *hit;
-  p->advance_cursor(s);
-  const auto f = decode(w);
-  const slot& sl = p->slots.at(s);
-  return {errc::ok,
-          {{pool, s, f.generation}, sl.tag.load(std::memory_order_relaxed), sl.stamp.load(std::memory_order_relaxed),
-           f.capacity, f.leased, f.reported, shown_status(f)}};
+  for (;;) {
+    auto hit = p->pick();
+    if (!hit)
+      return {errc::no_capacity, {}};
+    const auto [s, w] = *hit;
+    p->advance_cursor(s);
+    const auto f = decode(w);
+    const agent_ref ref{pool, s, f.generation};
+    const slot& sl = p->slots.at(s);
+    const std::uint64_t tag = sl.tag.load(std::memory_order_relaxed);
+    const std::int64_t stamp = sl.stamp.load(std::memory_order_relaxed);
+    // acquire: as in view(); the agent left the slot meanwhile: pick again.
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (matches(sl.word.load(std::memory_order_relaxed), ref))
+      return {errc::ok, {ref, tag, stamp, f.capacity, f.leased, f.reported, shown_status(f)}};
+  }
 }
 
 result<lease> priority_index::acquire(std::uint32_t pool, std::int64_t expires_at, std::uint64_t token) {

@@ -132,7 +132,7 @@ struct result {
 /// depends on the number of agents except through cache misses. Memory per
 /// agent: a 32-byte slot, a 64-byte label once one is set in its chunk of
 /// 4 096 slots, plus one bit per (used rank, slot) in 512-byte blocks
-/// allocated on first use; ~4 KiB per used rank and ~10 KiB per type.
+/// allocated on first use; ~4 KiB per used rank and ~12 KiB per type.
 /// Nothing is reclaimed while the index lives, so no hazard pointers or
 /// epochs are needed on any path.
 ///
@@ -186,7 +186,8 @@ class priority_index {
                            agent_status status = agent_status::online);
 
   /// Moves an agent to the pool of `agent_type` with `capacity`, keeping its
-  /// tag, stamp, reported load and status (paused stays paused), in one step
+  /// tag, stamp, reported load and status (paused stays paused; its label
+  /// does not stay: see set_label), in one step
   /// with respect to leases: the old slot is closed by a CAS that requires
   /// it to hold none, so no acquire can reserve it meanwhile. Answers the
   /// new handle; the old one stops working. To the agent's own type it is
@@ -277,9 +278,12 @@ class priority_index {
   /// Snapshot of one agent. Errors: unknown_agent. Thread-safe.
   [[nodiscard]] result<agent_view> view(agent_ref agent) const;
 
-  /// Keeps `label` with the agent until it is removed (an insert into the
-  /// slot later starts with none; move carries it to the new slot). A label
-  /// longer than agent_label::max_size is not kept: the agent then has none.
+  /// Keeps `label` with the agent until it is removed or moved to another
+  /// type (an insert into the slot later starts with none; a move leaves
+  /// the agent without one, also when it is refused after closing the old
+  /// slot: the caller labels it again once it knows the agent is still its
+  /// own). A label longer than agent_label::max_size is not kept: the agent
+  /// then has none.
   /// Errors: unknown_agent. Thread-safe; waits out another set_label, or the
   /// insert that reuses the slot, writing the same label at once (64 bytes).
   errc set_label(agent_ref agent, std::string_view label);

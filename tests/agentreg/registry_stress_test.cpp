@@ -215,14 +215,16 @@ BOOST_AUTO_TEST_CASE(two_registrations_of_one_new_id_racing_acquires_never_lease
   c.auto_sweep = false;
   registry reg{c};
   constexpr int rounds = 3000;
-  // Both registrars meet here before each step, spinning: a futex wake-up
-  // takes longer than a registration, and they would not overlap.
+  // Both registrars meet here before each step, spinning (a futex wake-up
+  // takes longer than a registration, and they would not overlap), then
+  // yielding: a waiter that found the other off its CPU gives it the CPU.
   std::atomic<int> arrived{0};
   const auto meet = [&arrived](int& meetings) {
     meetings += 2;
     arrived.fetch_add(1);
-    while (arrived.load() < meetings) {
-    }
+    for (int spins = 0; arrived.load() < meetings; ++spins)
+      if (spins > 2000)
+        std::this_thread::yield();
   };
   std::atomic<int> current{0};  // the round whose agent is being registered
   std::atomic<bool> done{false};

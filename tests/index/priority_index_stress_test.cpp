@@ -421,7 +421,7 @@ BOOST_AUTO_TEST_CASE(an_agent_moved_between_types_under_load_never_has_more_hold
 }
 
 BOOST_AUTO_TEST_CASE(labels_read_while_slots_are_reused_and_relabelled_are_whole_and_of_the_agent_asked) {
-  // Two threads churn four slots: insert an agent (tag unique), label it,
+  // Two threads churn a few slots: insert an agent (tag unique), label it,
   // remove it. A third labels whatever agent it finds with the tag's second
   // label; two readers pick an agent, take its tag from view() and its
   // label from label(), and require nothing, or exactly one of the two

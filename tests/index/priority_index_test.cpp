@@ -615,8 +615,9 @@ BOOST_FIXTURE_TEST_CASE(a_label_belongs_to_one_agent_of_a_slot_and_a_handle_that
 }
 
 BOOST_FIXTURE_TEST_CASE(labels_on_both_sides_of_a_chunk_boundary_stay_apart, fixture) {
-  // Labels live in chunks of 4 096 slots, each made by its first label: the
-  // first chunk is never labelled here, the second and fifth are.
+  // Labels live in chunks of 4 096 slots, each made by its first label:
+  // chunks 0 (its last slot), 1 and 4 are labelled here, 2 and 3 never
+  // made, so slot 16 383 reads a chunk that does not exist.
   std::vector<agent_ref> refs;
   for (std::uint32_t i = 0; i < 4 * 4096 + 2; ++i)
     refs.push_back(add(1, i));
@@ -630,27 +631,32 @@ BOOST_FIXTURE_TEST_CASE(labels_on_both_sides_of_a_chunk_boundary_stay_apart, fix
   BOOST_TEST(!idx.label(refs[4 * 4096 - 1]).has_value());
 }
 
-BOOST_FIXTURE_TEST_CASE(move_carries_the_label_to_the_new_slot_and_a_refused_move_keeps_it, fixture) {
+BOOST_FIXTURE_TEST_CASE(a_move_to_another_type_leaves_the_label_behind_cleared_and_one_to_the_same_type_keeps_it,
+                        fixture) {
   auto a = add(4, 7);
   BOOST_TEST((idx.set_label(a, "agent-7") == errc::ok));
+  // To its own type a move changes the capacity only: the label stays.
+  auto same = idx.move(a, "planner", 5);
+  BOOST_REQUIRE(same);
+  BOOST_TEST(std::string{idx.label(*same)->view()} == "agent-7");
+  // Refused before the slot is closed (a lease is held): the label stays.
+  auto l = acquire(pool);
+  BOOST_REQUIRE(l);
+  BOOST_TEST((idx.move(a, "coder", 3).error == errc::agent_has_leases));
+  BOOST_TEST(std::string{idx.label(a)->view()} == "agent-7");
+  BOOST_TEST((idx.release(*l) == errc::ok));
+  // Moved: neither handle has it; the caller labels the new slot.
   auto moved = idx.move(a, "coder", 3);
   BOOST_REQUIRE(moved);
-  BOOST_TEST(std::string{idx.label(*moved)->view()} == "agent-7");
+  BOOST_TEST(!idx.label(*moved).has_value());
   BOOST_TEST(!idx.label(a).has_value());
-  // The freed slot's next agent does not inherit it.
+  BOOST_TEST((idx.set_label(a, "late") == errc::unknown_agent));
+  BOOST_TEST((idx.set_label(*moved, "agent-7") == errc::ok));
+  BOOST_TEST(std::string{idx.label(*moved)->view()} == "agent-7");
+  // The freed slot's next agent does not inherit the old one's.
   auto b = add(4, 8);
   BOOST_REQUIRE(b.slot == a.slot);
   BOOST_TEST(!idx.label(b).has_value());
-  // Refused (a lease is held): nothing moves, the label stays.
-  auto l = acquire(moved->pool);
-  BOOST_REQUIRE(l);
-  BOOST_TEST((idx.move(*moved, "planner", 3).error == errc::agent_has_leases));
-  BOOST_TEST(std::string{idx.label(*moved)->view()} == "agent-7");
-  // An agent without a label moves without one.
-  auto c = add(4, 9);
-  auto c_moved = idx.move(c, "reviewer", 2);
-  BOOST_REQUIRE(c_moved);
-  BOOST_TEST(!idx.label(*c_moved).has_value());
 }
 
 BOOST_FIXTURE_TEST_CASE(a_refused_move_changes_nothing_and_makes_no_pool, fixture) {
@@ -675,11 +681,17 @@ BOOST_AUTO_TEST_CASE(a_move_refused_for_want_of_a_type_reopens_the_old_slot_as_i
   priority_index idx{2};
   const auto a = idx.insert("planner", 4, 1).value;
   BOOST_TEST(bool(idx.insert("coder", 4, 2)));
+  BOOST_TEST((idx.set_label(a, "agent-1") == errc::ok));
   BOOST_TEST((idx.move(a, "writer", 4).error == errc::too_many_types));
   const auto v = idx.view(a);
   BOOST_REQUIRE(v);
   BOOST_TEST(v.value.capacity == 4u);
   BOOST_TEST((idx.least_loaded(a.pool)->ref == a));
+  // Refused after closing the slot: reopened without its label, which its
+  // owner sets again (the engine, once it checked the agent is registered).
+  BOOST_TEST(!idx.label(a).has_value());
+  BOOST_TEST((idx.set_label(a, "agent-1") == errc::ok));
+  BOOST_TEST(std::string{idx.label(a)->view()} == "agent-1");
 }
 
 BOOST_AUTO_TEST_CASE(a_refused_insert_makes_no_pool_and_the_type_limit_counts_only_successes) {
