@@ -487,4 +487,78 @@ BOOST_AUTO_TEST_CASE(labels_read_while_slots_are_reused_and_relabelled_are_whole
                                     << stale_views.load());
 }
 
+BOOST_AUTO_TEST_CASE(labels_of_an_agent_moving_between_types_are_its_own_whatever_stale_handles_write) {
+  // One agent flips between two types; after each move the flipper labels
+  // the new slot, as the engine's actor does. Another thread keeps writing
+  // a wrong label through every handle the agent had before (each write
+  // must find its slot closed or reused and write nothing). Readers pick
+  // the agent in either type and require its label, or none.
+  priority_index idx;
+  const std::uint32_t first = idx.pool("first").value, second = idx.pool("second").value;
+  const std::string right(agent_label::max_size, 'r'), wrong(agent_label::max_size, 'w');
+  std::atomic<std::uint64_t> current{0};
+  const auto pack_ref = [](agent_ref r) { return std::uint64_t{r.pool} << 48 | std::uint64_t{r.slot} << 25 | r.generation; };
+  const auto unpack_ref = [](std::uint64_t b) {
+    return agent_ref{static_cast<std::uint32_t>(b >> 48), static_cast<std::uint32_t>((b >> 25) & 0x7fffff),
+                     static_cast<std::uint32_t>(b & 0x1ffffff)};
+  };
+  const auto start = idx.insert(first, 1, 1).value;
+  idx.set_label(start, right);
+  current = pack_ref(start);
+  std::atomic<bool> done{false};
+  std::atomic<std::uint64_t> moves{0}, whole{0}, bad{0}, stale_accepted{0};
+  std::vector<std::thread> workers;
+  workers.emplace_back([&] {
+    for (int i = 0; i < 10'000; ++i) {
+      const agent_ref at = unpack_ref(current.load());
+      auto moved = idx.move(at, at.pool == first ? "second" : "first", 1);
+      if (!moved)
+        continue;
+      idx.set_label(*moved, right);
+      current = pack_ref(*moved);
+      moves.fetch_add(1, std::memory_order_relaxed);
+      // A moment for the readers to find it labelled, now and then.
+      if (i % 8 == 0)
+        for (int spins = 0, seen = static_cast<int>(whole.load()); spins < 100 && whole.load() == seen; ++spins)
+          std::this_thread::yield();
+    }
+  });
+  workers.emplace_back([&] {
+    std::vector<agent_ref> old;
+    while (!done.load(std::memory_order_acquire)) {
+      const agent_ref now = unpack_ref(current.load());
+      if (old.empty() || !(old.back() == now))
+        old.push_back(now);
+      // Every handle but the newest is stale; the newest may turn so meanwhile.
+      for (std::size_t k = 0; k + 1 < old.size(); ++k)
+        stale_accepted += idx.set_label(old[k], wrong) == errc::ok;
+      if (old.size() > 64)
+        old.erase(old.begin(), old.end() - 2);
+    }
+  });
+  for (int r = 0; r < 2; ++r)
+    workers.emplace_back([&, r] {
+      while (!done.load(std::memory_order_acquire)) {
+        auto v = idx.least_loaded((r & 1) ? first : second);
+        if (!v)
+          continue;
+        if (const auto got = idx.label(v->ref)) {
+          whole.fetch_add(1, std::memory_order_relaxed);
+          bad += got->view() != right;
+        }
+      }
+    });
+  workers[0].join();
+  done.store(true, std::memory_order_release);
+  for (std::size_t i = 1; i < workers.size(); ++i)
+    workers[i].join();
+  BOOST_TEST(bad.load() == 0u);
+  BOOST_TEST(stale_accepted.load() == 0u);
+  BOOST_TEST(moves.load() > 0u);
+  BOOST_TEST(whole.load() > 0u);
+  const auto last = unpack_ref(current.load());
+  BOOST_TEST(std::string{idx.label(last)->view()} == right);
+  BOOST_TEST_MESSAGE("moves " << moves.load() << ", labels read " << whole.load());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
