@@ -198,6 +198,22 @@ struct slot {
   std::atomic<std::uint32_t> next_free{0};
 };
 
+// The view of `ref` from its slot, whose word read `w` (acquire) and
+// matched it: the tag and stamp are read after, then the word again, or
+// nullopt when the agent left the slot meanwhile.
+std::optional<agent_view> view_of(const slot& sl, agent_ref ref, std::uint64_t w) {
+  const auto f = decode(w);
+  const std::uint64_t tag = sl.tag.load(std::memory_order_relaxed);
+  const std::int64_t stamp = sl.stamp.load(std::memory_order_relaxed);
+  // acquire: a tag stored by a later place() (the slot reused since the
+  // word was read) brings its fence, and the vacating before it: the word
+  // then no longer matches, and no view carries another agent's tag.
+  std::atomic_thread_fence(std::memory_order_acquire);
+  if (!matches(sl.word.load(std::memory_order_relaxed), ref))
+    return std::nullopt;
+  return agent_view{ref, tag, stamp, f.capacity, f.leased, f.reported, shown_status(f)};
+}
+
 // ---- lease records -------------------------------------------------------------
 // state = [sequence:62][phase:2]. The phase says who may touch the record's
 // fields: nobody but its allocator while free, nobody while held (they are
@@ -799,16 +815,9 @@ result<agent_view> priority_index::view(agent_ref agent) const {
   const std::uint64_t w = sl.word.load(std::memory_order_acquire);
   if (!matches(w, agent))
     return {errc::unknown_agent, {}};
-  const auto f = decode(w);
-  const std::uint64_t tag = sl.tag.load(std::memory_order_relaxed);
-  const std::int64_t stamp = sl.stamp.load(std::memory_order_relaxed);
-  // acquire: a tag stored by a later place() (the slot reused since the
-  // word was read) brings its fence, and the vacating before it: the word
-  // then no longer matches, and the view is not of another agent's tag.
-  std::atomic_thread_fence(std::memory_order_acquire);
-  if (!matches(sl.word.load(std::memory_order_relaxed), agent))
-    return {errc::unknown_agent, {}};
-  return {errc::ok, {agent, tag, stamp, f.capacity, f.leased, f.reported, shown_status(f)}};
+  if (auto v = view_of(sl, agent, w))
+    return {errc::ok, *v};
+  return {errc::unknown_agent, {}};
 }
 
 errc priority_index::set_label(agent_ref agent, std::string_view text) {
@@ -900,15 +909,9 @@ result<agent_view> priority_index::least_loaded(std::uint32_t pool) const {
       return {errc::no_capacity, {}};
     const auto [s, w] = *hit;
     p->advance_cursor(s);
-    const auto f = decode(w);
-    const agent_ref ref{pool, s, f.generation};
-    const slot& sl = p->slots.at(s);
-    const std::uint64_t tag = sl.tag.load(std::memory_order_relaxed);
-    const std::int64_t stamp = sl.stamp.load(std::memory_order_relaxed);
-    // acquire: as in view(); the agent left the slot meanwhile: pick again.
-    std::atomic_thread_fence(std::memory_order_acquire);
-    if (matches(sl.word.load(std::memory_order_relaxed), ref))
-      return {errc::ok, {ref, tag, stamp, f.capacity, f.leased, f.reported, shown_status(f)}};
+    // The agent left the slot meanwhile: pick again.
+    if (auto v = view_of(p->slots.at(s), {pool, s, decode(w).generation}, w))
+      return {errc::ok, *v};
   }
 }
 
