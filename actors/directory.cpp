@@ -1,5 +1,7 @@
 #include "actors/directory.hpp"
 
+#include <algorithm>
+
 namespace agentreg::actors {
 
 core::agent snapshot(const agent_record& rec, const index::priority_index& idx) {
@@ -93,6 +95,28 @@ bool directory::erase(const agent_record& rec) {
   }
   size_.fetch_sub(1, std::memory_order_relaxed);
   return true;
+}
+
+std::vector<std::shared_ptr<agent_record>> directory::take_all() {
+  std::vector<std::pair<std::uint64_t, std::shared_ptr<agent_record>>> by_serial;
+  by_serial.reserve(size());
+  for (auto& s : by_serial_) {
+    std::unique_lock guard{s.mutex};
+    for (auto& [serial, rec] : s.map)
+      by_serial.emplace_back(serial, std::move(rec));
+    s.map = {};
+  }
+  for (auto& s : by_id_) {
+    std::unique_lock guard{s.mutex};
+    s.map = {};
+  }
+  size_.store(0, std::memory_order_relaxed);
+  std::sort(by_serial.begin(), by_serial.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::shared_ptr<agent_record>> out;
+  out.reserve(by_serial.size());
+  for (auto& entry : by_serial)
+    out.push_back(std::move(entry.second));
+  return out;
 }
 
 }  // namespace agentreg::actors

@@ -9,6 +9,7 @@
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/unordered/unordered_flat_map.hpp>
 
@@ -108,21 +109,22 @@ class directory {
   /// shard at a time under its shared lock: f must not call back in.
   template <class F>
   void for_each(F&& f) const {
-    for_each_part(f, 0, 1);
-  }
-
-  /// for_each over part `part` of `parts` (0 <= part < parts): the parts
-  /// share no record, and together they are every record, so `parts`
-  /// threads can walk the directory at once.
-  template <class F>
-  void for_each_part(F&& f, std::size_t part, std::size_t parts) const {
-    for (std::size_t i = part; i < shard_count; i += parts) {
-      const auto& s = by_id_[i];
+    for (const auto& s : by_id_) {
       std::shared_lock guard{s.mutex};
       for (const auto& [id, rec] : s.map)
         f(rec);
     }
   }
+
+  /// Empties the directory and answers every record it held, in the order
+  /// they were registered (by serial). For a teardown: letting records and
+  /// their actors go in the order they were allocated lets glibc's free
+  /// merge each chunk with the one freed just before it, still in cache,
+  /// rather than with a neighbour anywhere in the heap (in hash order, the
+  /// frees of 1 M agents took twice as long: agentreg-bench engine).
+  /// Reads no record (the serials are the serial maps' keys). Thread-safe,
+  /// one shard at a time: a record inserted meanwhile may stay behind.
+  std::vector<std::shared_ptr<agent_record>> take_all();
 
   [[nodiscard]] std::size_t size() const { return size_.load(std::memory_order_relaxed); }
 
