@@ -893,9 +893,11 @@ void priority_index::scan(std::uint32_t pool, const std::function<void(const age
     const std::uint64_t w = sl.word.load(std::memory_order_acquire);
     if (w & vacant_bit)
       continue;
-    const auto fl = decode(w);
-    f(agent_view{{pool, s, fl.generation}, sl.tag.load(std::memory_order_relaxed),
-                 sl.stamp.load(std::memory_order_relaxed), fl.capacity, fl.leased, fl.reported, shown_status(fl)});
+    // The word read again after the tag and stamp: an agent that left the
+    // slot meanwhile is skipped (it was gone during the scan), never shown
+    // with the tag of the agent that reused the slot.
+    if (auto v = view_of(sl, {pool, s, decode(w).generation}, w))
+      f(*v);
   }
 }
 

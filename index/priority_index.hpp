@@ -269,7 +269,9 @@ class priority_index {
 
   /// Calls f(view) for every agent of a pool, slot by slot (a sequential scan:
   /// ~10 ns an agent). Thread-safe; agents changing meanwhile are seen in
-  /// some state they had during the scan.
+  /// some state they had during the scan, each view whole (its tag and
+  /// stamp are its own agent's); an agent that left its slot meanwhile may
+  /// be skipped, as may one that came.
   void scan(std::uint32_t pool, const std::function<void(const agent_view&)>& f) const;
 
   /// Number of pools (agent types) ever created. Thread-safe.

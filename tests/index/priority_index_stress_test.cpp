@@ -487,6 +487,45 @@ BOOST_AUTO_TEST_CASE(labels_read_while_slots_are_reused_and_relabelled_are_whole
                                     << stale_views.load());
 }
 
+BOOST_AUTO_TEST_CASE(scans_while_slots_are_reused_report_each_agent_with_its_own_tag) {
+  // Two threads churn a few slots: insert an agent whose capacity is a
+  // function of its unique tag, remove it. Two scanners require every view
+  // to pair a word (capacity) with the tag of the same agent: a scan that
+  // read a word, then the tag of the agent that reused the slot since,
+  // fails.
+  priority_index idx;
+  const std::uint32_t pool = idx.pool("churn").value;
+  const auto capacity_of = [](std::uint64_t tag) { return static_cast<std::uint32_t>(1 + tag % 4000); };
+  std::atomic<bool> done{false};
+  std::atomic<std::uint64_t> next_tag{1}, seen{0}, wrong{0};
+  std::vector<std::thread> workers;
+  for (int c = 0; c < 2; ++c)
+    workers.emplace_back([&] {
+      for (int i = 0; i < 200'000; ++i) {
+        const std::uint64_t tag = next_tag.fetch_add(1);
+        if (auto r = idx.insert(pool, capacity_of(tag), tag))
+          idx.remove(r.value);
+      }
+    });
+  for (int r = 0; r < 2; ++r)
+    workers.emplace_back([&] {
+      while (!done.load(std::memory_order_acquire))
+        idx.scan(pool, [&](const agent_view& v) {
+          seen.fetch_add(1, std::memory_order_relaxed);
+          if (v.capacity != capacity_of(v.tag))
+            wrong.fetch_add(1, std::memory_order_relaxed);
+        });
+    });
+  workers[0].join();
+  workers[1].join();
+  done.store(true, std::memory_order_release);
+  for (std::size_t i = 2; i < workers.size(); ++i)
+    workers[i].join();
+  BOOST_TEST(wrong.load() == 0u);
+  BOOST_TEST(seen.load() > 0u);
+  BOOST_TEST_MESSAGE("views scanned " << seen.load() << ", of a word and another agent's tag " << wrong.load());
+}
+
 BOOST_AUTO_TEST_CASE(labels_of_an_agent_moving_between_types_are_its_own_whatever_stale_handles_write) {
   // One agent flips between two types; after each move the flipper labels
   // the new slot, as the engine's actor does. Another thread keeps writing
