@@ -59,7 +59,7 @@ void atomic_bitmap::raise_summaries(std::uint32_t b, std::uint32_t w) {
     top_[b / 64].fetch_or(bit(b), std::memory_order_seq_cst);
 }
 
-void atomic_bitmap::set(std::uint32_t i) {
+void atomic_bitmap::set_slow(std::uint32_t i) {
   const std::uint32_t b = i / block_bits, w = (i / 64) % words_per_block;
   word* leaf = block_or_create(b);
   // A bit already set is not written again, so that setting a bit that is
@@ -146,9 +146,7 @@ std::optional<std::uint32_t> atomic_bitmap::scan_top(std::uint32_t first_block) 
   return std::nullopt;
 }
 
-std::optional<std::uint32_t> atomic_bitmap::find_first() const { return scan_top(0); }
-
-std::optional<std::uint32_t> atomic_bitmap::find_next(std::uint32_t start) const {
+std::optional<std::uint32_t> atomic_bitmap::find_next_slow(std::uint32_t start) const {
   if (start >= size())
     return std::nullopt;
   const std::uint32_t b = start / block_bits, w = (start / 64) % words_per_block;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -38,7 +39,18 @@ class atomic_bitmap {
 
   /// Sets bit `i`. Thread-safe. Allocates its block on first use. Setting a
   /// bit that is set, with its summaries set, only reads: no line is written.
-  void set(std::uint32_t i);
+  /// That case (the index's hints, nearly every call) is inline here: the
+  /// same seq_cst loads, in the same order, as set_slow() makes before it
+  /// finds nothing to write.
+  void set(std::uint32_t i) {
+    const std::uint32_t b = i / block_bits, w = (i / 64) % (block_bits / 64);
+    if (const word* leaf = block(b))
+      if ((leaf[w].load(std::memory_order_seq_cst) & (std::uint64_t{1} << (i & 63))) != 0 &&
+          (mid_[b].load(std::memory_order_seq_cst) & (std::uint64_t{1} << w)) != 0 &&
+          (top_[b / 64].load(std::memory_order_seq_cst) & (std::uint64_t{1} << (b & 63))) != 0)
+        return;
+    set_slow(i);
+  }
 
   /// Clears bit `i`; keeps the summaries exact at quiescence. Thread-safe.
   void clear(std::uint32_t i);
@@ -47,12 +59,32 @@ class atomic_bitmap {
   [[nodiscard]] bool test(std::uint32_t i) const;
 
   /// Lowest set bit, if any. Thread-safe; under concurrent writes the answer
-  /// was set at some moment during the call.
-  [[nodiscard]] std::optional<std::uint32_t> find_first() const;
+  /// was set at some moment during the call. Inline when the first summary
+  /// bits lead to a set bit: the loads scan_top() starts with, in its order.
+  [[nodiscard]] std::optional<std::uint32_t> find_first() const {
+    if (const std::uint64_t blocks = top_[0].load(std::memory_order_seq_cst)) {
+      const auto b = static_cast<std::uint32_t>(std::countr_zero(blocks));
+      if (const word* leaf = block(b))
+        if (const std::uint64_t words = mid_[b].load(std::memory_order_seq_cst)) {
+          const auto w = static_cast<std::uint32_t>(std::countr_zero(words));
+          if (const std::uint64_t bits = leaf[w].load(std::memory_order_seq_cst))
+            return b * block_bits + w * 64 + static_cast<std::uint32_t>(std::countr_zero(bits));
+        }
+    }
+    return scan_top(0);
+  }
 
   /// First set bit at or after `start`, none if there is none up to the end.
-  /// Thread-safe, same guarantee as `find_first`.
-  [[nodiscard]] std::optional<std::uint32_t> find_next(std::uint32_t start) const;
+  /// Thread-safe, same guarantee as `find_first`. Inline when the word of
+  /// `start` holds the answer.
+  [[nodiscard]] std::optional<std::uint32_t> find_next(std::uint32_t start) const {
+    if (start < size())
+      if (const word* leaf = block(start / block_bits))
+        if (const std::uint64_t bits = leaf[(start / 64) % (block_bits / 64)].load(std::memory_order_seq_cst) &
+                                       (~std::uint64_t{0} << (start & 63)))
+          return (start & ~63u) + static_cast<std::uint32_t>(std::countr_zero(bits));
+    return find_next_slow(start);
+  }
 
   /// First set bit at or after `start`, wrapping around to the lowest.
   /// Thread-safe, same guarantee as `find_first`.
@@ -74,6 +106,8 @@ class atomic_bitmap {
     // block_or_create, so its zeroed words are visible.
     return leaves_[b].load(std::memory_order_acquire);
   }
+  void set_slow(std::uint32_t i);
+  std::optional<std::uint32_t> find_next_slow(std::uint32_t start) const;
   word* block_or_create(std::uint32_t b);
   void raise_summaries(std::uint32_t b, std::uint32_t w);
   std::optional<std::uint32_t> scan_block(std::uint32_t b, std::uint64_t word_mask) const;
