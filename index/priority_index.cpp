@@ -7,6 +7,8 @@
 #include <new>
 #include <stdexcept>
 
+#include "index/rank.hpp"
+
 namespace agentreg::index {
 
 const char* to_string(errc e) {
@@ -79,10 +81,7 @@ constexpr std::uint32_t rank_of(std::uint64_t w) {
   const std::uint32_t load = f.leased + f.reported;
   if (f.vacant || f.status != agent_status::online || load >= f.capacity)
     return no_rank;
-  // In 32 bits (load < 2^12, so load << 16 < 2^28): a 32-bit division is
-  // several times cheaper than a 64-bit one, and every move and every pick
-  // computes a rank.
-  return (load << 16) / f.capacity;
+  return detail::load_rank(load, f.capacity);
 }
 
 constexpr bool matches(std::uint64_t w, const agent_ref& ref) {

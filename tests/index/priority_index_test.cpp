@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "index/priority_index.hpp"
+#include "index/rank.hpp"
 
 using namespace agentreg::index;
 
@@ -53,6 +54,20 @@ struct test_access {
 }  // namespace agentreg::index
 
 BOOST_AUTO_TEST_SUITE(index_unit)
+
+// The rank by reciprocal is the division it replaces, for every load below
+// every capacity (8.4 M pairs), the largest capacity and its top load included.
+BOOST_AUTO_TEST_CASE(the_rank_by_reciprocal_is_the_exact_quotient_for_every_load_and_capacity) {
+  std::uint64_t wrong = 0, checked = 0;
+  for (std::uint32_t capacity = 1; capacity <= priority_index::max_capacity; ++capacity)
+    for (std::uint32_t load = 0; load < capacity; ++load, ++checked)
+      if (detail::load_rank(load, capacity) != (load << 16) / capacity)
+        ++wrong;
+  BOOST_TEST(wrong == 0u);
+  BOOST_TEST(checked == std::uint64_t{4095} * 4096 / 2);
+  BOOST_TEST(detail::load_rank(4094, 4095) == (4094u << 16) / 4095);
+  BOOST_TEST(detail::load_rank(0, 1) == 0u);
+}
 
 BOOST_FIXTURE_TEST_CASE(pools_are_found_by_type_name_and_created_once, fixture) {
   BOOST_TEST(*idx.find_pool("planner") == pool);
