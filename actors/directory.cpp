@@ -98,24 +98,46 @@ bool directory::erase(const agent_record& rec) {
 }
 
 std::vector<std::shared_ptr<agent_record>> directory::take_all() {
-  std::vector<std::pair<std::uint64_t, std::shared_ptr<agent_record>>> by_serial;
-  by_serial.reserve(size());
-  for (auto& s : by_serial_) {
-    std::unique_lock guard{s.mutex};
-    for (auto& [serial, rec] : s.map)
-      by_serial.emplace_back(serial, std::move(rec));
-    s.map = {};
-  }
-  for (auto& s : by_id_) {
-    std::unique_lock guard{s.mutex};
-    s.map = {};
-  }
-  size_.store(0, std::memory_order_relaxed);
-  std::sort(by_serial.begin(), by_serial.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::unique_lock<std::shared_mutex>> held;
+  held.reserve(2 * shard_count);
+  for (auto& s : by_serial_)
+    held.emplace_back(s.mutex);
+  for (auto& s : by_id_)
+    held.emplace_back(s.mutex);
+  std::uint64_t low = ~std::uint64_t{0}, high = 0;
+  std::size_t n = 0;
+  for (const auto& s : by_serial_)
+    for (const auto& [serial, rec] : s.map) {
+      low = std::min(low, serial);
+      high = std::max(high, serial);
+      ++n;
+    }
   std::vector<std::shared_ptr<agent_record>> out;
-  out.reserve(by_serial.size());
-  for (auto& entry : by_serial)
-    out.push_back(std::move(entry.second));
+  if (n > 0 && high - low < 2 * std::uint64_t{n}) {
+    // Serials are handed out in order and never reused: the usual
+    // directory holds most of a range, and each record goes to its place
+    // in it (no sort), the holes squeezed out after.
+    out.resize(high - low + 1);
+    for (auto& s : by_serial_)
+      for (auto& [serial, rec] : s.map)
+        out[serial - low] = std::move(rec);
+    std::erase(out, nullptr);
+  } else {
+    std::vector<std::pair<std::uint64_t, std::shared_ptr<agent_record>>> by_serial;
+    by_serial.reserve(n);
+    for (auto& s : by_serial_)
+      for (auto& [serial, rec] : s.map)
+        by_serial.emplace_back(serial, std::move(rec));
+    std::sort(by_serial.begin(), by_serial.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    out.reserve(n);
+    for (auto& entry : by_serial)
+      out.push_back(std::move(entry.second));
+  }
+  for (auto& s : by_serial_)
+    s.map = {};
+  for (auto& s : by_id_)
+    s.map = {};
+  size_.store(0, std::memory_order_relaxed);
   return out;
 }
 

@@ -122,8 +122,9 @@ class directory {
   /// merge each chunk with the one freed just before it, still in cache,
   /// rather than with a neighbour anywhere in the heap (in hash order, the
   /// frees of 1 M agents took twice as long: agentreg-bench engine).
-  /// Reads no record (the serials are the serial maps' keys). Thread-safe,
-  /// one shard at a time: a record inserted meanwhile may stay behind.
+  /// Reads no record (the serials are the serial maps' keys); sorts only a
+  /// directory whose serials are spread over more than twice its size.
+  /// Thread-safe: holds every shard's lock throughout.
   std::vector<std::shared_ptr<agent_record>> take_all();
 
   [[nodiscard]] std::size_t size() const { return size_.load(std::memory_order_relaxed); }

@@ -64,4 +64,37 @@ BOOST_AUTO_TEST_CASE(take_all_answers_every_record_in_serial_order_and_empties_t
   BOOST_TEST(d.find("agent-7"));
 }
 
+// Both ways take_all orders: serials dense with holes (every third
+// record erased: placed by serial, the holes squeezed out), and serials
+// spread far wider than the directory (sorted).
+BOOST_AUTO_TEST_CASE(take_all_orders_dense_serials_with_holes_and_sparse_serials) {
+  for (const std::uint64_t stride : {std::uint64_t{1}, std::uint64_t{1000}}) {
+    BOOST_TEST_CONTEXT("serials " << stride << " apart") {
+      std::vector<std::uint64_t> serials;
+      for (std::uint64_t i = 0; i < 3000; ++i)
+        serials.push_back(1 + i * stride);
+      std::shuffle(serials.begin(), serials.end(), std::mt19937_64{stride});
+      actors::directory d;
+      std::vector<std::shared_ptr<actors::agent_record>> erased;
+      for (const auto s : serials) {
+        auto rec = record(s);
+        BOOST_REQUIRE(d.insert(rec).second);
+        if (s % 3 == 0)
+          erased.push_back(rec);
+      }
+      for (const auto& rec : erased)
+        BOOST_REQUIRE(d.erase(*rec));
+      const auto all = d.take_all();
+      BOOST_REQUIRE(all.size() == serials.size() - erased.size());
+      BOOST_TEST(std::is_sorted(all.begin(), all.end(), [](const auto& a, const auto& b) { return a->serial < b->serial; }));
+      const bool repeated = std::adjacent_find(all.begin(), all.end(), [](const auto& a, const auto& b) {
+                              return a->serial == b->serial;
+                            }) != all.end();
+      BOOST_TEST(!repeated);
+      BOOST_TEST(std::none_of(all.begin(), all.end(), [](const auto& r) { return !r || r->serial % 3 == 0; }));
+      BOOST_TEST(d.size() == 0u);
+    }
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
