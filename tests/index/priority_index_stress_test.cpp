@@ -1,6 +1,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <string>
 #include <thread>
@@ -42,6 +43,25 @@ struct xorshift {
     return x;
   }
 };
+
+// Runs `churn` to its end on two threads while each of `readers` runs
+// over and over on a thread of its own; returns once all have stopped.
+void churn_while_reading(const std::function<void()>& churn, const std::vector<std::function<void()>>& readers) {
+  std::atomic<bool> done{false};
+  std::vector<std::thread> churners, others;
+  for (const auto& read : readers)
+    others.emplace_back([&done, &read] {
+      while (!done.load(std::memory_order_acquire))
+        read();
+    });
+  for (int c = 0; c < 2; ++c)
+    churners.emplace_back(churn);
+  for (auto& t : churners)
+    t.join();
+  done.store(true, std::memory_order_release);
+  for (auto& t : others)
+    t.join();
+}
 
 }  // namespace
 
@@ -435,52 +455,41 @@ BOOST_AUTO_TEST_CASE(labels_read_while_slots_are_reused_and_relabelled_are_whole
       text[i] = static_cast<char>((tag * 131 + i * 17 + version * 59) % 251 + 1);
     return text;
   };
-  std::atomic<bool> done{false};
   std::atomic<std::uint64_t> next_tag{1}, read{0}, whole{0}, wrong{0}, stale_views{0};
-  std::vector<std::thread> workers;
-  for (int c = 0; c < 2; ++c)
-    workers.emplace_back([&] {
-      for (int i = 0; i < 60'000; ++i) {
-        const std::uint64_t tag = next_tag.fetch_add(1);
-        auto r = idx.insert(pool, 1, tag);
-        if (!r)
-          continue;
-        idx.set_label(r.value, label_of(tag, 0));
-        idx.remove(r.value);
-      }
-    });
-  workers.emplace_back([&] {
-    while (!done.load(std::memory_order_acquire))
-      if (auto v = idx.least_loaded(pool))
-        if (auto seen = idx.view(v->ref))
-          idx.set_label(v->ref, label_of(seen->tag, 1));
-  });
-  for (int r = 0; r < 2; ++r)
-    workers.emplace_back([&] {
-      while (!done.load(std::memory_order_acquire)) {
-        auto v = idx.least_loaded(pool);
-        if (!v)
-          continue;
-        auto seen = idx.view(v->ref);
-        if (!seen) {
-          stale_views.fetch_add(1, std::memory_order_relaxed);
-          continue;
-        }
-        read.fetch_add(1, std::memory_order_relaxed);
-        const auto got = idx.label(v->ref);
-        if (!got)
-          continue;
-        whole.fetch_add(1, std::memory_order_relaxed);
-        const std::string text{got->view()};
-        if (text != label_of(seen->tag, 0) && text != label_of(seen->tag, 1))
-          wrong.fetch_add(1, std::memory_order_relaxed);
-      }
-    });
-  workers[0].join();
-  workers[1].join();
-  done.store(true, std::memory_order_release);
-  for (std::size_t i = 2; i < workers.size(); ++i)
-    workers[i].join();
+  const auto churn = [&] {
+    for (int i = 0; i < 60'000; ++i) {
+      const std::uint64_t tag = next_tag.fetch_add(1);
+      auto r = idx.insert(pool, 1, tag);
+      if (!r)
+        continue;
+      idx.set_label(r.value, label_of(tag, 0));
+      idx.remove(r.value);
+    }
+  };
+  const auto relabel = [&] {
+    if (auto v = idx.least_loaded(pool))
+      if (auto seen = idx.view(v->ref))
+        idx.set_label(v->ref, label_of(seen->tag, 1));
+  };
+  const auto check = [&] {
+    auto v = idx.least_loaded(pool);
+    if (!v)
+      return;
+    auto seen = idx.view(v->ref);
+    if (!seen) {
+      stale_views.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    read.fetch_add(1, std::memory_order_relaxed);
+    const auto got = idx.label(v->ref);
+    if (!got)
+      return;
+    whole.fetch_add(1, std::memory_order_relaxed);
+    const std::string text{got->view()};
+    if (text != label_of(seen->tag, 0) && text != label_of(seen->tag, 1))
+      wrong.fetch_add(1, std::memory_order_relaxed);
+  };
+  churn_while_reading(churn, {relabel, check, check});
   BOOST_TEST(wrong.load() == 0u);
   BOOST_TEST(whole.load() > 0u);
   BOOST_TEST_MESSAGE("labels read " << read.load() << ", whole " << whole.load() << ", views of a removed agent "
@@ -496,31 +505,22 @@ BOOST_AUTO_TEST_CASE(scans_while_slots_are_reused_report_each_agent_with_its_own
   priority_index idx;
   const std::uint32_t pool = idx.pool("churn").value;
   const auto capacity_of = [](std::uint64_t tag) { return static_cast<std::uint32_t>(1 + tag % 4000); };
-  std::atomic<bool> done{false};
   std::atomic<std::uint64_t> next_tag{1}, seen{0}, wrong{0};
-  std::vector<std::thread> workers;
-  for (int c = 0; c < 2; ++c)
-    workers.emplace_back([&] {
-      for (int i = 0; i < 200'000; ++i) {
-        const std::uint64_t tag = next_tag.fetch_add(1);
-        if (auto r = idx.insert(pool, capacity_of(tag), tag))
-          idx.remove(r.value);
-      }
+  const auto churn = [&] {
+    for (int i = 0; i < 200'000; ++i) {
+      const std::uint64_t tag = next_tag.fetch_add(1);
+      if (auto r = idx.insert(pool, capacity_of(tag), tag))
+        idx.remove(r.value);
+    }
+  };
+  const auto scan = [&] {
+    idx.scan(pool, [&](const agent_view& v) {
+      seen.fetch_add(1, std::memory_order_relaxed);
+      if (v.capacity != capacity_of(v.tag))
+        wrong.fetch_add(1, std::memory_order_relaxed);
     });
-  for (int r = 0; r < 2; ++r)
-    workers.emplace_back([&] {
-      while (!done.load(std::memory_order_acquire))
-        idx.scan(pool, [&](const agent_view& v) {
-          seen.fetch_add(1, std::memory_order_relaxed);
-          if (v.capacity != capacity_of(v.tag))
-            wrong.fetch_add(1, std::memory_order_relaxed);
-        });
-    });
-  workers[0].join();
-  workers[1].join();
-  done.store(true, std::memory_order_release);
-  for (std::size_t i = 2; i < workers.size(); ++i)
-    workers[i].join();
+  };
+  churn_while_reading(churn, {scan, scan});
   BOOST_TEST(wrong.load() == 0u);
   BOOST_TEST(seen.load() > 0u);
   BOOST_TEST_MESSAGE("views scanned " << seen.load() << ", of a word and another agent's tag " << wrong.load());
