@@ -84,9 +84,10 @@ constexpr std::uint32_t rank_of(std::uint64_t w) {
   return detail::load_rank(load, f.capacity);
 }
 
-constexpr bool matches(std::uint64_t w, const agent_ref& ref) {
-  return (w & vacant_bit) == 0 && (w >> generation_shift) == (ref.generation & generation_mask);
+constexpr bool matches(std::uint64_t w, std::uint32_t generation) {
+  return (w & vacant_bit) == 0 && (w >> generation_shift) == (generation & generation_mask);
 }
+constexpr bool matches(std::uint64_t w, const agent_ref& ref) { return matches(w, ref.generation); }
 
 agent_status shown_status(const word_fields& f) {
   if (f.status == agent_status::online && f.leased + f.reported >= f.capacity)
@@ -197,20 +198,32 @@ struct slot {
   std::atomic<std::uint32_t> next_free{0};
 };
 
-// The view of `ref` from its slot, whose word read `w` (acquire) and
-// matched it: the tag and stamp are read after, then the word again, or
-// nullopt when the agent left the slot meanwhile.
-std::optional<agent_view> view_of(const slot& sl, agent_ref ref, std::uint64_t w) {
+// The view of agent {pool, s, generation} from its slot, whose word read
+// `w` (acquire) and matched it, into `out`: the tag and stamp are read
+// after, then the word again; false when the agent left the slot
+// meanwhile. Scalars in, fields out one by one: GCC built an agent_ref
+// argument from two 32-bit stores and read it back as one 64-bit load (a
+// failed store forwarding), and that alone made the sweep's scan of 1 M
+// slots x5 slower.
+bool view_of(const slot& sl, std::uint32_t pool, std::uint32_t s, std::uint32_t generation, std::uint64_t w,
+             agent_view& out) {
   const auto f = decode(w);
-  const std::uint64_t tag = sl.tag.load(std::memory_order_relaxed);
-  const std::int64_t stamp = sl.stamp.load(std::memory_order_relaxed);
+  out.tag = sl.tag.load(std::memory_order_relaxed);
+  out.stamp = sl.stamp.load(std::memory_order_relaxed);
   // acquire: a tag stored by a later place() (the slot reused since the
   // word was read) brings its fence, and the vacating before it: the word
   // then no longer matches, and no view carries another agent's tag.
   std::atomic_thread_fence(std::memory_order_acquire);
-  if (!matches(sl.word.load(std::memory_order_relaxed), ref))
-    return std::nullopt;
-  return agent_view{ref, tag, stamp, f.capacity, f.leased, f.reported, shown_status(f)};
+  if (!matches(sl.word.load(std::memory_order_relaxed), generation))
+    return false;
+  out.ref.pool = pool;
+  out.ref.slot = s;
+  out.ref.generation = generation;
+  out.capacity = f.capacity;
+  out.leased = f.leased;
+  out.reported = f.reported;
+  out.status = shown_status(f);
+  return true;
 }
 
 // ---- lease records -------------------------------------------------------------
@@ -825,8 +838,8 @@ result<agent_view> priority_index::view(agent_ref agent) const {
   const std::uint64_t w = sl.word.load(std::memory_order_acquire);
   if (!matches(w, agent))
     return {errc::unknown_agent, {}};
-  if (auto v = view_of(sl, agent, w))
-    return {errc::ok, *v};
+  if (agent_view v; view_of(sl, agent.pool, agent.slot, agent.generation, w, v))
+    return {errc::ok, v};
   return {errc::unknown_agent, {}};
 }
 
@@ -906,8 +919,8 @@ void priority_index::scan(std::uint32_t pool, const std::function<void(const age
     // The word read again after the tag and stamp: an agent that left the
     // slot meanwhile is skipped (it was gone during the scan), never shown
     // with the tag of the agent that reused the slot.
-    if (auto v = view_of(sl, {pool, s, decode(w).generation}, w))
-      f(*v);
+    if (agent_view v; view_of(sl, pool, s, decode(w).generation, w, v))
+      f(v);
   }
 }
 
@@ -923,8 +936,8 @@ result<agent_view> priority_index::least_loaded(std::uint32_t pool) const {
     const auto w = hit.word;
     p->advance_cursor(s);
     // The agent left the slot meanwhile: pick again.
-    if (auto v = view_of(p->slots.at(s), {pool, s, decode(w).generation}, w))
-      return {errc::ok, *v};
+    if (agent_view v; view_of(p->slots.at(s), pool, s, decode(w).generation, w, v))
+      return {errc::ok, v};
   }
 }
 
