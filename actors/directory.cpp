@@ -1,6 +1,7 @@
 #include "actors/directory.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 namespace agentreg::actors {
 
@@ -98,45 +99,53 @@ bool directory::erase(const agent_record& rec) {
 }
 
 std::vector<std::shared_ptr<agent_record>> directory::take_all() {
-  std::vector<std::unique_lock<std::shared_mutex>> held;
-  held.reserve(2 * shard_count);
-  for (auto& s : by_serial_)
-    held.emplace_back(s.mutex);
-  for (auto& s : by_id_)
-    held.emplace_back(s.mutex);
+  // One shard locked at a time (ThreadSanitizer tracks at most 64 locks
+  // held by one thread). The range first, then the records: a record
+  // inserted between the two passes, which a teardown does not do, is
+  // still answered, after the others.
   std::uint64_t low = ~std::uint64_t{0}, high = 0;
   std::size_t n = 0;
-  for (const auto& s : by_serial_)
+  for (const auto& s : by_serial_) {
+    std::shared_lock guard{s.mutex};
     for (const auto& [serial, rec] : s.map) {
       low = std::min(low, serial);
       high = std::max(high, serial);
       ++n;
     }
+  }
   std::vector<std::shared_ptr<agent_record>> out;
   if (n > 0 && high - low < 2 * std::uint64_t{n}) {
     // Serials are handed out in order and never reused: the usual
     // directory holds most of a range, and each record goes to its place
     // in it (no sort), the holes squeezed out after.
     out.resize(high - low + 1);
-    for (auto& s : by_serial_)
+    std::vector<std::shared_ptr<agent_record>> late;
+    for (auto& s : by_serial_) {
+      std::unique_lock guard{s.mutex};
       for (auto& [serial, rec] : s.map)
-        out[serial - low] = std::move(rec);
+        (serial >= low && serial - low < out.size() ? out[serial - low] : late.emplace_back()) = std::move(rec);
+      s.map = {};
+    }
     std::erase(out, nullptr);
+    std::move(late.begin(), late.end(), std::back_inserter(out));
   } else {
     std::vector<std::pair<std::uint64_t, std::shared_ptr<agent_record>>> by_serial;
     by_serial.reserve(n);
-    for (auto& s : by_serial_)
+    for (auto& s : by_serial_) {
+      std::unique_lock guard{s.mutex};
       for (auto& [serial, rec] : s.map)
         by_serial.emplace_back(serial, std::move(rec));
+      s.map = {};
+    }
     std::sort(by_serial.begin(), by_serial.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-    out.reserve(n);
+    out.reserve(by_serial.size());
     for (auto& entry : by_serial)
       out.push_back(std::move(entry.second));
   }
-  for (auto& s : by_serial_)
+  for (auto& s : by_id_) {
+    std::unique_lock guard{s.mutex};
     s.map = {};
-  for (auto& s : by_id_)
-    s.map = {};
+  }
   size_.store(0, std::memory_order_relaxed);
   return out;
 }

@@ -124,7 +124,10 @@ class directory {
   /// frees of 1 M agents took twice as long: agentreg-bench engine).
   /// Reads no record (the serials are the serial maps' keys); sorts only a
   /// directory whose serials are spread over more than twice its size.
-  /// Thread-safe: holds every shard's lock throughout.
+  /// Locks one shard at a time: finds meanwhile are safe (and find nothing
+  /// once it is done); an insert or erase meanwhile is not (each takes its
+  /// two locks one after the other, and could be cut in two). For the
+  /// teardown, when no call of the registry runs.
   std::vector<std::shared_ptr<agent_record>> take_all();
 
   [[nodiscard]] std::size_t size() const { return size_.load(std::memory_order_relaxed); }

@@ -363,6 +363,10 @@ struct registry::impl {
     // cleanup hands an event to CAF's clock thread, which one thread alone
     // wakes for nearly every actor (a context switch each, measured); with
     // every CPU busy dropping, the clock takes them in batches.
+    // The changes recorded so far are published while the directory still
+    // resolves them: once it is empty, the change log would drop an
+    // agent's last changes as superseded.
+    (void)ctx.changes->revision();
     auto agents = ctx.agents.take_all();
     {
       const auto drop = [&agents](std::size_t from, std::size_t to) {

@@ -1,5 +1,6 @@
 #include "index/atomic_bitmap.hpp"
 
+#include <algorithm>
 #include <bit>
 
 namespace agentreg::index {
@@ -16,7 +17,7 @@ constexpr std::uint64_t from_bit(std::uint32_t i) { return ~std::uint64_t{0} << 
 }  // namespace
 
 atomic_bitmap::atomic_bitmap(std::uint32_t bits)
-    : blocks_((bits + block_bits - 1) / block_bits),
+    : blocks_(std::max<std::uint32_t>(1, (bits + block_bits - 1) / block_bits)),
       top_words_((blocks_ + 63) / 64),
       leaves_(new std::atomic<word*>[blocks_]),
       mid_(new word[blocks_]),

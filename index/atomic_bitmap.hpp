@@ -31,7 +31,8 @@ class atomic_bitmap {
  public:
   static constexpr std::uint32_t block_bits = 4096;
 
-  /// `bits` is rounded up to a multiple of 4096.
+  /// `bits` is rounded up to a multiple of 4096, and at least 4096 (the
+  /// inline find_first reads the first summary word unconditionally).
   explicit atomic_bitmap(std::uint32_t bits);
   ~atomic_bitmap();
   atomic_bitmap(const atomic_bitmap&) = delete;
