@@ -64,7 +64,7 @@ core::expected<core::agent> apply_spec(agent_state& st, core::agent_spec spec) {
   const index::agent_ref ref = moved.value;
   if (auto v = idx.view(ref); v && v->status == index::agent_status::offline)
     idx.set_status(ref, index::agent_status::online);
-  st.binding = std::make_shared<const agent_binding>(agent_binding{std::move(spec), ref});
+  st.binding = std::make_shared<const agent_binding>(std::move(spec), ref);
   st.rec->set_binding(st.binding);
   label_or_remove(st, ref);
   touch(*st.rec, ref, *st.ctx);

@@ -96,8 +96,8 @@ core::change_log::resolver change_resolver(const engine_context& ctx) {
     }
     const auto binding = rec->binding();
     out.agent_id = rec->agent_id;
-    out.agent_type = binding->spec.agent_type;
-    out.max_capacity = binding->spec.max_capacity;
+    out.agent_type = binding->agent_type;
+    out.max_capacity = binding->max_capacity;
     if (auto v = ctx.index.view(binding->ref)) {
       out.current_load = v.value.load();
       out.status = static_cast<core::agent_status>(v.value.status);

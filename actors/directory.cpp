@@ -18,7 +18,7 @@ core::agent snapshot(const agent_record& rec, const index::priority_index& idx) 
 
 core::agent snapshot(const agent_record& rec, const agent_binding& binding, const index::priority_index& idx) {
   core::agent a;
-  static_cast<core::agent_spec&>(a) = binding.spec;
+  static_cast<core::agent_spec&>(a) = binding.spec();
   a.agent_id = rec.agent_id;
   a.registered_at = rec.registered_at;
   a.last_heartbeat = rec.last_heartbeat.load(std::memory_order_acquire);

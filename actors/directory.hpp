@@ -13,19 +13,13 @@
 
 #include <boost/unordered/unordered_flat_map.hpp>
 
+#include "actors/agent_binding.hpp"
 #include "core/string_hash.hpp"
 #include "core/types.hpp"
 #include "index/priority_index.hpp"
 #include "messages/agent.hpp"
 
 namespace agentreg::actors {
-
-/// An agent's spec and its handle in the index: replaced as a whole, never
-/// modified, so readers on any thread see a consistent pair.
-struct agent_binding {
-  core::agent_spec spec;
-  index::agent_ref ref;
-};
 
 /// What the engine knows of one agent, published for lock-free reads.
 /// Written by the agent's actor (binding, heartbeat), read by any thread.

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "actors/agent_binding.hpp"
 #include "core/error.hpp"
 #include "core/types.hpp"
 #include "core/uuid.hpp"
@@ -20,7 +21,7 @@ namespace agentreg::actors {
 /// the start, shared with the agent's binding rather than copied, and what
 /// the caller asked. The full core::execution is made once, at completion.
 struct running_execution {
-  std::shared_ptr<const core::agent_spec> agent;  ///< id, type, provider, model
+  std::shared_ptr<const agent_binding> agent;  ///< id, type, provider, model
   std::string task_type;
   std::string workflow_slug;
   std::string run_id;

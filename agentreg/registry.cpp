@@ -198,7 +198,9 @@ struct registry::impl {
         // Its monotonic start is estimated from the stored wall time (the
         // previous process's monotonic clock means nothing here).
         const auto age = std::max<core::timestamp>(0, ctx.clock->now() - e.started_at);
-        ctx.executions.insert(*id, {std::make_shared<const core::agent_spec>(std::move(spec)), std::move(e.task_type),
+        // A binding with no index handle: only its spec is read.
+        ctx.executions.insert(*id, {std::make_shared<const actors::agent_binding>(std::move(spec), index::agent_ref{}),
+                                    std::move(e.task_type),
                                     std::move(e.workflow_slug), std::move(e.run_id), e.started_at,
                                     ctx.clock->monotonic() - age});
       }
@@ -243,7 +245,7 @@ struct registry::impl {
     auto ref = ctx.index.insert(spec.agent_type, static_cast<std::uint32_t>(spec.max_capacity), rec->serial, status);
     if (!ref)
       return actors::to_core(ref.error, spec.agent_id);
-    rec->set_binding(std::make_shared<const actors::agent_binding>(actors::agent_binding{spec, ref.value}));
+    rec->set_binding(std::make_shared<const actors::agent_binding>(spec, ref.value));
     actors::touch(*rec, ref.value, ctx);
     // Spawned here rather than by the supervisor so that registering needs no
     // round trip; a crash reaches the supervisor from the actor itself.
@@ -776,7 +778,7 @@ expected<unit> registry::unregister_agent(const std::string& agent_id) {
     return error{errc::unknown_agent, "agent " + agent_id + " is not registered"};
   if (auto binding = (*rec)->binding()) {
     ctx.index.remove(binding->ref);
-    actors::record_unregistered(ctx, agent_id, binding->spec.agent_type);
+    actors::record_unregistered(ctx, agent_id, binding->agent_type);
   }
   caf::anon_send_exit((*rec)->actor(), caf::exit_reason::user_shutdown);
   impl_->persist_agent(**rec, true);
@@ -826,11 +828,10 @@ void registry::list_agents_page_async(agent_page_request request, completion<age
       const auto binding = rec->binding();
       if (!binding)
         return;
-      const auto& spec = binding->spec;
-      if ((f.agent_type && spec.agent_type != *f.agent_type) ||
-          (f.llm_provider && spec.llm_provider != *f.llm_provider) ||
-          (f.model_name && spec.model_name != *f.model_name) ||
-          (request.skill && std::find(spec.skills.begin(), spec.skills.end(), *request.skill) == spec.skills.end()))
+      const auto& b = *binding;
+      if ((f.agent_type && b.agent_type != *f.agent_type) || (f.llm_provider && b.llm_provider != *f.llm_provider) ||
+          (f.model_name && b.model_name != *f.model_name) ||
+          (request.skill && std::find(b.skills().begin(), b.skills().end(), *request.skill) == b.skills().end()))
         return;
       if (f.status) {  // as snapshot() reads it: an agent out of the index is offline
         const auto v = ctx.index.view(binding->ref);
@@ -1031,8 +1032,8 @@ expected<std::string> registry::start_execution(const std::string& agent_id, exe
   }
   const auto binding = (*rec)->binding();
   const core::uuid id = core::make_uuid();
-  // The spec is shared with the binding (aliasing), not copied.
-  actors::running_execution running{std::shared_ptr<const core::agent_spec>{binding, &binding->spec},
+  // The binding is shared, not copied.
+  actors::running_execution running{binding,
                                     std::move(request.task_type), std::move(request.workflow_slug),
                                     std::move(request.run_id), ctx.clock->now(), ctx.clock->monotonic(),
                                     (*rec)->serial};

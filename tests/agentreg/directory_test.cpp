@@ -1,4 +1,5 @@
-// The directory on its own: take_all, the teardown's way out of it.
+// The directory on its own (take_all, the teardown's way out of it), and
+// the binding it publishes for each agent.
 
 #include <boost/test/unit_test.hpp>
 
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/agent_binding.hpp"
 #include "actors/directory.hpp"
 
 using namespace agentreg;
@@ -93,6 +95,59 @@ BOOST_AUTO_TEST_CASE(take_all_orders_dense_serials_with_holes_and_sparse_serials
       BOOST_TEST(!repeated);
       BOOST_TEST(std::none_of(all.begin(), all.end(), [](const auto& r) { return !r || r->serial % 3 == 0; }));
       BOOST_TEST(d.size() == 0u);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(actors_binding)
+
+core::agent_spec full_spec() {
+  core::agent_spec s;
+  s.agent_id = "agent-with-an-id-longer-than-fifteen-bytes";
+  s.agent_type = "planner";
+  s.llm_provider = "anthropic";
+  s.model_name = "claude-sonnet-4";
+  s.temperature = 0.25;
+  s.max_tokens = 4096;
+  s.max_capacity = 4095;
+  return s;
+}
+
+bool same(const core::agent_spec& a, const core::agent_spec& b) {
+  return a.agent_id == b.agent_id && a.agent_type == b.agent_type && a.llm_provider == b.llm_provider &&
+         a.model_name == b.model_name && a.temperature == b.temperature && a.max_tokens == b.max_tokens &&
+         a.max_capacity == b.max_capacity && a.metadata == b.metadata && a.agent_card == b.agent_card &&
+         a.skills == b.skills;
+}
+
+BOOST_AUTO_TEST_CASE(a_spec_without_metadata_card_or_skills_keeps_no_extras_and_comes_back_whole) {
+  const auto s = full_spec();
+  const actors::agent_binding b{s, index::agent_ref{3, 7, 11}};
+  BOOST_TEST(!b.extras);
+  BOOST_TEST(b.skills().empty());
+  BOOST_TEST(same(b.spec(), s));
+  BOOST_TEST(b.ref.pool == 3u);
+  BOOST_TEST(b.ref.slot == 7u);
+  BOOST_TEST(b.ref.generation == 11u);
+}
+
+// Each of the three alone makes the extras, and every field comes back.
+BOOST_AUTO_TEST_CASE(metadata_a_card_or_skills_each_keep_extras_and_come_back_whole) {
+  for (int which = 0; which < 3; ++which) {
+    BOOST_TEST_CONTEXT("extra " << which) {
+      auto s = full_spec();
+      if (which == 0)
+        s.metadata = {{"region", "eu"}, {"tier", "gold"}};
+      if (which == 1)
+        s.agent_card = R"({"name":"Planner","version":"1.0"})";
+      if (which == 2)
+        s.skills = {"plan", "review"};
+      const actors::agent_binding b{s, {}};
+      BOOST_TEST(static_cast<bool>(b.extras));
+      BOOST_TEST(same(b.spec(), s));
+      BOOST_TEST((b.skills() == s.skills));
     }
   }
 }

@@ -53,7 +53,7 @@ struct engine {
     BOOST_REQUIRE(ref.error == index::errc::ok);
     core::agent_spec spec{id, "worker", "test", "model"};
     spec.max_capacity = 4;
-    rec->set_binding(std::make_shared<const actors::agent_binding>(actors::agent_binding{spec, ref.value}));
+    rec->set_binding(std::make_shared<const actors::agent_binding>(spec, ref.value));
     rec->set_actor(actors::spawn_agent(system, rec, *ctx));
     BOOST_REQUIRE(ctx->agents.insert(rec).second);
     return rec;
