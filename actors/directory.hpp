@@ -14,6 +14,7 @@
 #include <boost/unordered/unordered_flat_map.hpp>
 
 #include "actors/agent_binding.hpp"
+#include "core/spin_lock.hpp"
 #include "core/string_hash.hpp"
 #include "core/types.hpp"
 #include "index/priority_index.hpp"
@@ -58,9 +59,11 @@ struct agent_record {
   }
 
  private:
-  // Guards binding_ and actor_: both change rarely, and a plain mutex is
-  // cheaper here than libstdc++'s atomic<shared_ptr> (and visible to TSan).
-  mutable std::mutex mutex_;
+  // Guards binding_ and actor_: both change rarely, and a lock is cheaper
+  // here than libstdc++'s atomic<shared_ptr> (and visible to TSan). One
+  // byte where std::mutex took 40: with make_shared's control block the
+  // record's allocation went from 144 to 104 bytes.
+  mutable core::spin_lock mutex_;
   std::shared_ptr<const agent_binding> binding_;
   msg::agent_actor actor_;
 };
