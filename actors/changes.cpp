@@ -36,11 +36,17 @@ void record_lease_change(engine_context& ctx, core::change_kind kind, index::age
 }
 
 void record_completion(engine_context& ctx, const core::uuid& id, std::uint64_t agent_serial,
-                       const core::execution& e) {
+                       std::optional<index::agent_ref> handle, const core::execution& e) {
   core::pending_change c;
   c.kind = core::change_kind::execution_completed;
   c.at = e.completed_at;
   c.serial = agent_serial;
+  if (handle) {
+    c.by_handle = true;
+    c.pool = handle->pool;
+    c.slot = handle->slot;
+    c.generation = handle->generation;
+  }
   c.agent_id = e.agent_id;
   c.agent_type = e.agent_type;
   c.execution_id = id;
@@ -70,15 +76,34 @@ core::change_log::resolver change_resolver(const engine_context& ctx) {
   return [&ctx](const core::pending_change& in, core::change& out) {
     std::shared_ptr<agent_record> rec;
     if (in.by_handle) {
-      if (auto v = ctx.index.view(index::agent_ref{in.pool, in.slot, in.generation}))
+      const index::agent_ref ref{in.pool, in.slot, in.generation};
+      if (auto v = ctx.index.view(ref)) {
+        // A labelled agent is resolved from the index alone: its id from
+        // the label (set once its registration was published), its type
+        // from its pool, its state from its slot. No directory lock, no
+        // record, no binding: the publisher resolves every lease change and
+        // every completion, and on a machine whose CPUs the callers keep
+        // busy its work is taken from theirs.
+        if (auto label = ctx.index.label(ref)) {
+          out.agent_id = label->view();
+          out.agent_type = ctx.index.pool_name(in.pool);
+          out.max_capacity = v.value.capacity;
+          out.current_load = v.value.load();
+          out.status = static_cast<core::agent_status>(v.value.status);
+          return true;
+        }
         rec = ctx.agents.find_serial(v.value.tag);
-    } else if (in.serial != 0) {
+      }
+    }
+    // Else by serial (a completion whose agent left its slot has one too),
+    // else by id.
+    if (!rec && in.serial != 0) {
       rec = ctx.agents.find_serial(in.serial);
       // An execution started before its agent was registered again (a new
       // serial): the agent of that id now.
       if (!rec && in.kind == core::change_kind::execution_completed && !in.agent_id.empty())
         rec = ctx.agents.find(in.agent_id);
-    } else if (!in.agent_id.empty() && in.kind != core::change_kind::agent_unregistered) {
+    } else if (!rec && !in.by_handle && !in.agent_id.empty() && in.kind != core::change_kind::agent_unregistered) {
       rec = ctx.agents.find(in.agent_id);
     }
     if (!rec) {

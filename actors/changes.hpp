@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
 #include "actors/context.hpp"
 #include "core/change_log.hpp"
@@ -18,9 +19,12 @@ void record_unregistered(engine_context& ctx, const std::string& agent_id, const
 /// A lease granted or released on the agent at `ref` (the hot paths' handle).
 void record_lease_change(engine_context& ctx, core::change_kind kind, index::agent_ref ref);
 /// A completed execution (by its caller or timed out by the sweep); `id` is
-/// e.id as a number, `agent_serial` its agent's (0: unknown, found by id).
+/// e.id as a number, `agent_serial` its agent's (0: unknown, found by id),
+/// `handle` its agent's slot in the index when it started (none for an
+/// execution recovered from the database): the change is resolved from
+/// there while the agent is still in it (see change_resolver).
 void record_completion(engine_context& ctx, const core::uuid& id, std::uint64_t agent_serial,
-                       const core::execution& e);
+                       std::optional<index::agent_ref> handle, const core::execution& e);
 /// What a sweep did that watchers care about: leases expired, evictions held.
 void record_sweep(engine_context& ctx, const core::sweep_report& report);
 

@@ -35,12 +35,13 @@ std::int64_t time_out_executions(engine_context& ctx, core::timestamp now, core:
   for (auto& [id, running] : timed_out) {
     const auto duration_ms = (mono - running.started_mono) / core::ns_per_ms;
     const auto agent_serial = running.agent_serial;
+    const auto handle = agent_serial != 0 ? std::optional{running.agent->ref} : std::nullopt;
     auto e = std::move(running).to_execution(id, ctx.prices.version());
     e.status = core::execution_status::timeout;
     e.completed_at = now;
     e.duration_ms = duration_ms;
     e.error_message = "execution_timeout exceeded";
-    record_completion(ctx, id, agent_serial, e);
+    record_completion(ctx, id, agent_serial, handle, e);
     ctx.work.completed(e);
     if (ctx.records.put_completed(e))
       caf::anon_send(ctx.aggregator, msg::drain_atom::value);

@@ -1065,6 +1065,8 @@ expected<execution> registry::complete_execution(const std::string& execution_id
   }
   const core::monotonic_time started_mono = taken->started_mono;
   const std::uint64_t agent_serial = taken->agent_serial;
+  // A recovered execution's binding has no index handle (serial 0).
+  const auto handle = agent_serial != 0 ? std::optional{taken->agent->ref} : std::nullopt;
   // Made in the answer's place: an execution is a dozen strings, and
   // moving them into the answer was a tenth of a start + complete pair.
   expected<execution> done{std::move(*taken).to_execution(*id, ctx.prices.version())};
@@ -1087,7 +1089,7 @@ expected<execution> registry::complete_execution(const std::string& execution_id
   e.success_score = metrics.success_score;
   e.retry_count = metrics.retry_count;
   e.error_message = metrics.error_message;
-  actors::record_completion(ctx, *id, agent_serial, e);
+  actors::record_completion(ctx, *id, agent_serial, handle, e);
   ctx.work.completed(e);
   impl_->nudge(ctx.records.put_completed(e));
   return done;

@@ -266,6 +266,32 @@ BOOST_FIXTURE_TEST_CASE(completed_executions_are_changes_and_timeouts_too, fixtu
   BOOST_TEST(to_string(c.outcome) == std::string{"timeout"});
 }
 
+// A completion is resolved from the index slot its execution started on;
+// an agent that left that slot meanwhile (moved to another type, or given
+// another capacity in place) is found again, and the change carries its
+// state now.
+BOOST_FIXTURE_TEST_CASE(a_completion_carries_its_agent_as_it_is_now_after_a_move_or_a_capacity_change, fixture) {
+  add("p1", "planner", 4);
+  next();
+  auto moved = reg.start_execution("p1");
+  BOOST_REQUIRE(moved);
+  add("p1", "coder", 6);  // to another type: another pool, another slot
+  next();
+  BOOST_REQUIRE(reg.complete_execution(*moved, execution_status::success, {}));
+  auto c = only(change_kind::execution_completed);
+  BOOST_TEST(c.agent_id == "p1");
+  BOOST_TEST(c.agent_type == "coder");
+  BOOST_TEST(c.max_capacity == 6);
+  auto resized = reg.start_execution("p1");
+  BOOST_REQUIRE(resized);
+  add("p1", "coder", 9);  // same type: the same slot, a new capacity
+  next();
+  BOOST_REQUIRE(reg.complete_execution(*resized, execution_status::success, {}));
+  c = only(change_kind::execution_completed);
+  BOOST_TEST(c.agent_type == "coder");
+  BOOST_TEST(c.max_capacity == 9);
+}
+
 BOOST_AUTO_TEST_CASE(a_watcher_behind_the_ring_is_told_compacted_and_relists_from_the_current_revision) {
   auto clock = std::make_shared<core::manual_clock>();
   config c = fixture::base(clock);
