@@ -72,6 +72,16 @@ void record_sweep(engine_context& ctx, const core::sweep_report& report) {
   }
 }
 
+namespace {
+
+// The agent's load and status as its index slot shows them.
+void state_of(const index::agent_view& v, core::change& out) {
+  out.current_load = v.load();
+  out.status = static_cast<core::agent_status>(v.status);
+}
+
+}  // namespace
+
 core::change_log::resolver change_resolver(const engine_context& ctx) {
   return [&ctx](const core::pending_change& in, core::change& out) {
     std::shared_ptr<agent_record> rec;
@@ -88,8 +98,7 @@ core::change_log::resolver change_resolver(const engine_context& ctx) {
           out.agent_id = label->view();
           out.agent_type = ctx.index.pool_name(in.pool);
           out.max_capacity = v.value.capacity;
-          out.current_load = v.value.load();
-          out.status = static_cast<core::agent_status>(v.value.status);
+          state_of(v.value, out);
           return true;
         }
         rec = ctx.agents.find_serial(v.value.tag);
@@ -123,10 +132,8 @@ core::change_log::resolver change_resolver(const engine_context& ctx) {
     out.agent_id = rec->agent_id;
     out.agent_type = binding->agent_type;
     out.max_capacity = binding->max_capacity;
-    if (auto v = ctx.index.view(binding->ref)) {
-      out.current_load = v.value.load();
-      out.status = static_cast<core::agent_status>(v.value.status);
-    }
+    if (auto v = ctx.index.view(binding->ref))
+      state_of(v.value, out);
     return true;
   };
 }
