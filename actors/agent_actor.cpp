@@ -2,7 +2,6 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/send.hpp>
-#include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/changes.hpp"
@@ -24,10 +23,37 @@ struct agent_state {
   // lock (the record's mutex is for other threads' readers).
   std::shared_ptr<const agent_binding> binding;
   engine_context* ctx = nullptr;
-  static inline const char* name = "agentreg.agent";
 };
 
-using agent_pointer = msg::agent_actor::stateful_pointer<agent_state>;
+class agent_actor_impl;
+using agent_pointer = agent_actor_impl*;
+
+msg::agent_actor::behavior_type agent_behavior(agent_pointer self);
+
+// A class, not a function given to spawn: CAF keeps a function-based
+// actor's spawn arguments, until its first message, in an init function of
+// two allocations of their own (the function and a shared tuple of the
+// arguments: 112 bytes an agent, and two mallocs a registration, while it
+// has had no message; heaptrack of agentreg-bench engine). A class keeps
+// them in its members, in the actor's one allocation.
+class agent_actor_impl final : public msg::agent_actor::base {
+ public:
+  agent_actor_impl(caf::actor_config& cfg, std::shared_ptr<agent_record> rec, engine_context* ctx)
+      : msg::agent_actor::base(cfg) {
+    state.rec = std::move(rec);
+    state.ctx = ctx;
+  }
+
+  const char* name() const override { return "agentreg.agent"; }
+
+  behavior_type make_behavior() override { return agent_behavior(this); }
+
+  // The record holds this actor, and this actor the record: the state goes
+  // when the actor exits, as a stateful_actor's does, which ends the cycle.
+  void on_exit() override { state = {}; }
+
+  agent_state state;
+};
 
 // An unregistration that ran during a move removed the slot it read from
 // the binding, which the move may have closed and replaced (or reopened,
@@ -64,7 +90,7 @@ core::expected<core::agent> apply_spec(agent_state& st, core::agent_spec spec) {
   const index::agent_ref ref = moved.value;
   if (auto v = idx.view(ref); v && v->status == index::agent_status::offline)
     idx.set_status(ref, index::agent_status::online);
-  st.binding = std::make_shared<const agent_binding>(std::move(spec), ref);
+  st.binding = bind(st.ctx->profiles, std::move(spec), ref);
   st.rec->set_binding(st.binding);
   label_or_remove(st, ref);
   touch(*st.rec, ref, *st.ctx);
@@ -117,11 +143,9 @@ index::errc beat(agent_pointer self, bool has_load, std::int64_t load) {
 // own, allocated at its first message; with the helpers captured by value
 // it took 432 bytes per agent, with `self` alone 288 (heaptrack of
 // agentreg-bench engine --quick).
-msg::agent_actor::behavior_type agent_behavior(agent_pointer self, std::shared_ptr<agent_record> rec,
-                                               engine_context* ctx) {
-  self->state.binding = rec->binding();
-  self->state.rec = std::move(rec);
-  self->state.ctx = ctx;
+msg::agent_actor::behavior_type agent_behavior(agent_pointer self) {
+  self->state.binding = self->state.rec->binding();
+  auto* ctx = self->state.ctx;
   // The supervisor learns of a crash from the actor's own exit hook rather
   // than by monitoring it: registering then sends no message and keeps no
   // entry in a map of the supervisor's. Attached here, when the actor starts
@@ -194,7 +218,7 @@ msg::agent_actor spawn_agent(caf::actor_system& system, std::shared_ptr<agent_re
   // its start and block again: a wake-up and ~2 500 instructions more per
   // registration, measured with callgrind), and an agent that never gets a
   // message never allocates its behavior.
-  return system.spawn<caf::lazy_init>(agent_behavior, std::move(rec), &ctx);
+  return system.spawn<agent_actor_impl, caf::lazy_init>(std::move(rec), &ctx);
 }
 
 }  // namespace agentreg::actors

@@ -1,9 +1,12 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/types.hpp"
@@ -11,23 +14,18 @@
 
 namespace agentreg::actors {
 
-/// The parts of a spec most agents leave empty, kept apart from the binding
-/// so that an agent without them pays one null pointer for the three.
+/// The parts of a spec most agents leave empty, kept apart so that a
+/// profile without them pays one null pointer for the three.
 struct agent_extras {
   std::map<std::string, std::string> metadata;
   std::string agent_card;
   std::vector<std::string> skills;
 };
 
-/// An agent's spec and its handle in the index: replaced as a whole, never
-/// modified, so readers on any thread see a consistent pair. The spec is
-/// kept field by field, its rarely set parts behind one pointer: as a whole
-/// core::agent_spec it took 288 bytes an agent (heaptrack, 1 M agents),
-/// this 192 when they are empty.
-struct agent_binding {
-  agent_binding(core::agent_spec spec, index::agent_ref handle);
-
-  std::string agent_id;
+/// A spec less its id: what the agents of a fleet have in common.
+/// Immutable, so agents registered with equal specs share one
+/// (profile_pool); an agent whose spec changes gets another.
+struct agent_profile {
   std::string agent_type;
   std::string llm_provider;
   std::string model_name;
@@ -35,12 +33,52 @@ struct agent_binding {
   std::int64_t max_tokens = 0;
   std::int64_t max_capacity = 1;
   std::unique_ptr<const agent_extras> extras;  ///< null: metadata, card and skills all empty
+
+  /// Its skills (empty when it has none).
+  [[nodiscard]] const std::vector<std::string>& skills() const;
+};
+
+/// A profile of `spec`'s own (its id left out), shared with no other.
+std::shared_ptr<const agent_profile> make_profile(core::agent_spec spec);
+
+/// The profiles in use, by value: intern() answers the one already in use
+/// for an equal spec. A million agents of a few specs keep a few profiles:
+/// with the spec in every agent's binding, that took 192 bytes an agent,
+/// this binding 80 (with make_shared's control block; heaptrack,
+/// agentreg-bench engine). Specs with
+/// metadata, an agent card or skills are not shared (those tend to be the
+/// agent's own, and comparing them costs more than it saves). A profile
+/// goes with its last agent; the pool forgets it at its next prune, which
+/// runs when the pool has doubled since the last one (so the pool stays
+/// within twice the profiles in use, plus 64). Thread-safe.
+class profile_pool {
+ public:
+  std::shared_ptr<const agent_profile> intern(core::agent_spec spec);
+
+  /// Profiles tracked: those in use, and those gone since the last prune.
+  [[nodiscard]] std::size_t size() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::unordered_multimap<std::size_t, std::weak_ptr<const agent_profile>> by_hash_;
+  std::size_t prune_at_ = 64;
+};
+
+/// An agent's id, profile and handle in the index: replaced as a whole,
+/// never modified, so readers on any thread see a consistent set.
+struct agent_binding {
+  agent_binding(std::string id, std::shared_ptr<const agent_profile> p, index::agent_ref handle)
+      : agent_id(std::move(id)), profile(std::move(p)), ref(handle) {}
+
+  std::string agent_id;
+  std::shared_ptr<const agent_profile> profile;  ///< never null
   index::agent_ref ref;
 
   /// The spec this binding was made from.
   [[nodiscard]] core::agent_spec spec() const;
-  /// Its skills (empty when it has none).
-  [[nodiscard]] const std::vector<std::string>& skills() const;
 };
+
+/// A binding of `spec` with its profile from `pool`.
+std::shared_ptr<const agent_binding> bind(profile_pool& pool, core::agent_spec spec, index::agent_ref handle);
 
 }  // namespace agentreg::actors

@@ -130,8 +130,8 @@ core::change_log::resolver change_resolver(const engine_context& ctx) {
     }
     const auto binding = rec->binding();
     out.agent_id = rec->agent_id;
-    out.agent_type = binding->agent_type;
-    out.max_capacity = binding->max_capacity;
+    out.agent_type = binding->profile->agent_type;
+    out.max_capacity = binding->profile->max_capacity;
     if (auto v = ctx.index.view(binding->ref))
       state_of(v.value, out);
     return true;

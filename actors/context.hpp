@@ -39,6 +39,8 @@ struct engine_context {
   const std::shared_ptr<const core::clock> clock;
   const core::price_table prices;
   index::priority_index index;
+  /// The agents' specs, less their ids, shared among agents with equal ones.
+  profile_pool profiles;
   directory agents;
   execution_table executions;
   tool_usage_table tools;

@@ -1,7 +1,7 @@
 #include "actors/directory.hpp"
 
 #include <algorithm>
-#include <iterator>
+#include <utility>
 
 namespace agentreg::actors {
 
@@ -51,30 +51,30 @@ std::shared_ptr<agent_record> directory::find(std::string_view agent_id) const {
   auto& s = id_shard(agent_id);
   std::shared_lock guard{s.mutex};
   auto it = s.map.find(agent_id);
-  return it == s.map.end() ? nullptr : it->second;
+  return it == s.map.end() ? nullptr : *it;
 }
 
 std::shared_ptr<agent_record> directory::find_serial(std::uint64_t serial) const {
   auto& s = by_serial_[serial % shard_count];
   std::shared_lock guard{s.mutex};
   auto it = s.map.find(serial);
-  return it == s.map.end() ? nullptr : it->second;
+  return it == s.map.end() ? nullptr : *it;
 }
 
 std::pair<std::shared_ptr<agent_record>, bool> directory::insert(std::shared_ptr<agent_record> rec) {
   auto& s = id_shard(rec->agent_id);
   {
     std::unique_lock guard{s.mutex};
-    auto [it, inserted] = s.map.try_emplace(rec->agent_id, rec);
+    auto [it, inserted] = s.map.insert(rec);
     if (!inserted)
-      return {it->second, false};
+      return {*it, false};
   }
   // Visible by id first: a pick that finds the serial before this line
   // retries (the index entry exists before the record is published at all).
   auto& t = by_serial_[rec->serial % shard_count];
   {
     std::unique_lock guard{t.mutex};
-    t.map.emplace(rec->serial, rec);
+    t.map.insert(rec);
   }
   size_.fetch_add(1, std::memory_order_relaxed);
   return {std::move(rec), true};
@@ -85,7 +85,7 @@ bool directory::erase(const agent_record& rec) {
   {
     std::unique_lock guard{s.mutex};
     auto it = s.map.find(rec.agent_id);
-    if (it == s.map.end() || it->second.get() != &rec)
+    if (it == s.map.end() || it->get() != &rec)
       return false;
     s.map.erase(it);
   }
@@ -100,53 +100,47 @@ bool directory::erase(const agent_record& rec) {
 
 std::vector<std::shared_ptr<agent_record>> directory::take_all() {
   // One shard locked at a time (ThreadSanitizer tracks at most 64 locks
-  // held by one thread). The range first, then the records: a record
-  // inserted between the two passes, which a teardown does not do, is
-  // still answered, after the others.
+  // held by one thread). Each shard's set is taken whole, and its records
+  // moved out of it beside their serials, each read once: the set is
+  // local by then, and nothing hashes the moved-from entries (a set's
+  // element is const to keep its hash right; the slot is no const object).
+  std::vector<std::pair<std::uint64_t, std::shared_ptr<agent_record>>> taken;
+  taken.reserve(size());
   std::uint64_t low = ~std::uint64_t{0}, high = 0;
-  std::size_t n = 0;
-  for (const auto& s : by_serial_) {
-    std::shared_lock guard{s.mutex};
-    for (const auto& [serial, rec] : s.map) {
+  for (auto& s : by_serial_) {
+    serial_map local;
+    {
+      std::unique_lock guard{s.mutex};
+      local = std::exchange(s.map, {});
+    }
+    for (const auto& entry : local) {
+      const std::uint64_t serial = entry->serial;
       low = std::min(low, serial);
       high = std::max(high, serial);
-      ++n;
+      taken.emplace_back(serial, std::move(const_cast<std::shared_ptr<agent_record>&>(entry)));
     }
-  }
-  std::vector<std::shared_ptr<agent_record>> out;
-  if (n > 0 && high - low < 2 * std::uint64_t{n}) {
-    // Serials are handed out in order and never reused: the usual
-    // directory holds most of a range, and each record goes to its place
-    // in it (no sort), the holes squeezed out after.
-    out.resize(high - low + 1);
-    std::vector<std::shared_ptr<agent_record>> late;
-    for (auto& s : by_serial_) {
-      std::unique_lock guard{s.mutex};
-      for (auto& [serial, rec] : s.map)
-        (serial >= low && serial - low < out.size() ? out[serial - low] : late.emplace_back()) = std::move(rec);
-      s.map = {};
-    }
-    std::erase(out, nullptr);
-    std::move(late.begin(), late.end(), std::back_inserter(out));
-  } else {
-    std::vector<std::pair<std::uint64_t, std::shared_ptr<agent_record>>> by_serial;
-    by_serial.reserve(n);
-    for (auto& s : by_serial_) {
-      std::unique_lock guard{s.mutex};
-      for (auto& [serial, rec] : s.map)
-        by_serial.emplace_back(serial, std::move(rec));
-      s.map = {};
-    }
-    std::sort(by_serial.begin(), by_serial.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-    out.reserve(by_serial.size());
-    for (auto& entry : by_serial)
-      out.push_back(std::move(entry.second));
   }
   for (auto& s : by_id_) {
     std::unique_lock guard{s.mutex};
     s.map = {};
   }
   size_.store(0, std::memory_order_relaxed);
+  const std::uint64_t n = taken.size();
+  std::vector<std::shared_ptr<agent_record>> out;
+  if (n > 0 && high - low < 2 * n) {
+    // Serials are handed out in order and never reused: the usual
+    // directory holds most of a range, and each record goes to its place
+    // in it (no sort), the holes squeezed out after.
+    out.resize(high - low + 1);
+    for (auto& [serial, rec] : taken)
+      out[serial - low] = std::move(rec);
+    std::erase(out, nullptr);
+  } else {
+    std::sort(taken.begin(), taken.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    out.reserve(n);
+    for (auto& entry : taken)
+      out.push_back(std::move(entry.second));
+  }
   return out;
 }
 

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include <boost/unordered/unordered_flat_map.hpp>
+#include <boost/unordered/unordered_flat_set.hpp>
 
 #include "actors/agent_binding.hpp"
 #include "core/spin_lock.hpp"
@@ -108,7 +108,7 @@ class directory {
   void for_each(F&& f) const {
     for (const auto& s : by_id_) {
       std::shared_lock guard{s.mutex};
-      for (const auto& [id, rec] : s.map)
+      for (const auto& rec : s.map)
         f(rec);
     }
   }
@@ -119,8 +119,8 @@ class directory {
   /// merge each chunk with the one freed just before it, still in cache,
   /// rather than with a neighbour anywhere in the heap (in hash order, the
   /// frees of 1 M agents took twice as long: agentreg-bench engine).
-  /// Reads no record (the serials are the serial maps' keys); sorts only a
-  /// directory whose serials are spread over more than twice its size.
+  /// Reads each record's serial once; sorts only a directory whose serials
+  /// are spread over more than twice its size.
   /// Locks one shard at a time: finds meanwhile are safe (and find nothing
   /// once it is done); an insert or erase meanwhile is not (each takes its
   /// two locks one after the other, and could be cut in two). For the
@@ -136,16 +136,42 @@ class directory {
     mutable std::shared_mutex mutex;
     Map map;
   };
-  // Open addressing (Boost's flat maps): a lookup reads a group of hash
-  // fragments and the one entry they point at, where std::unordered_map
-  // walks a chain of nodes, each a cache miss at a million agents (with a
-  // 64-bit division per node), and rehashing relinks every node; that
-  // walk and those rehashes were a quarter of registering 1 M agents
-  // (perf). Searched by string_view: no std::string is built per lookup.
-  // No reference into a map outlives its shard's lock.
-  using id_map =
-      boost::unordered_flat_map<std::string, std::shared_ptr<agent_record>, core::string_hash, std::equal_to<>>;
-  using serial_map = boost::unordered_flat_map<std::uint64_t, std::shared_ptr<agent_record>>;
+  // Open addressing (Boost's flat containers): a lookup reads a group of
+  // hash fragments and the one entry they point at, where
+  // std::unordered_map walks a chain of nodes, each a cache miss at a
+  // million agents (with a 64-bit division per node), and rehashing relinks
+  // every node; that walk and those rehashes were a quarter of registering
+  // 1 M agents (perf). Sets of the records, keyed by what each record holds
+  // (its id, its serial): an entry is the record's shared_ptr, 16 bytes,
+  // where a map's copy of the key beside it made 48 (id) and 24 (serial),
+  // and 96 + 49 bytes an agent at a million (heaptrack). A lookup's
+  // comparison, and a rehash, read the record's id or serial (const). Searched by
+  // string_view or serial: no std::string and no record is built per
+  // lookup. No reference into a set outlives its shard's lock.
+  struct by_id {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view id) const { return core::string_hash{}(id); }
+    std::size_t operator()(const std::shared_ptr<agent_record>& r) const { return (*this)(r->agent_id); }
+    static std::string_view key(std::string_view id) { return id; }
+    static std::string_view key(const std::shared_ptr<agent_record>& r) { return r->agent_id; }
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      return key(a) == key(b);
+    }
+  };
+  struct by_serial {
+    using is_transparent = void;
+    std::size_t operator()(std::uint64_t serial) const { return std::hash<std::uint64_t>{}(serial); }
+    std::size_t operator()(const std::shared_ptr<agent_record>& r) const { return (*this)(r->serial); }
+    static std::uint64_t key(std::uint64_t serial) { return serial; }
+    static std::uint64_t key(const std::shared_ptr<agent_record>& r) { return r->serial; }
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      return key(a) == key(b);
+    }
+  };
+  using id_map = boost::unordered_flat_set<std::shared_ptr<agent_record>, by_id, by_id>;
+  using serial_map = boost::unordered_flat_set<std::shared_ptr<agent_record>, by_serial, by_serial>;
   shard<id_map>& id_shard(std::string_view id) const;
 
   mutable std::array<shard<id_map>, shard_count> by_id_;

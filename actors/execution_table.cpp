@@ -6,9 +6,9 @@ core::execution running_execution::to_execution(const core::uuid& id, const std:
   core::execution e;
   e.id = core::to_string(id);
   e.agent_id = agent->agent_id;
-  e.agent_type = agent->agent_type;
-  e.llm_provider = agent->llm_provider;
-  e.model_name = agent->model_name;
+  e.agent_type = agent->profile->agent_type;
+  e.llm_provider = agent->profile->llm_provider;
+  e.model_name = agent->profile->model_name;
   e.task_type = std::move(task_type);
   e.workflow_slug = std::move(workflow_slug);
   e.run_id = std::move(run_id);

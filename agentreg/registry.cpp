@@ -199,7 +199,7 @@ struct registry::impl {
         // previous process's monotonic clock means nothing here).
         const auto age = std::max<core::timestamp>(0, ctx.clock->now() - e.started_at);
         // A binding with no index handle: only its spec is read.
-        ctx.executions.insert(*id, {std::make_shared<const actors::agent_binding>(std::move(spec), index::agent_ref{}),
+        ctx.executions.insert(*id, {actors::bind(ctx.profiles, std::move(spec), index::agent_ref{}),
                                     std::move(e.task_type),
                                     std::move(e.workflow_slug), std::move(e.run_id), e.started_at,
                                     ctx.clock->monotonic() - age});
@@ -245,7 +245,7 @@ struct registry::impl {
     auto ref = ctx.index.insert(spec.agent_type, static_cast<std::uint32_t>(spec.max_capacity), rec->serial, status);
     if (!ref)
       return actors::to_core(ref.error, spec.agent_id);
-    rec->set_binding(std::make_shared<const actors::agent_binding>(spec, ref.value));
+    rec->set_binding(actors::bind(ctx.profiles, spec, ref.value));
     actors::touch(*rec, ref.value, ctx);
     // Spawned here rather than by the supervisor so that registering needs no
     // round trip; a crash reaches the supervisor from the actor itself.
@@ -778,7 +778,7 @@ expected<unit> registry::unregister_agent(const std::string& agent_id) {
     return error{errc::unknown_agent, "agent " + agent_id + " is not registered"};
   if (auto binding = (*rec)->binding()) {
     ctx.index.remove(binding->ref);
-    actors::record_unregistered(ctx, agent_id, binding->agent_type);
+    actors::record_unregistered(ctx, agent_id, binding->profile->agent_type);
   }
   caf::anon_send_exit((*rec)->actor(), caf::exit_reason::user_shutdown);
   impl_->persist_agent(**rec, true);
@@ -828,7 +828,7 @@ void registry::list_agents_page_async(agent_page_request request, completion<age
       const auto binding = rec->binding();
       if (!binding)
         return;
-      const auto& b = *binding;
+      const auto& b = *binding->profile;
       if ((f.agent_type && b.agent_type != *f.agent_type) || (f.llm_provider && b.llm_provider != *f.llm_provider) ||
           (f.model_name && b.model_name != *f.model_name) ||
           (request.skill && std::find(b.skills().begin(), b.skills().end(), *request.skill) == b.skills().end()))

@@ -4,11 +4,14 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <numeric>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "actors/agent_binding.hpp"
@@ -32,7 +35,7 @@ BOOST_AUTO_TEST_CASE(take_all_of_an_empty_directory_is_empty) {
   BOOST_TEST(d.size() == 0u);
 }
 
-// Serials inserted out of order, spread over every shard of both maps (and
+// Serials inserted out of order, spread over every shard of both sets (and
 // past a shard's first growth): answered in serial order, every record
 // once, and the directory keeps no reference to any.
 BOOST_AUTO_TEST_CASE(take_all_answers_every_record_in_serial_order_and_empties_the_directory) {
@@ -124,13 +127,14 @@ bool same(const core::agent_spec& a, const core::agent_spec& b) {
 
 BOOST_AUTO_TEST_CASE(a_spec_without_metadata_card_or_skills_keeps_no_extras_and_comes_back_whole) {
   const auto s = full_spec();
-  const actors::agent_binding b{s, index::agent_ref{3, 7, 11}};
-  BOOST_TEST(!b.extras);
-  BOOST_TEST(b.skills().empty());
-  BOOST_TEST(same(b.spec(), s));
-  BOOST_TEST(b.ref.pool == 3u);
-  BOOST_TEST(b.ref.slot == 7u);
-  BOOST_TEST(b.ref.generation == 11u);
+  actors::profile_pool pool;
+  const auto b = actors::bind(pool, s, index::agent_ref{3, 7, 11});
+  BOOST_TEST(!b->profile->extras);
+  BOOST_TEST(b->profile->skills().empty());
+  BOOST_TEST(same(b->spec(), s));
+  BOOST_TEST(b->ref.pool == 3u);
+  BOOST_TEST(b->ref.slot == 7u);
+  BOOST_TEST(b->ref.generation == 11u);
 }
 
 // Each of the three alone makes the extras, and every field comes back.
@@ -144,12 +148,104 @@ BOOST_AUTO_TEST_CASE(metadata_a_card_or_skills_each_keep_extras_and_come_back_wh
         s.agent_card = R"({"name":"Planner","version":"1.0"})";
       if (which == 2)
         s.skills = {"plan", "review"};
-      const actors::agent_binding b{s, {}};
-      BOOST_TEST(static_cast<bool>(b.extras));
-      BOOST_TEST(same(b.spec(), s));
-      BOOST_TEST((b.skills() == s.skills));
+      actors::profile_pool pool;
+      const auto b = actors::bind(pool, s, {});
+      BOOST_TEST(static_cast<bool>(b->profile->extras));
+      BOOST_TEST(same(b->spec(), s));
+      BOOST_TEST((b->profile->skills() == s.skills));
+      // Not shared: an equal spec gets a profile of its own.
+      BOOST_TEST(actors::bind(pool, s, {})->profile != b->profile);
+      BOOST_TEST(pool.size() == 0u);
     }
   }
+}
+
+// Agents with equal specs share one profile; each field that differs, by
+// as little as a sign bit, makes another, and each comes back bit for bit.
+BOOST_AUTO_TEST_CASE(equal_specs_share_a_profile_and_every_field_that_differs_makes_another) {
+  actors::profile_pool pool;
+  auto s = full_spec();
+  const auto a = actors::bind(pool, s, {});
+  s.agent_id = "another-id";
+  const auto b = actors::bind(pool, s, {});
+  BOOST_TEST(a->profile == b->profile);
+  BOOST_TEST(a->agent_id != b->agent_id);
+  BOOST_TEST(b->spec().agent_id == "another-id");
+  BOOST_TEST(pool.size() == 1u);
+  for (int which = 0; which < 6; ++which) {
+    BOOST_TEST_CONTEXT("field " << which) {
+      auto t = full_spec();
+      if (which == 0) t.agent_type += "x";
+      if (which == 1) t.llm_provider += "x";
+      if (which == 2) t.model_name += "x";
+      if (which == 3) t.temperature = std::nextafter(t.temperature, 10.0);
+      if (which == 4) t.max_tokens += 1;
+      if (which == 5) t.max_capacity += 1;
+      const auto c = actors::bind(pool, t, {});
+      BOOST_TEST(c->profile != a->profile);
+      BOOST_TEST(same(c->spec(), t));
+    }
+  }
+  auto zero = full_spec(), minus_zero = full_spec();
+  zero.temperature = 0.0;
+  minus_zero.temperature = -0.0;
+  const auto z = actors::bind(pool, zero, {});
+  const auto m = actors::bind(pool, minus_zero, {});
+  BOOST_TEST(z->profile != m->profile);
+  BOOST_TEST(!std::signbit(z->spec().temperature));
+  BOOST_TEST(std::signbit(m->spec().temperature));
+}
+
+// A profile goes with its last agent, and the pool forgets it: agents of
+// ever new specs, each let go, leave the pool within its bound (twice those
+// in use, plus 64), not one entry per spec ever seen.
+BOOST_AUTO_TEST_CASE(a_profile_goes_with_its_last_agent_and_the_pool_stays_bounded) {
+  actors::profile_pool pool;
+  std::weak_ptr<const actors::agent_profile> first;
+  const auto kept = actors::bind(pool, full_spec(), {});
+  for (int i = 0; i < 10'000; ++i) {
+    auto s = full_spec();
+    s.model_name = "model-" + std::to_string(i);
+    const auto b = actors::bind(pool, s, {});
+    if (i == 0)
+      first = b->profile;
+    BOOST_TEST_REQUIRE(pool.size() <= 2 * 2u + 64u);
+  }
+  BOOST_TEST(first.expired());
+  // The one still in use is still shared.
+  BOOST_TEST(actors::bind(pool, full_spec(), {})->profile == kept->profile);
+}
+
+// Registrations from several threads at once, half of them of one spec:
+// each gets a profile equal to its spec, and the equal ones share one.
+BOOST_AUTO_TEST_CASE(concurrent_interning_shares_equal_specs_and_never_mixes_them_up) {
+  actors::profile_pool pool;
+  constexpr int threads = 4, per_thread = 5'000;
+  std::vector<std::vector<std::shared_ptr<const actors::agent_binding>>> made(threads);
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t)
+    workers.emplace_back([&, t] {
+      for (int i = 0; i < per_thread; ++i) {
+        auto s = full_spec();
+        s.agent_id = "a-" + std::to_string(t) + "-" + std::to_string(i);
+        if (i % 2 == 1)
+          s.model_name = "m-" + std::to_string(i % 64);
+        made[t].push_back(actors::bind(pool, s, {}));
+        if (i % 3 == 0)
+          made[t].pop_back();  // some go at once: profiles come and go meanwhile
+      }
+    });
+  for (auto& w : workers)
+    w.join();
+  std::map<std::string, const actors::agent_profile*> by_model;
+  for (const auto& list : made)
+    for (const auto& b : list) {
+      auto [it, fresh] = by_model.try_emplace(b->profile->model_name, b->profile.get());
+      BOOST_TEST(it->second == b->profile.get());
+      const auto i = std::stoi(b->agent_id.substr(b->agent_id.rfind('-') + 1));
+      BOOST_TEST(b->profile->model_name == (i % 2 == 1 ? "m-" + std::to_string(i % 64) : full_spec().model_name));
+    }
+  BOOST_TEST(by_model.size() == 33u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include <caf/actor_system.hpp>
+#include <caf/actor_cast.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
@@ -53,7 +54,7 @@ struct engine {
     BOOST_REQUIRE(ref.error == index::errc::ok);
     core::agent_spec spec{id, "worker", "test", "model"};
     spec.max_capacity = 4;
-    rec->set_binding(std::make_shared<const actors::agent_binding>(spec, ref.value));
+    rec->set_binding(actors::bind(ctx->profiles, spec, ref.value));
     rec->set_actor(actors::spawn_agent(system, rec, *ctx));
     BOOST_REQUIRE(ctx->agents.insert(rec).second);
     return rec;
@@ -89,6 +90,32 @@ struct engine {
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(actors_supervisor)
+
+// The record holds its actor and the actor its record: the actor lets go of
+// the record when it exits, and when its last handle goes without an exit,
+// so an agent let go leaves neither behind, whether or not its actor ran.
+BOOST_AUTO_TEST_CASE(an_agent_let_go_frees_its_record_and_actor_whether_or_not_the_actor_ran) {
+  engine e;
+  for (int way = 0; way < 3; ++way) {
+    BOOST_TEST_CONTEXT((way == 0 ? "ran, then stopped" : way == 1 ? "stopped before a message" : "handle dropped")) {
+      auto rec = e.add("agent-" + std::to_string(way));
+      if (way == 0)
+        BOOST_TEST(e.answers(*rec));
+      const std::weak_ptr<actors::agent_record> record = rec;
+      const caf::actor_addr actor = rec->actor().address();
+      BOOST_REQUIRE(e.ctx->agents.erase(*rec));
+      rec->unregistered.store(true);
+      if (way < 2)
+        caf::anon_send_exit(rec->actor(), caf::exit_reason::user_shutdown);
+      else
+        rec->set_actor({});
+      rec.reset();
+      BOOST_TEST(eventually([&] { return record.expired(); }));
+      BOOST_TEST(eventually([&] { return !caf::actor_cast<caf::strong_actor_ptr>(actor); }));
+    }
+  }
+  BOOST_TEST(e.restarts() == 0);
+}
 
 BOOST_AUTO_TEST_CASE(an_agent_actor_that_crashes_is_respawned_and_answers_again) {
   engine e;
