@@ -96,10 +96,10 @@ bool atomic_bitmap::test(std::uint32_t i) const {
          (leaf[(i / 64) % words_per_block].load(std::memory_order_acquire) & bit(i)) != 0;
 }
 
-std::optional<std::uint32_t> atomic_bitmap::scan_block(std::uint32_t b, std::uint64_t word_mask) const {
+std::uint32_t atomic_bitmap::scan_block(std::uint32_t b, std::uint64_t word_mask) const {
   word* leaf = block(b);
   if (leaf == nullptr)
-    return std::nullopt;
+    return none;
   // seq_cst loads keep find_* consistent with the seq_cst writers: a reader
   // that misses a bit here is ordered before the set that raised it.
   std::uint64_t words = mid_[b].load(std::memory_order_seq_cst) & word_mask;
@@ -119,17 +119,17 @@ std::optional<std::uint32_t> atomic_bitmap::scan_block(std::uint32_t b, std::uin
       return b * block_bits + w * 64 + static_cast<std::uint32_t>(std::countr_zero(bits));
     words &= words - 1;
   }
-  return std::nullopt;
+  return none;
 }
 
-std::optional<std::uint32_t> atomic_bitmap::scan_top(std::uint32_t first_block) const {
+std::uint32_t atomic_bitmap::scan_top(std::uint32_t first_block) const {
   for (std::uint32_t t = first_block / 64; t < top_words_; ++t) {
     std::uint64_t blocks = top_[t].load(std::memory_order_seq_cst);
     if (t == first_block / 64)
       blocks &= from_bit(first_block);
     while (blocks != 0) {
       const std::uint32_t b = t * 64 + static_cast<std::uint32_t>(std::countr_zero(blocks));
-      if (auto hit = scan_block(b, ~std::uint64_t{0}))
+      if (const auto hit = scan_block(b, ~std::uint64_t{0}); hit != none)
         return hit;
       // The block looked empty: drop its top bit unless a word is (again)
       // summarized in it, with the same clear-then-re-read as above.
@@ -137,34 +137,34 @@ std::optional<std::uint32_t> atomic_bitmap::scan_top(std::uint32_t first_block) 
         top_[t].fetch_and(~bit(b), std::memory_order_seq_cst);
         if (mid_[b].load(std::memory_order_seq_cst) != 0) {
           top_[t].fetch_or(bit(b), std::memory_order_seq_cst);
-          if (auto hit = scan_block(b, ~std::uint64_t{0}))
+          if (const auto hit = scan_block(b, ~std::uint64_t{0}); hit != none)
             return hit;
         }
       }
       blocks &= blocks - 1;
     }
   }
-  return std::nullopt;
+  return none;
 }
 
-std::optional<std::uint32_t> atomic_bitmap::find_next_slow(std::uint32_t start) const {
+std::uint32_t atomic_bitmap::find_next_slow(std::uint32_t start) const {
   if (start >= size())
-    return std::nullopt;
+    return none;
   const std::uint32_t b = start / block_bits, w = (start / 64) % words_per_block;
   if (const word* leaf = block(b)) {
     if (std::uint64_t bits = leaf[w].load(std::memory_order_seq_cst) & from_bit(start))
       return b * block_bits + w * 64 + static_cast<std::uint32_t>(std::countr_zero(bits));
     if (w + 1 < words_per_block)
-      if (auto hit = scan_block(b, from_bit(w + 1)))
+      if (const auto hit = scan_block(b, from_bit(w + 1)); hit != none)
         return hit;
   }
   if (b + 1 < blocks_)
     return scan_top(b + 1);
-  return std::nullopt;
+  return none;
 }
 
-std::optional<std::uint32_t> atomic_bitmap::find_from(std::uint32_t start) const {
-  if (auto hit = find_next(start))
+std::uint32_t atomic_bitmap::find_from(std::uint32_t start) const {
+  if (const auto hit = find_next(start); hit != none)
     return hit;
   return find_first();
 }

@@ -2,12 +2,15 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstddef>
 #include <cstring>
 #include <functional>
 #include <new>
 #include <stdexcept>
+#include <utility>
 
 #include "index/rank.hpp"
+#include "index/stripe.hpp"
 
 namespace agentreg::index {
 
@@ -149,11 +152,11 @@ struct chunked_array {
   std::unique_ptr<std::atomic<Node*>[]> table;
 };
 
-// Pops an index from a Treiber stack, or allocates a fresh one below `max`.
-// Returns max when both are exhausted.
+constexpr std::uint32_t no_index = ~std::uint32_t{0};
+
+// Pops an index from a Treiber stack; no_index when it is empty.
 template <class Array>
-std::uint32_t pop_or_grow(std::atomic<std::uint64_t>& head, std::atomic<std::uint32_t>& high_water,
-                          Array& nodes, std::uint32_t max) {
+std::uint32_t pop_free(std::atomic<std::uint64_t>& head, Array& nodes) {
   // acquire: pairs with the release CAS in push_free, so the popped node's
   // next_free (and its fields) written before the push are visible.
   std::uint64_t h = head.load(std::memory_order_acquire);
@@ -164,6 +167,12 @@ std::uint32_t pop_or_grow(std::atomic<std::uint64_t>& head, std::atomic<std::uin
                                    std::memory_order_acquire, std::memory_order_acquire))
       return index;
   }
+  return no_index;
+}
+
+// A fresh index below `max`, raising the high-water mark; max when all are taken.
+template <class Array>
+std::uint32_t grow(std::atomic<std::uint32_t>& high_water, Array& nodes, std::uint32_t max) {
   // Allocate first, publish second: the chunk of index n exists before the
   // high-water mark passes n, so every reader that bounds an index by the
   // mark (scan, reclaim_expired, leases_held, release, modify) finds its
@@ -179,6 +188,16 @@ std::uint32_t pop_or_grow(std::atomic<std::uint64_t>& head, std::atomic<std::uin
     if (high_water.compare_exchange_weak(n, n + 1, std::memory_order_release, std::memory_order_relaxed))
       return n;
   }
+}
+
+// Pops an index from a Treiber stack, or allocates a fresh one below `max`.
+// Returns max when both are exhausted.
+template <class Array>
+std::uint32_t pop_or_grow(std::atomic<std::uint64_t>& head, std::atomic<std::uint32_t>& high_water,
+                          Array& nodes, std::uint32_t max) {
+  if (const std::uint32_t index = pop_free(head, nodes); index != no_index)
+    return index;
+  return grow(high_water, nodes, max);
 }
 
 template <class Array>
@@ -257,7 +276,11 @@ struct alignas(64) lease_record {
   std::atomic<std::uint64_t> token{0};
   std::atomic<std::int64_t> expires_at{0};
   std::atomic<std::uint32_t> pool{0}, slot{0}, generation{0};
+  // While free: the next record of its chain (index + 1; 0 ends it), and,
+  // for the first record of a chain in lease_table::batches, the length of
+  // the chain and the first record of the next chain (index + 1).
   std::atomic<std::uint32_t> next_free{0};
+  std::atomic<std::uint32_t> batch_length{0}, next_batch{0};
 };
 
 void cpu_relax() {
@@ -333,21 +356,14 @@ std::optional<agent_label> copy_label(const label_cell& c) {
 
 constexpr std::uint32_t buckets_per_page = 256;
 
-// Hot shared words (lease free-lists, pick cursors) are striped by thread, a
-// cache line each, so that two threads acquiring and releasing do not bounce
-// one line between their CPUs on every call.
-constexpr std::uint32_t stripes = 16;
+// Hot shared words (lease free-lists, pick cursors) are striped by thread
+// (index/stripe.hpp), a cache line each, so that two threads acquiring and
+// releasing do not bounce one line between their CPUs on every call.
+constexpr std::uint32_t stripes = stripe::count;
 
 // The fewest slots a pick region holds (see pool_state::region_of): below
 // 2 * min_region agents a type is one region, and ties rotate over all.
 constexpr std::uint32_t min_region = 64;
-
-std::uint32_t my_stripe() {
-  static std::atomic<std::uint32_t> next{0};
-  // relaxed: only spreads threads over stripes.
-  thread_local const std::uint32_t stripe = next.fetch_add(1, std::memory_order_relaxed) % stripes;
-  return stripe;
-}
 
 template <class T>
 struct alignas(64) padded {
@@ -457,12 +473,12 @@ struct priority_index::pool_state {
   struct region {
     std::uint32_t first, last;
   };
-  static region region_of(std::uint32_t stripe, std::uint32_t hw) {
+  static region region_of(std::uint32_t stripe_id, std::uint32_t hw) {
     // A power of two, so that cutting needs no division.
     const std::uint32_t length = std::max(min_region, std::bit_ceil((hw + stripes - 1) / stripes));
     const std::uint32_t shift = static_cast<std::uint32_t>(std::countr_zero(length));
     const std::uint32_t count = std::max(1u, (hw + length - 1) >> shift);
-    const std::uint32_t k = stripe < count ? stripe : stripe % count;
+    const std::uint32_t k = stripe_id < count ? stripe_id : stripe_id % count;
     return {k << shift, std::min(hw, (k + 1) << shift)};
   }
 
@@ -479,54 +495,55 @@ struct priority_index::pool_state {
 
   // Finds a candidate that is eligible in the lowest non-empty rank and
   // returns it with the word it was validated against. Drops stale hints.
-  candidate pick() {
-    const std::uint32_t stripe = my_stripe();
+  // `stripe_id` is the caller's (stripe::of_this_thread()), read once per call.
+  candidate pick(std::uint32_t stripe_id) {
     for (;;) {
-      const auto rank = ranks.find_first();
-      if (!rank)
+      const std::uint32_t rank = ranks.find_first();
+      if (rank == atomic_bitmap::none)
         return {0, 0, false};
-      atomic_bitmap* b = bucket(*rank);
-      const auto s = b ? find_near(*b, stripe) : std::nullopt;
-      if (!s) {
+      atomic_bitmap* b = bucket(rank);
+      const std::uint32_t s = b ? find_near(*b, stripe_id) : atomic_bitmap::none;
+      if (s == atomic_bitmap::none) {
         // The bucket is empty: here its rank's bit is dropped, with the
         // same clear-then-re-read as the bitmap's summaries.
-        ranks.clear(*rank);
+        ranks.clear(rank);
         if (b && !b->empty())
-          ranks.set(*rank);
+          ranks.set(rank);
         continue;
       }
       // seq_cst: the validation read of the Dekker pair with unlist().
-      const std::uint64_t w = slots.at(*s).word.load(std::memory_order_seq_cst);
-      if (rank_of(w) != *rank) {
-        unlist(*s, *rank);  // a stale hint: the agent has moved
+      const std::uint64_t w = slots.at(s).word.load(std::memory_order_seq_cst);
+      if (rank_of(w) != rank) {
+        unlist(s, rank);  // a stale hint: the agent has moved
         continue;
       }
-      return {w, *s, true};
+      return {w, s, true};
     }
   }
 
-  // A set bit of bucket b: from the stripe's cursor to the end of its
-  // region, then from the region's start, then anywhere.
-  std::optional<std::uint32_t> find_near(const atomic_bitmap& b, std::uint32_t stripe) const {
+  // A set bit of bucket b (none if it has none): from the stripe's cursor
+  // to the end of its region, then from the region's start, then anywhere.
+  std::uint32_t find_near(const atomic_bitmap& b, std::uint32_t stripe_id) const {
     // relaxed: the high-water mark and the cursor only place the search;
     // any value gives a correct answer.
-    const region r = region_of(stripe, high_water.load(std::memory_order_relaxed));
-    std::uint32_t from = cursors[stripe].value.load(std::memory_order_relaxed);
+    const region r = region_of(stripe_id, high_water.load(std::memory_order_relaxed));
+    std::uint32_t from = cursors[stripe_id].value.load(std::memory_order_relaxed);
     if (from < r.first || from >= r.last)
       from = r.first;
-    auto s = b.find_next(from);
-    if (s && *s < r.last)
+    // `none` is above every slot, so the bounds below also test for it.
+    const std::uint32_t s = b.find_next(from);
+    if (s < r.last)
       return s;
     if (from > r.first)
-      if (const auto early = b.find_next(r.first); early && *early < from)
+      if (const std::uint32_t early = b.find_next(r.first); early < from)
         return early;
-    return s ? s : b.find_first();
+    return s != atomic_bitmap::none ? s : b.find_first();
   }
 
   // The calling thread's next pick starts after slot s (see find_near).
-  void advance_cursor(std::uint32_t s) {
+  void advance_cursor(std::uint32_t stripe_id, std::uint32_t s) {
     // relaxed: the cursor only spreads ties.
-    cursors[my_stripe()].value.store(s + 1, std::memory_order_relaxed);
+    cursors[stripe_id].value.store(s + 1, std::memory_order_relaxed);
   }
 
   std::string name;
@@ -554,24 +571,123 @@ void clear_label(Pool& p, std::uint32_t s) {
 
 }  // namespace
 
+// Where free lease records wait. A pair of acquire and release takes a
+// record and gives one back; with a shared free-list each was a CAS on a
+// shared word, and two of the five locked instructions of a pair. Here a
+// thread that owns its stripe (index/stripe.hpp) keeps free records in a
+// cache of its own, two chains of up to `batch` records (as tcmalloc's
+// per-CPU caches keep objects), and meets the shared lists once per
+// `batch` records at most: when its chains are full it hands a whole chain
+// to `batches`, and when they are empty it takes one.
+//
+// Threads that share a stripe (beyond stripe::count at once) use `loose`,
+// a stack of single records, and take from `batches` when it is empty.
+// Records flow from a thread that releases to one that acquires through
+// `batches`, so a table whose leases are acquired on one thread and
+// released on another stays as large as the leases held at once, plus the
+// caches. The caches hold at most 2 * batch records per owned stripe
+// (stripe::count * 2 * batch in all): those are the only free records
+// another thread cannot take, so too_many_leases can come while up to
+// that many fewer than max_leases are held.
 struct priority_index::lease_table {
+  static constexpr std::uint32_t batch = 32;
+
+  // A chain of free records linked by next_free: its first (index + 1; 0
+  // when empty) and its length.
+  struct chain {
+    std::uint32_t first = 0;
+    std::uint32_t length = 0;
+  };
+  // An owned stripe's free records: touched by the stripe's owner only.
+  struct alignas(64) cache {
+    chain current, spare;
+  };
+
   lease_table() : records(max_leases) {}
 
-  // A record from this thread's free-list, else a fresh one, else one from
-  // another stripe. Returns max_leases when the table is full.
-  std::uint32_t allocate() {
-    const std::uint32_t mine = my_stripe();
-    std::atomic<std::uint32_t> no_growth{max_leases};
-    std::uint32_t r = pop_or_grow(free_heads[mine].value, high_water, records, max_leases);
-    for (std::uint32_t k = 1; r == max_leases && k < stripes; ++k)
-      r = pop_or_grow(free_heads[(mine + k) % stripes].value, no_growth, records, max_leases);
+  // A free record, or max_leases when the table is full.
+  std::uint32_t allocate(stripe me) {
+    const std::uint32_t r = me.owned ? from_cache(caches[me.id]) : from_shared();
+    return r != no_index ? r : grow(high_water, records, max_leases);
+  }
+
+  // An owner's: its current chain, its spare, a chain from `batches`, a
+  // loose record; no_index when all are empty.
+  std::uint32_t from_cache(cache& c) {
+    if (c.current.length == 0)
+      c.current = c.spare.length != 0 ? std::exchange(c.spare, {}) : pop_batch();
+    if (c.current.length == 0)
+      return pop_free(loose, records);
+    const std::uint32_t r = c.current.first - 1;
+    c.current = {records.at(r).next_free.load(std::memory_order_relaxed), c.current.length - 1};
     return r;
   }
-  void free(std::uint32_t r) { push_free(free_heads[my_stripe()].value, records, r); }
+
+  // A sharer's: a loose record, else the first of a chain from `batches`
+  // (the rest goes back as a chain); no_index when both are empty.
+  std::uint32_t from_shared() {
+    if (const std::uint32_t r = pop_free(loose, records); r != no_index)
+      return r;
+    const chain got = pop_batch();
+    if (got.length == 0)
+      return no_index;
+    const std::uint32_t r = got.first - 1;
+    if (got.length > 1)
+      push_batch({records.at(r).next_free.load(std::memory_order_relaxed), got.length - 1});
+    return r;
+  }
+
+  // Puts record r, which the caller alone holds, back for reuse.
+  void free(stripe me, std::uint32_t r) {
+    if (!me.owned) {
+      push_free(loose, records, r);
+      return;
+    }
+    cache& c = caches[me.id];
+    if (c.current.length == batch) {
+      if (c.spare.length != 0)
+        push_batch(c.spare);
+      c.spare = std::exchange(c.current, {});
+    }
+    records.at(r).next_free.store(c.current.first, std::memory_order_relaxed);
+    c.current = {r + 1, c.current.length + 1};
+  }
+
+  // Takes the chain on top of `batches` (length 0 when there is none).
+  chain pop_batch() {
+    // acquire: pairs with push_batch's release, so the chain's links and
+    // its first record's fields written before the push are visible.
+    std::uint64_t h = batches.load(std::memory_order_acquire);
+    while ((h & 0xffffffffu) != 0) {
+      const std::uint32_t first = static_cast<std::uint32_t>(h);
+      lease_record& head = records.at(first - 1);
+      // Read before the CAS and possibly stale: a chain popped meanwhile
+      // moved the tag, and the CAS fails.
+      const std::uint32_t length = head.batch_length.load(std::memory_order_relaxed);
+      const std::uint32_t next = head.next_batch.load(std::memory_order_relaxed);
+      if (batches.compare_exchange_weak(h, pack_head(static_cast<std::uint32_t>(h >> 32) + 1, next),
+                                        std::memory_order_acquire, std::memory_order_acquire))
+        return {first, length};
+    }
+    return {};
+  }
+
+  void push_batch(chain c) {
+    lease_record& head = records.at(c.first - 1);
+    head.batch_length.store(c.length, std::memory_order_relaxed);
+    std::uint64_t h = batches.load(std::memory_order_relaxed);
+    do {
+      head.next_batch.store(static_cast<std::uint32_t>(h), std::memory_order_relaxed);
+      // release: publishes the chain's links and the fields above to pop_batch.
+    } while (!batches.compare_exchange_weak(h, pack_head(static_cast<std::uint32_t>(h >> 32) + 1, c.first),
+                                            std::memory_order_release, std::memory_order_relaxed));
+  }
 
   chunked_array<lease_record> records;
   std::atomic<std::uint32_t> high_water{0};
-  padded<std::uint64_t> free_heads[stripes];
+  alignas(64) std::atomic<std::uint64_t> batches{0};  // Treiber stack of chains, linked by next_batch
+  alignas(64) std::atomic<std::uint64_t> loose{0};    // Treiber stack of records, linked by next_free
+  cache caches[stripes];
 };
 
 // ---- priority_index --------------------------------------------------------------
@@ -928,25 +1044,49 @@ result<agent_view> priority_index::least_loaded(std::uint32_t pool) const {
   pool_state* p = pool_at(pool);
   if (p == nullptr)
     return {errc::unknown_type, {}};
+  const std::uint32_t stripe_id = stripe::of_this_thread().id;
   for (;;) {
-    const auto hit = p->pick();
+    const auto hit = p->pick(stripe_id);
     if (!hit.found)
       return {errc::no_capacity, {}};
     const auto s = hit.slot;
     const auto w = hit.word;
-    p->advance_cursor(s);
+    p->advance_cursor(stripe_id, s);
     // The agent left the slot meanwhile: pick again.
     if (agent_view v; view_of(p->slots.at(s), pool, s, decode(w).generation, w, v))
       return {errc::ok, v};
   }
 }
 
+namespace {
+
+// The answer of a successful acquire, its first sixteen bytes of lease
+// (agent and record) written in one store. Written field by field, a
+// caller that copies the lease whole (into a std::optional, a struct of
+// its own) loads those bytes in one 16-byte load that no single store can
+// forward, and waits for the stores to retire: perf annotate put 8 % of a
+// pair's time on that load. GCC and Clang vector extensions: SSE on x86,
+// NEON on ARM.
+result<lease> granted(std::uint32_t pool, std::uint32_t slot, std::uint32_t generation, std::uint32_t record,
+                      std::uint64_t token) {
+  static_assert(offsetof(lease, agent) == 0 && offsetof(lease, record) == 12 && sizeof(agent_ref) == 12);
+  using four_words = std::uint32_t __attribute__((vector_size(16)));
+  const four_words head = {pool, slot, generation, record};
+  result<lease> out;
+  std::memcpy(static_cast<void*>(&out.value), &head, sizeof head);
+  out.value.token = token;
+  return out;
+}
+
+}  // namespace
+
 result<lease> priority_index::acquire(std::uint32_t pool, std::int64_t expires_at, std::uint64_t token) {
   pool_state* p = pool_at(pool);
   if (p == nullptr)
     return {errc::unknown_type, {}};
+  const stripe me = stripe::of_this_thread();
   for (;;) {
-    const auto hit = p->pick();
+    const auto hit = p->pick(me.id);
     if (!hit.found)
       return {errc::no_capacity, {}};
     const std::uint32_t s = hit.slot;
@@ -959,10 +1099,10 @@ result<lease> priority_index::acquire(std::uint32_t pool, std::int64_t expires_a
     if (!sl.word.compare_exchange_strong(w, next, std::memory_order_seq_cst))
       continue;  // someone changed this agent first: pick again
     p->publish(s, next);
-    p->advance_cursor(s);
+    p->advance_cursor(me.id, s);
 
     auto& table = *leases_;
-    const std::uint32_t r = table.allocate();
+    const std::uint32_t r = table.allocate(me);
     if (r == max_leases) {
       modify({pool, s, f.generation}, [](std::uint64_t cur, std::uint64_t& after) {
         auto g = decode(cur);
@@ -983,7 +1123,7 @@ result<lease> priority_index::acquire(std::uint32_t pool, std::int64_t expires_a
     // release: publishes the fields above to release, renew and
     // reclaim_expired, which read them after their acquire load of state.
     rec.state.store(same_sequence(free_state, phase_held), std::memory_order_release);
-    return {errc::ok, {{pool, s, f.generation}, r, token}};
+    return granted(pool, s, f.generation, r, token);
   }
 }
 
@@ -1006,7 +1146,7 @@ errc priority_index::retire(std::uint32_t r) {
   // Nobody reuses the record before it is on a free-list: read it first.
   const agent_ref agent{rec.pool.load(std::memory_order_relaxed), rec.slot.load(std::memory_order_relaxed),
                         rec.generation.load(std::memory_order_relaxed)};
-  table.free(r);
+  table.free(stripe::of_this_thread(), r);
   return modify(agent, [](std::uint64_t w, std::uint64_t& next) {
     auto f = decode(w);
     if (f.leased == 0)
@@ -1134,6 +1274,10 @@ void priority_index::set_lease_sequence(std::uint32_t r, std::uint64_t sequence)
   auto& st = leases_->records.at(r).state;
   // seq_cst: a test-only write, ordered with everything around it.
   st.store(sequence << 2 | phase_of(st.load(std::memory_order_seq_cst)), std::memory_order_seq_cst);
+}
+
+std::uint32_t priority_index::lease_records() const {
+  return leases_->high_water.load(std::memory_order_acquire);
 }
 
 std::uint64_t priority_index::lease_sequence(std::uint32_t r) const {

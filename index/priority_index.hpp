@@ -27,7 +27,7 @@ enum class errc : std::uint8_t {
   lease_not_held,       ///< the lease was already released, reclaimed, or never issued
   too_many_agents,      ///< the pool is full (max_agents_per_type)
   too_many_types,       ///< the index is full (max_types(), given at construction)
-  too_many_leases,      ///< the lease table is full (max_leases)
+  too_many_leases,      ///< the lease table is full (max_leases records, see there)
   agent_has_leases,     ///< move() of an agent that holds leases (they belong to its pool)
 };
 
@@ -120,15 +120,23 @@ struct result {
 /// it is the exact minimum.
 ///
 /// Ties are broken within the calling thread's region of the type's slots
-/// first (up to 16 regions of at least 64 slots, one per thread stripe),
-/// from a cursor that rotates there, and only then elsewhere: two threads
-/// picking among many tied agents then write disjoint agent words and lease
-/// records, and no line moves between their CPUs per pair.
+/// first (up to 16 regions of at least 64 slots, one per thread stripe:
+/// index/stripe.hpp), from a cursor that rotates there, and only then
+/// elsewhere: two threads picking among many tied agents then write
+/// disjoint agent words and lease records, and no line moves between their
+/// CPUs per pair.
+///
+/// A lease is a record in the index's lease table. A thread that owns its
+/// stripe keeps the records it frees in a cache of its own (two chains of
+/// up to 32) and trades whole chains with the other threads through one
+/// shared stack, so a pair of acquire and release takes and gives a record
+/// with no atomic read-modify-write: a pair is three (the agent word twice,
+/// the record's state once).
 ///
 /// ## Cost as agents grow
 ///
 /// acquire/release/least_loaded: O(1): three levels of rank bitmap, three of
-/// slot bitmap, one CAS on the agent word, a lease-table push/pop; none
+/// slot bitmap, one CAS on the agent word, a lease record from a cache; none
 /// depends on the number of agents except through cache misses. Memory per
 /// agent: a 32-byte slot, a 64-byte label once one is set in its chunk of
 /// 4 096 slots, plus one bit per (used rank, slot) in 512-byte blocks
@@ -147,6 +155,10 @@ class priority_index {
   static constexpr std::uint32_t max_agents_per_type = 1u << 20;
   static constexpr std::uint32_t default_max_types = 4096;
   static constexpr std::uint32_t max_types_limit = 1u << 16;
+  /// Lease records the table makes at most. Free records cached by the
+  /// threads that own stripes (up to 64 each, 1 024 in all) are not given
+  /// to other threads, so too_many_leases can come with up to that many
+  /// fewer leases held.
   static constexpr std::uint32_t max_leases = 1u << 24;
 
   /// An empty index for at most `max_types` agent types (1..max_types_limit;
@@ -309,7 +321,7 @@ class priority_index {
   struct pool_state;
   struct lease_table;
 
-  friend struct test_access;  // tests/index: sets a lease record's sequence near its wrap point
+  friend struct test_access;  // tests/index: a lease record's sequence near its wrap point; records made
 
   pool_state* pool_at(std::uint32_t pool) const;
   template <class Change>
@@ -322,6 +334,7 @@ class priority_index {
   [[nodiscard]] bool alive(agent_ref agent) const;
   void set_lease_sequence(std::uint32_t record, std::uint64_t sequence);
   [[nodiscard]] std::uint64_t lease_sequence(std::uint32_t record) const;
+  [[nodiscard]] std::uint32_t lease_records() const;  // lease records ever made (the table's high-water mark)
 
   const std::uint32_t max_types_;
   const std::uint32_t name_table_size_;  // open addressing at load <= 1/2

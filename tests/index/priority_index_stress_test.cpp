@@ -2,12 +2,17 @@
 
 #include <atomic>
 #include <functional>
+#include <latch>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "index/priority_index.hpp"
+#include "index/stripe.hpp"
+#include "tests/index/test_access.hpp"
 
 using namespace agentreg::index;
 
@@ -226,6 +231,75 @@ BOOST_AUTO_TEST_CASE(concurrent_acquirers_never_overbook_a_single_agent) {
   BOOST_TEST(max_seen.load() <= 3);
   BOOST_TEST(max_seen.load() >= 1);
   BOOST_TEST(idx.view(a)->leased == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(more_threads_than_stripes_pass_leases_between_them_with_exact_loads_and_a_bounded_table) {
+  // stripe::count + 8 threads alive at once, so that some own a stripe (and
+  // cache free lease records) and some share one (and use the shared
+  // lists). Leases go into one common pile and are released by whichever
+  // thread draws them, so records travel owner -> owner, owner -> sharer
+  // and back, through chains and loose records.
+  constexpr unsigned many = stripe::count + 8;
+  constexpr std::size_t pile_limit = 96;
+  priority_index idx;
+  const std::uint32_t pool = idx.pool("crowd").value;
+  std::vector<agent_ref> agents;
+  for (std::uint64_t a = 0; a < 40; ++a)
+    agents.push_back(idx.insert(pool, 4, a).value);  // 160 slots: the pile never fills them
+  std::mutex pile_mutex;
+  std::vector<lease> pile;
+  std::atomic<int> failures{0};
+  std::atomic<unsigned> owners{0};
+  std::latch all_claimed{many};
+  std::vector<std::thread> workers;
+  for (unsigned t = 0; t < many; ++t)
+    workers.emplace_back([&, t] {
+      if (stripe::of_this_thread().owned)
+        ++owners;
+      all_claimed.arrive_and_wait();
+      xorshift rng{0x9E3779B97F4A7C15ull * (t + 1)};
+      for (int i = 0; i < 4'000; ++i) {
+        std::optional<lease> drawn;
+        bool take = false;
+        {
+          std::lock_guard guard{pile_mutex};
+          take = pile.size() < pile_limit && (pile.empty() || rng() % 2 == 0);
+          if (!take) {
+            const std::size_t k = rng() % pile.size();
+            drawn = pile[k];
+            pile[k] = pile.back();
+            pile.pop_back();
+          }
+        }
+        if (drawn) {
+          if (idx.release(*drawn) != errc::ok)
+            ++failures;
+          continue;
+        }
+        const auto l = idx.acquire(pool, 0, rng() | 1);
+        if (!l) {
+          ++failures;
+          continue;
+        }
+        std::lock_guard guard{pile_mutex};
+        pile.push_back(l.value);
+      }
+    });
+  for (auto& w : workers)
+    w.join();
+  for (const auto& l : pile)
+    if (idx.release(l) != errc::ok)
+      ++failures;
+  BOOST_TEST(failures.load() == 0);
+  BOOST_TEST(owners.load() >= 1u);
+  BOOST_TEST(owners.load() < many);  // and some shared
+  BOOST_TEST(idx.leases_held() == 0u);
+  for (const auto& a : agents)
+    BOOST_TEST(idx.view(a)->leased == 0u);
+  // Records made: at most the pile's leases, one more per thread (one in
+  // its hands between the pile and the index), and what the owners keep
+  // cached (two chains of 32 each).
+  BOOST_TEST(test_access::lease_records(idx) <= pile_limit + many + owners.load() * 2 * 32);
 }
 
 BOOST_AUTO_TEST_CASE(a_renewal_that_answered_ok_is_never_undone_by_a_concurrent_reclaim_and_forged_leases_free_nothing) {

@@ -1,18 +1,23 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <barrier>
 #include <iterator>
+#include <latch>
 #include <limits>
-#include <optional>
-#include <thread>
 #include <map>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "index/priority_index.hpp"
 #include "index/rank.hpp"
+#include "index/stripe.hpp"
+#include "tests/index/test_access.hpp"
 
 using namespace agentreg::index;
 
@@ -40,18 +45,6 @@ struct fixture {
 };
 
 }  // namespace
-
-namespace agentreg::index {
-// The test-only way into a lease record's sequence (see priority_index).
-struct test_access {
-  static void set_lease_sequence(priority_index& idx, std::uint32_t record, std::uint64_t sequence) {
-    idx.set_lease_sequence(record, sequence);
-  }
-  static std::uint64_t lease_sequence(const priority_index& idx, std::uint32_t record) {
-    return idx.lease_sequence(record);
-  }
-};
-}  // namespace agentreg::index
 
 BOOST_AUTO_TEST_SUITE(index_unit)
 
@@ -215,8 +208,14 @@ BOOST_FIXTURE_TEST_CASE(two_threads_picking_among_many_tied_agents_keep_to_diffe
     add(8, t);
   std::vector<std::set<std::uint32_t>> picked(2);
   std::vector<std::thread> pair;
+  // Both threads hold their stripes before either picks: a thread that ran
+  // its pairs and exited before the other began would hand it its stripe,
+  // and its region, which is the case of one thread after another.
+  std::latch both_hold_a_stripe{2};
   for (std::uint64_t t = 0; t < 2; ++t)
     pair.emplace_back([&, t] {
+      (void)agentreg::index::stripe::of_this_thread();
+      both_hold_a_stripe.arrive_and_wait();
       for (std::uint64_t i = 0; i < 2000; ++i) {
         const auto l = idx.acquire(pool, 0, (t << 32 | i) * 0x9E3779B97F4A7C15ull + 1);
         if (!l)
@@ -370,6 +369,79 @@ BOOST_FIXTURE_TEST_CASE(renew_after_release_answers_lease_not_held_and_leaves_th
   BOOST_TEST((idx.renew(*first, 0, 1000).error == errc::lease_not_held));
   BOOST_TEST(idx.reclaim_expired(200) == 1u);  // its own expiry, untouched
   BOOST_TEST(view(a).leased == 0u);
+}
+
+BOOST_FIXTURE_TEST_CASE(leases_acquired_on_one_thread_and_released_on_another_reuse_their_records, fixture) {
+  // A freed record goes back to the releasing thread. The table kept it
+  // there, so a thread that only acquires took a fresh record for every
+  // lease and the table grew by every round's leases, up to max_leases
+  // (2^24 records, 1 GiB). Now the releaser hands full chains to the
+  // acquirer: the table holds a round's leases plus what the releaser
+  // keeps cached, two chains of 32.
+  for (std::uint64_t t = 0; t < 100; ++t)
+    add(8, t);
+  constexpr int rounds = 40;
+  constexpr std::uint32_t per_round = 500;
+  std::vector<lease> in_flight;
+  std::barrier step{2};
+  std::atomic<int> failures{0};
+  std::uint32_t after_first_round = 0;
+  std::thread acquirer{[&] {
+    for (int r = 0; r < rounds; ++r) {
+      for (std::uint32_t i = 0; i < per_round; ++i) {
+        const auto l = idx.acquire(pool, 0, (std::uint64_t(r) << 32 | i) * 0x9E3779B97F4A7C15ull + 1);
+        if (l)
+          in_flight.push_back(l.value);
+        else
+          ++failures;
+      }
+      if (r == 0)
+        after_first_round = test_access::lease_records(idx);
+      step.arrive_and_wait();  // the releaser takes this round's leases
+      step.arrive_and_wait();  // and has released them
+    }
+  }};
+  std::thread releaser{[&] {
+    for (int r = 0; r < rounds; ++r) {
+      step.arrive_and_wait();
+      for (const auto& l : in_flight)
+        if (idx.release(l) != errc::ok)
+          ++failures;
+      in_flight.clear();
+      step.arrive_and_wait();
+    }
+  }};
+  acquirer.join();
+  releaser.join();
+  BOOST_TEST(failures.load() == 0);
+  BOOST_TEST(idx.leases_held() == 0u);
+  BOOST_TEST(after_first_round == per_round);
+  BOOST_TEST(test_access::lease_records(idx) <= per_round + 2 * 32);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_thread_that_exits_leaves_its_free_records_to_the_next_owner_of_its_stripe, fixture) {
+  for (std::uint64_t t = 0; t < 10; ++t)
+    add(8, t);
+  const auto acquire_and_release_twenty = [this](std::uint64_t salt) {
+    std::vector<lease> held;
+    for (std::uint64_t i = 0; i < 20; ++i)
+      if (const auto l = idx.acquire(pool, 0, (salt << 32 | i) * 0x9E3779B97F4A7C15ull + 1))
+        held.push_back(l.value);
+    for (const auto& l : held)
+      (void)idx.release(l);
+    return held.size();
+  };
+  std::size_t first = 0, second = 0;
+  std::thread{[&] { first = acquire_and_release_twenty(1); }}.join();
+  const std::uint32_t made = test_access::lease_records(idx);
+  // The next thread is given the stripe just given back (the lowest free)
+  // with the 20 free records its cache holds: it makes none.
+  std::thread{[&] { second = acquire_and_release_twenty(2); }}.join();
+  BOOST_TEST(first == 20u);
+  BOOST_TEST(second == 20u);
+  BOOST_TEST(made >= 20u);
+  BOOST_TEST(test_access::lease_records(idx) == made);
+  BOOST_TEST(idx.leases_held() == 0u);
 }
 
 BOOST_FIXTURE_TEST_CASE(a_lease_record_keeps_working_across_its_sequence_wrap, fixture) {
