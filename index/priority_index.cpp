@@ -573,22 +573,24 @@ void clear_label(Pool& p, std::uint32_t s) {
 
 // Where free lease records wait. A pair of acquire and release takes a
 // record and gives one back; with a shared free-list each was a CAS on a
-// shared word, and two of the five locked instructions of a pair. Here a
+// shared word, two of the five atomic read-modify-writes of a pair. Here a
 // thread that owns its stripe (index/stripe.hpp) keeps free records in a
 // cache of its own, two chains of up to `batch` records (as tcmalloc's
-// per-CPU caches keep objects), and meets the shared lists once per
-// `batch` records at most: when its chains are full it hands a whole chain
+// per-CPU caches keep objects): while its records come back to it, it
+// touches no shared word; when its chains are full it hands a whole chain
 // to `batches`, and when they are empty it takes one.
 //
-// Threads that share a stripe (beyond stripe::count at once) use `loose`,
-// a stack of single records, and take from `batches` when it is empty.
-// Records flow from a thread that releases to one that acquires through
-// `batches`, so a table whose leases are acquired on one thread and
+// Threads that share a stripe use that stripe's `loose` stack of single
+// records, and take from `batches` when it is empty. Records flow from a
+// thread that releases to one that acquires through `batches` (and the
+// loose stacks, which an owner with nothing else takes from before it makes
+// a record), so a table whose leases are acquired on one thread and
 // released on another stays as large as the leases held at once, plus the
-// caches. The caches hold at most 2 * batch records per owned stripe
-// (stripe::count * 2 * batch in all): those are the only free records
-// another thread cannot take, so too_many_leases can come while up to
-// that many fewer than max_leases are held.
+// caches. The caches hold at most 2 * batch records per stripe, also after
+// the stripe's owner exited (its next owner takes them over), and a sharer
+// holds up to batch - 1 for a moment while it puts back the rest of a
+// chain: those are the free records another thread cannot take, so
+// too_many_leases can come with that many fewer than max_leases held.
 struct priority_index::lease_table {
   static constexpr std::uint32_t batch = 32;
 
@@ -605,28 +607,33 @@ struct priority_index::lease_table {
 
   lease_table() : records(max_leases) {}
 
-  // A free record, or max_leases when the table is full.
+  // A free record, or max_leases when the table is full: the caller's
+  // own, else one from any loose stack (sharers of every stripe, an owned
+  // one's included, push there), else a fresh one.
   std::uint32_t allocate(stripe me) {
-    const std::uint32_t r = me.owned ? from_cache(caches[me.id]) : from_shared();
+    std::uint32_t r = me.owned ? from_cache(caches[me.id]) : from_shared(me.id);
+    for (std::uint32_t k = 0; r == no_index && k < stripes; ++k)
+      r = pop_free(loose[(me.id + k) % stripes].value, records);
     return r != no_index ? r : grow(high_water, records, max_leases);
   }
 
   // An owner's: its current chain, its spare, a chain from `batches`, a
-  // loose record; no_index when all are empty.
+  // record of its stripe's loose stack; no_index when all are empty.
   std::uint32_t from_cache(cache& c) {
     if (c.current.length == 0)
       c.current = c.spare.length != 0 ? std::exchange(c.spare, {}) : pop_batch();
     if (c.current.length == 0)
-      return pop_free(loose, records);
+      return no_index;
     const std::uint32_t r = c.current.first - 1;
     c.current = {records.at(r).next_free.load(std::memory_order_relaxed), c.current.length - 1};
     return r;
   }
 
-  // A sharer's: a loose record, else the first of a chain from `batches`
-  // (the rest goes back as a chain); no_index when both are empty.
-  std::uint32_t from_shared() {
-    if (const std::uint32_t r = pop_free(loose, records); r != no_index)
+  // A sharer's: a record of its stripe's loose stack, else the first of a
+  // chain from `batches` (the rest goes back as a chain); no_index when
+  // both are empty.
+  std::uint32_t from_shared(std::uint32_t stripe_id) {
+    if (const std::uint32_t r = pop_free(loose[stripe_id].value, records); r != no_index)
       return r;
     const chain got = pop_batch();
     if (got.length == 0)
@@ -640,7 +647,7 @@ struct priority_index::lease_table {
   // Puts record r, which the caller alone holds, back for reuse.
   void free(stripe me, std::uint32_t r) {
     if (!me.owned) {
-      push_free(loose, records, r);
+      push_free(loose[me.id].value, records, r);
       return;
     }
     cache& c = caches[me.id];
@@ -686,7 +693,7 @@ struct priority_index::lease_table {
   chunked_array<lease_record> records;
   std::atomic<std::uint32_t> high_water{0};
   alignas(64) std::atomic<std::uint64_t> batches{0};  // Treiber stack of chains, linked by next_batch
-  alignas(64) std::atomic<std::uint64_t> loose{0};    // Treiber stack of records, linked by next_free
+  padded<std::uint64_t> loose[stripes];               // Treiber stacks of records, linked by next_free
   cache caches[stripes];
 };
 
@@ -818,7 +825,7 @@ result<agent_ref> priority_index::place(std::uint32_t pool, std::uint32_t capaci
 
 result<agent_ref> priority_index::move(agent_ref agent, std::string_view agent_type, std::uint32_t capacity) {
   pool_state* p = pool_at(agent.pool);
-  // acquire: pairs with the release in pop_or_grow's chunk publication.
+  // acquire: pairs with the release in grow()'s chunk publication.
   if (p == nullptr || agent.slot >= p->high_water.load(std::memory_order_acquire))
     return {errc::unknown_agent, {}};
   if (capacity < 1 || capacity > max_capacity)
@@ -878,7 +885,7 @@ result<agent_ref> priority_index::move(agent_ref agent, std::string_view agent_t
 template <class Change>
 errc priority_index::modify(agent_ref agent, Change&& change) {
   pool_state* p = pool_at(agent.pool);
-  // acquire: pairs with the release in pop_or_grow's chunk publication.
+  // acquire: pairs with the release in grow()'s chunk publication.
   if (p == nullptr || agent.slot >= p->high_water.load(std::memory_order_acquire))
     return errc::unknown_agent;
   slot& sl = p->slots.at(agent.slot);
@@ -961,7 +968,7 @@ result<agent_view> priority_index::view(agent_ref agent) const {
 
 errc priority_index::set_label(agent_ref agent, std::string_view text) {
   pool_state* p = pool_at(agent.pool);
-  // acquire: pairs with the release in pop_or_grow's chunk publication.
+  // acquire: pairs with the release in grow()'s chunk publication.
   if (p == nullptr || agent.slot >= p->high_water.load(std::memory_order_acquire))
     return errc::unknown_agent;
   const slot& sl = p->slots.at(agent.slot);
@@ -993,7 +1000,7 @@ errc priority_index::set_label(agent_ref agent, std::string_view text) {
 
 std::optional<agent_label> priority_index::label(agent_ref agent) const {
   pool_state* p = pool_at(agent.pool);
-  // acquire: pairs with the release in pop_or_grow's chunk publication.
+  // acquire: pairs with the release in grow()'s chunk publication.
   if (p == nullptr || agent.slot >= p->high_water.load(std::memory_order_acquire))
     return std::nullopt;
   const label_cell* c = p->labels.find(agent.slot);
@@ -1159,7 +1166,7 @@ errc priority_index::retire(std::uint32_t r) {
 
 errc priority_index::release(const lease& l) {
   auto& table = *leases_;
-  // acquire: pairs with the release in pop_or_grow's chunk publication.
+  // acquire: pairs with the release in grow()'s chunk publication.
   if (l.record >= table.high_water.load(std::memory_order_acquire))
     return errc::lease_not_held;
   lease_record& rec = table.records.at(l.record);
@@ -1185,7 +1192,7 @@ errc priority_index::release(const lease& l) {
 
 result<lease> priority_index::renew(const lease& l, std::int64_t now, std::int64_t expires_at) {
   auto& table = *leases_;
-  // acquire: pairs with the release in pop_or_grow's chunk publication.
+  // acquire: pairs with the release in grow()'s chunk publication.
   if (l.record >= table.high_water.load(std::memory_order_acquire))
     return {errc::lease_not_held, {}};
   lease_record& rec = table.records.at(l.record);
@@ -1263,7 +1270,7 @@ agent_ref priority_index::record_agent(std::uint32_t r) const {
 
 bool priority_index::alive(agent_ref agent) const {
   const pool_state* p = pool_at(agent.pool);
-  // acquire: pairs with the release in pop_or_grow's chunk publication.
+  // acquire: pairs with the release in grow()'s chunk publication.
   if (p == nullptr || agent.slot >= p->high_water.load(std::memory_order_acquire))
     return false;
   // acquire: pairs with the seq_cst store/CAS that wrote the word.

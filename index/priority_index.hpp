@@ -131,7 +131,8 @@ struct result {
 /// up to 32) and trades whole chains with the other threads through one
 /// shared stack, so a pair of acquire and release takes and gives a record
 /// with no atomic read-modify-write: a pair is three (the agent word twice,
-/// the record's state once).
+/// the record's state once). A thread's first call claims its stripe and
+/// makes the thread_local that gives it back at thread exit, once.
 ///
 /// ## Cost as agents grow
 ///
@@ -155,10 +156,10 @@ class priority_index {
   static constexpr std::uint32_t max_agents_per_type = 1u << 20;
   static constexpr std::uint32_t default_max_types = 4096;
   static constexpr std::uint32_t max_types_limit = 1u << 16;
-  /// Lease records the table makes at most. Free records cached by the
-  /// threads that own stripes (up to 64 each, 1 024 in all) are not given
-  /// to other threads, so too_many_leases can come with up to that many
-  /// fewer leases held.
+  /// Lease records the table makes at most. Free records cached for owned
+  /// stripes (up to 64 each, 1 024 in all, kept for the stripe's next owner
+  /// when its owner exits) are not given to other threads, so
+  /// too_many_leases can come with about that many fewer leases held.
   static constexpr std::uint32_t max_leases = 1u << 24;
 
   /// An empty index for at most `max_types` agent types (1..max_types_limit;

@@ -372,11 +372,11 @@ BOOST_FIXTURE_TEST_CASE(renew_after_release_answers_lease_not_held_and_leaves_th
 }
 
 BOOST_FIXTURE_TEST_CASE(leases_acquired_on_one_thread_and_released_on_another_reuse_their_records, fixture) {
-  // A freed record goes back to the releasing thread. The table kept it
-  // there, so a thread that only acquires took a fresh record for every
-  // lease and the table grew by every round's leases, up to max_leases
-  // (2^24 records, 1 GiB). Now the releaser hands full chains to the
-  // acquirer: the table holds a round's leases plus what the releaser
+  // A freed record goes back to the releasing thread. The table used to
+  // keep it there, so a thread that only acquires took a fresh record for
+  // every lease and the table grew by every round's leases, up to
+  // max_leases (2^24 records, 1 GiB). The releaser hands full chains to
+  // the acquirer: the table holds a round's leases plus what the releaser
   // keeps cached, two chains of 32.
   for (std::uint64_t t = 0; t < 100; ++t)
     add(8, t);
@@ -441,6 +441,65 @@ BOOST_FIXTURE_TEST_CASE(a_thread_that_exits_leaves_its_free_records_to_the_next_
   BOOST_TEST(second == 20u);
   BOOST_TEST(made >= 20u);
   BOOST_TEST(test_access::lease_records(idx) == made);
+  BOOST_TEST(idx.leases_held() == 0u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_thread_that_shares_a_stripe_takes_records_from_a_chain_an_owner_handed_on, fixture) {
+  // Every stripe owned (by parked threads and one that frees), so that one
+  // more thread shares a stripe: its acquires take the first record of the
+  // chain the owner handed on and put the rest back, and make no record
+  // until the chain is used up.
+  for (std::uint64_t t = 0; t < 20; ++t)
+    add(8, t);
+  const std::uint32_t free_stripes = stripe::count - stripe::owned_count();
+  BOOST_REQUIRE(free_stripes >= 1u);
+  std::latch all_claimed{free_stripes}, done{1};
+  std::vector<std::thread> owners;
+  for (std::uint32_t t = 1; t < free_stripes; ++t)
+    owners.emplace_back([&] {
+      (void)stripe::of_this_thread();
+      all_claimed.count_down();
+      done.wait();
+    });
+  // The freeing owner: 65 frees fill its two chains and hand one of 32 on.
+  std::thread freer{[&] {
+    BOOST_TEST(stripe::of_this_thread().owned);
+    std::vector<lease> held;
+    for (std::uint64_t i = 0; i < 65; ++i)
+      if (const auto l = idx.acquire(pool, 0, (i + 1) * 0x9E3779B97F4A7C15ull))
+        held.push_back(l.value);
+    for (const auto& l : held)
+      (void)idx.release(l);
+    BOOST_TEST(held.size() == 65u);
+    all_claimed.count_down();
+    done.wait();
+  }};
+  all_claimed.wait();
+  BOOST_TEST(stripe::owned_count() == stripe::count);
+  const std::uint32_t made = test_access::lease_records(idx);
+  std::uint32_t made_after_32 = 0, made_after_33 = 0;
+  bool shared = false;
+  std::thread{[&] {
+    shared = !stripe::of_this_thread().owned;
+    std::vector<lease> held;
+    for (std::uint64_t i = 0; i < 33; ++i) {
+      if (const auto l = idx.acquire(pool, 0, (i + 1000) * 0x9E3779B97F4A7C15ull))
+        held.push_back(l.value);
+      if (i == 31)
+        made_after_32 = test_access::lease_records(idx);
+    }
+    made_after_33 = test_access::lease_records(idx);
+    for (const auto& l : held)
+      (void)idx.release(l);
+  }}.join();
+  done.count_down();
+  freer.join();
+  for (auto& t : owners)
+    t.join();
+  BOOST_TEST(shared);
+  BOOST_TEST(made == 65u);
+  BOOST_TEST(made_after_32 == made);     // all 32 from the chain
+  BOOST_TEST(made_after_33 == made + 1);  // then the owner's cache is out of reach
   BOOST_TEST(idx.leases_held() == 0u);
 }
 

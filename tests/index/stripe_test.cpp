@@ -72,6 +72,37 @@ BOOST_AUTO_TEST_CASE(a_thread_keeps_its_stripe_and_gives_it_back_at_exit_to_the_
   BOOST_TEST(next.id == first.id);
 }
 
+BOOST_AUTO_TEST_CASE(a_thread_that_shares_a_stripe_claims_one_once_one_is_free) {
+  const std::uint32_t free_stripes = stripe::count - stripe::owned_count();
+  std::latch all_claimed{free_stripes}, one_may_leave{1}, others_may_leave{1};
+  std::vector<std::thread> owners;
+  for (std::uint32_t t = 0; t < free_stripes; ++t)
+    owners.emplace_back([&, t] {
+      (void)stripe::of_this_thread();
+      all_claimed.count_down();
+      (t == 0 ? one_may_leave : others_may_leave).wait();
+    });
+  all_claimed.wait();
+  stripe before{}, after{};
+  std::latch looked{1}, look_again{1};
+  std::thread sharer{[&] {
+    before = stripe::of_this_thread();
+    looked.count_down();
+    look_again.wait();
+    after = stripe::of_this_thread();
+  }};
+  looked.wait();
+  one_may_leave.count_down();
+  owners[0].join();  // its stripe is given back
+  look_again.count_down();
+  sharer.join();
+  others_may_leave.count_down();
+  for (std::size_t t = 1; t < owners.size(); ++t)
+    owners[t].join();
+  BOOST_TEST(!before.owned);
+  BOOST_TEST(after.owned);
+}
+
 namespace {
 // Made before the thread claims its stripe, so destroyed after the stripe
 // is given back: what it then sees is what a lease released from a
