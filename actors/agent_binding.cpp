@@ -65,9 +65,9 @@ std::shared_ptr<const agent_profile> make_profile(core::agent_spec spec) {
   return std::make_shared<const agent_profile>(profile_of(std::move(spec)));
 }
 
-std::shared_ptr<const agent_profile> profile_pool::intern(core::agent_spec spec) {
+std::shared_ptr<const agent_profile> profile_pool::intern(const core::agent_spec& spec) {
   if (has_extras(spec))
-    return make_profile(std::move(spec));
+    return make_profile(spec);
   const std::size_t h = hash_of(spec);
   std::lock_guard guard{mutex_};
   auto [first, last] = by_hash_.equal_range(h);
@@ -81,7 +81,7 @@ std::shared_ptr<const agent_profile> profile_pool::intern(core::agent_spec spec)
   // Its own allocation, not make_shared's one with the control block: the
   // pool's weak pointer then keeps only the control block of a profile
   // gone, until the next prune.
-  auto p = std::shared_ptr<const agent_profile>(new agent_profile{profile_of(std::move(spec))});
+  auto p = std::shared_ptr<const agent_profile>(new agent_profile{profile_of(core::agent_spec{spec})});
   by_hash_.emplace(h, p);
   return p;
 }
@@ -108,9 +108,10 @@ core::agent_spec agent_binding::spec() const {
   return s;
 }
 
-std::shared_ptr<const agent_binding> bind(profile_pool& pool, core::agent_spec spec, index::agent_ref handle) {
-  auto id = std::move(spec.agent_id);
-  return std::make_shared<const agent_binding>(std::move(id), pool.intern(std::move(spec)), handle);
+std::shared_ptr<const agent_binding> bind(profile_pool& pool, const core::agent_spec& spec, index::agent_ref handle) {
+  // By reference: registering an agent of a spec in use copies its id and
+  // nothing else (the spec's strings went into a temporary copy before).
+  return std::make_shared<const agent_binding>(spec.agent_id, pool.intern(spec), handle);
 }
 
 }  // namespace agentreg::actors

@@ -53,7 +53,8 @@ std::shared_ptr<const agent_profile> make_profile(core::agent_spec spec);
 /// within twice the profiles in use, plus 64). Thread-safe.
 class profile_pool {
  public:
-  std::shared_ptr<const agent_profile> intern(core::agent_spec spec);
+  /// Copies from `spec` only when no profile in use is equal to it.
+  std::shared_ptr<const agent_profile> intern(const core::agent_spec& spec);
 
   /// Profiles tracked: those in use, and those gone since the last prune.
   [[nodiscard]] std::size_t size() const;
@@ -79,6 +80,6 @@ struct agent_binding {
 };
 
 /// A binding of `spec` with its profile from `pool`.
-std::shared_ptr<const agent_binding> bind(profile_pool& pool, core::agent_spec spec, index::agent_ref handle);
+std::shared_ptr<const agent_binding> bind(profile_pool& pool, const core::agent_spec& spec, index::agent_ref handle);
 
 }  // namespace agentreg::actors

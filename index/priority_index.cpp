@@ -190,16 +190,6 @@ std::uint32_t grow(std::atomic<std::uint32_t>& high_water, Array& nodes, std::ui
   }
 }
 
-// Pops an index from a Treiber stack, or allocates a fresh one below `max`.
-// Returns max when both are exhausted.
-template <class Array>
-std::uint32_t pop_or_grow(std::atomic<std::uint64_t>& head, std::atomic<std::uint32_t>& high_water,
-                          Array& nodes, std::uint32_t max) {
-  if (const std::uint32_t index = pop_free(head, nodes); index != no_index)
-    return index;
-  return grow(high_water, nodes, max);
-}
-
 template <class Array>
 void push_free(std::atomic<std::uint64_t>& head, Array& nodes, std::uint32_t index) {
   std::uint64_t h = head.load(std::memory_order_relaxed);
@@ -800,15 +790,21 @@ result<agent_ref> priority_index::insert(std::string_view agent_type, std::uint3
 result<agent_ref> priority_index::place(std::uint32_t pool, std::uint32_t capacity, std::uint64_t tag,
                                         agent_status status, std::uint32_t reported, std::int64_t stamp) {
   pool_state* p = pool_at(pool);
-  const std::uint32_t s = pop_or_grow(p->free_head, p->high_water, p->slots, max_agents_per_type);
+  std::uint32_t s = pop_free(p->free_head, p->slots);
+  const bool reused = s != no_index;
+  if (!reused)
+    s = grow(p->high_water, p->slots, max_agents_per_type);
   if (s == max_agents_per_type)
     return {errc::too_many_agents, {}};
   slot& sl = p->slots.at(s);
   // The slot is ours alone until its word turns non-vacant.
   const auto old = decode(sl.word.load(std::memory_order_relaxed));
   const std::uint32_t generation = (old.generation + 1) & generation_mask;
-  // A new agent starts without the label of the slot's last one.
-  clear_label(*p, s);
+  // A new agent starts without the label of the slot's last one. A slot
+  // never used has none: no agent was in it, so no handle names it, and
+  // its label cell is as it was made (empty), with no set_label under way.
+  if (reused)
+    clear_label(*p, s);
   // release: a view() whose read of the tag meets the store below meets
   // this fence through its acquire fence, and then reads the word vacant
   // (the remove that freed the slot came before our pop) or moved on.
