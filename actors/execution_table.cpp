@@ -1,5 +1,7 @@
 #include "actors/execution_table.hpp"
 
+#include "index/stripe.hpp"
+
 namespace agentreg::actors {
 
 core::execution running_execution::to_execution(const core::uuid& id, const std::string& price_version) && {
@@ -15,6 +17,16 @@ core::execution running_execution::to_execution(const core::uuid& id, const std:
   e.started_at = started_at;
   e.price_version = price_version;
   return e;
+}
+
+core::uuid execution_table::make_id() {
+  static_assert(shard_count % index::stripe::count == 0);
+  constexpr std::uint64_t per_stripe = shard_count / index::stripe::count;
+  thread_local std::uint64_t turn = 0;  // spreads a thread's executions over its shards
+  core::uuid u = core::make_uuid();
+  const std::uint64_t shard = index::stripe::of_this_thread().id * per_stripe + turn++ % per_stripe;
+  u.lo = (u.lo & ~std::uint64_t{shard_count - 1}) | shard;  // the variant bits are the top two
+  return u;
 }
 
 void execution_table::insert(const core::uuid& id, running_execution e) {

@@ -1031,7 +1031,7 @@ expected<std::string> registry::start_execution(const std::string& agent_id, exe
     return keys.error();
   }
   const auto binding = (*rec)->binding();
-  const core::uuid id = core::make_uuid();
+  const core::uuid id = actors::execution_table::make_id();
   // The binding is shared, not copied.
   actors::running_execution running{binding,
                                     std::move(request.task_type), std::move(request.workflow_slug),

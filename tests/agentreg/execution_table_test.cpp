@@ -1,0 +1,96 @@
+// The table of running executions on its own: where make_id() puts an
+// execution, and that ids made anywhere else are kept and found as well.
+
+#include <boost/test/unit_test.hpp>
+
+#include <latch>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "actors/execution_table.hpp"
+#include "index/stripe.hpp"
+
+using namespace agentreg;
+using actors::execution_table;
+
+namespace {
+
+actors::running_execution running(std::string task) {
+  actors::running_execution e;
+  e.task_type = std::move(task);
+  return e;
+}
+
+bool is_v4(const core::uuid& u) {
+  return ((u.hi >> 12) & 0xF) == 4 && (u.lo >> 62) == 2;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(actors_executions)
+
+BOOST_AUTO_TEST_CASE(ids_made_on_a_thread_are_version_4_uuids_kept_in_that_threads_four_shards) {
+  constexpr std::size_t per_stripe = execution_table::shard_count / index::stripe::count;
+  const index::stripe me = index::stripe::of_this_thread();
+  std::set<std::size_t> shards;
+  std::set<std::pair<std::uint64_t, std::uint64_t>> ids;
+  for (int i = 0; i < 1000; ++i) {
+    const core::uuid u = execution_table::make_id();
+    BOOST_TEST(is_v4(u));
+    ids.emplace(u.hi, u.lo);
+    shards.insert(execution_table::shard_index(u));
+  }
+  BOOST_TEST(ids.size() == 1000u);  // random, not a counter
+  BOOST_TEST(shards.size() == per_stripe);
+  for (const std::size_t s : shards)
+    BOOST_TEST(s / per_stripe == me.id);
+}
+
+BOOST_AUTO_TEST_CASE(two_threads_that_own_stripes_make_ids_of_disjoint_shards) {
+  std::set<std::size_t> of[2];
+  std::latch both_own{2};
+  std::vector<std::thread> pair;
+  for (int t = 0; t < 2; ++t)
+    pair.emplace_back([&, t] {
+      (void)index::stripe::of_this_thread();
+      both_own.arrive_and_wait();  // neither gives its stripe back before the other has one
+      for (int i = 0; i < 100; ++i)
+        of[t].insert(execution_table::shard_index(execution_table::make_id()));
+    });
+  for (auto& t : pair)
+    t.join();
+  for (const std::size_t s : of[0])
+    BOOST_TEST(of[1].count(s) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(an_execution_is_taken_once_whichever_thread_made_its_id_and_ids_made_elsewhere_work_too) {
+  execution_table table;
+  // One made here, one on another thread, and a recovered one (any UUID,
+  // here one in every shard by its low bits).
+  const core::uuid here = execution_table::make_id();
+  core::uuid there;
+  std::thread{[&] { there = execution_table::make_id(); }}.join();
+  std::vector<core::uuid> recovered;
+  for (std::uint64_t s = 0; s < execution_table::shard_count; ++s)
+    recovered.push_back(core::uuid{0x1234000000004000ull | s << 16, 0x8000000000000000ull | s});
+  table.insert(here, running("here"));
+  table.insert(there, running("there"));
+  for (const auto& r : recovered)
+    table.insert(r, running("recovered"));
+  BOOST_TEST(table.size() == 2 + recovered.size());
+  std::thread{[&] {
+    const auto got = table.take(here);  // completed on another thread than its start
+    BOOST_TEST(got.has_value());
+    BOOST_TEST(got->task_type == "here");
+  }}.join();
+  BOOST_TEST(table.take(there)->task_type == "there");
+  for (const auto& r : recovered)
+    BOOST_TEST(table.take(r)->task_type == "recovered");
+  BOOST_TEST(table.size() == 0u);
+  BOOST_TEST((table.take(here).error().code == core::errc::already_completed));
+  BOOST_TEST((table.take(recovered.back()).error().code == core::errc::already_completed));
+  BOOST_TEST((table.take(execution_table::make_id()).error().code == core::errc::unknown_execution));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
