@@ -52,6 +52,15 @@ agent_profile profile_of(core::agent_spec&& spec) {
   return p;
 }
 
+// The same by copy, of the profile's fields only (not the id).
+agent_profile profile_of(const core::agent_spec& spec) {
+  agent_profile p{spec.agent_type, spec.llm_provider, spec.model_name,
+                  spec.temperature, spec.max_tokens, spec.max_capacity, nullptr};
+  if (has_extras(spec))
+    p.extras = std::make_unique<const agent_extras>(agent_extras{spec.metadata, spec.agent_card, spec.skills});
+  return p;
+}
+
 // Every field of the spec but its id is in the profile, and in hash_of()
 // and same() (the extras in has_extras()): a field added to agent_spec
 // changes its size and stops the build here until it is.
@@ -61,13 +70,10 @@ static_assert(sizeof(core::agent_spec) == 5 * sizeof(std::string) + 3 * 8 + size
 
 }  // namespace
 
-std::shared_ptr<const agent_profile> make_profile(core::agent_spec spec) {
-  return std::make_shared<const agent_profile>(profile_of(std::move(spec)));
-}
-
-std::shared_ptr<const agent_profile> profile_pool::intern(const core::agent_spec& spec) {
+template <class Spec>
+std::shared_ptr<const agent_profile> profile_pool::intern_spec(Spec&& spec) {
   if (has_extras(spec))
-    return make_profile(spec);
+    return std::make_shared<const agent_profile>(profile_of(std::forward<Spec>(spec)));
   const std::size_t h = hash_of(spec);
   std::lock_guard guard{mutex_};
   auto [first, last] = by_hash_.equal_range(h);
@@ -81,9 +87,15 @@ std::shared_ptr<const agent_profile> profile_pool::intern(const core::agent_spec
   // Its own allocation, not make_shared's one with the control block: the
   // pool's weak pointer then keeps only the control block of a profile
   // gone, until the next prune.
-  auto p = std::shared_ptr<const agent_profile>(new agent_profile{profile_of(core::agent_spec{spec})});
+  auto p = std::shared_ptr<const agent_profile>(new agent_profile{profile_of(std::forward<Spec>(spec))});
   by_hash_.emplace(h, p);
   return p;
+}
+
+std::shared_ptr<const agent_profile> profile_pool::intern(const core::agent_spec& spec) { return intern_spec(spec); }
+
+std::shared_ptr<const agent_profile> profile_pool::intern(core::agent_spec&& spec) {
+  return intern_spec(std::move(spec));
 }
 
 std::size_t profile_pool::size() const {
@@ -109,9 +121,12 @@ core::agent_spec agent_binding::spec() const {
 }
 
 std::shared_ptr<const agent_binding> bind(profile_pool& pool, const core::agent_spec& spec, index::agent_ref handle) {
-  // By reference: registering an agent of a spec in use copies its id and
-  // nothing else (the spec's strings went into a temporary copy before).
   return std::make_shared<const agent_binding>(spec.agent_id, pool.intern(spec), handle);
+}
+
+std::shared_ptr<const agent_binding> bind(profile_pool& pool, core::agent_spec&& spec, index::agent_ref handle) {
+  auto id = std::move(spec.agent_id);
+  return std::make_shared<const agent_binding>(std::move(id), pool.intern(std::move(spec)), handle);
 }
 
 }  // namespace agentreg::actors

@@ -38,9 +38,6 @@ struct agent_profile {
   [[nodiscard]] const std::vector<std::string>& skills() const;
 };
 
-/// A profile of `spec`'s own (its id left out), shared with no other.
-std::shared_ptr<const agent_profile> make_profile(core::agent_spec spec);
-
 /// The profiles in use, by value: intern() answers the one already in use
 /// for an equal spec. A million agents of a few specs keep a few profiles:
 /// with the spec in every agent's binding, that took 192 bytes an agent,
@@ -53,13 +50,19 @@ std::shared_ptr<const agent_profile> make_profile(core::agent_spec spec);
 /// within twice the profiles in use, plus 64). Thread-safe.
 class profile_pool {
  public:
-  /// Copies from `spec` only when no profile in use is equal to it.
+  /// The profile of `spec`: one in use if equal, else a new one made from
+  /// `spec`'s fields (copied from an lvalue, moved from an rvalue; never
+  /// its id). A spec with extras always gets a new one.
   std::shared_ptr<const agent_profile> intern(const core::agent_spec& spec);
+  std::shared_ptr<const agent_profile> intern(core::agent_spec&& spec);
 
   /// Profiles tracked: those in use, and those gone since the last prune.
   [[nodiscard]] std::size_t size() const;
 
  private:
+  template <class Spec>
+  std::shared_ptr<const agent_profile> intern_spec(Spec&& spec);
+
   mutable std::mutex mutex_;
   std::unordered_multimap<std::size_t, std::weak_ptr<const agent_profile>> by_hash_;
   std::size_t prune_at_ = 64;
@@ -79,7 +82,10 @@ struct agent_binding {
   [[nodiscard]] core::agent_spec spec() const;
 };
 
-/// A binding of `spec` with its profile from `pool`.
+/// A binding of `spec` with its profile from `pool`. Registering an agent
+/// of a spec in use copies its id and nothing else; an rvalue spec is moved
+/// from (its id and, for a new profile, its fields).
 std::shared_ptr<const agent_binding> bind(profile_pool& pool, const core::agent_spec& spec, index::agent_ref handle);
+std::shared_ptr<const agent_binding> bind(profile_pool& pool, core::agent_spec&& spec, index::agent_ref handle);
 
 }  // namespace agentreg::actors

@@ -80,6 +80,12 @@ std::vector<std::pair<core::uuid, running_execution>> execution_table::take_star
   return out;
 }
 
+std::size_t execution_table::running_in(std::size_t shard) const {
+  const auto& s = shards_.at(shard);
+  std::lock_guard guard{s.mutex};
+  return s.running.size();
+}
+
 std::size_t execution_table::size() const {
   std::size_t n = 0;
   for (auto& s : shards_) {

@@ -42,33 +42,43 @@ struct running_execution {
 /// Sharded by the id's low six bits. An id from make_id() names one of the
 /// calling thread's shards (four per index::stripe), so an execution
 /// started and completed on one thread locks a shard, and touches a map,
-/// that other threads' executions do not: with shards picked by hash, two
-/// threads met on every shard, and each start and each completion moved a
-/// mutex's cache line between their CPUs (agentreg-bench engine: the
-/// facade at 2 threads x1.28 with this, on a machine whose line round
-/// trip is ~450 ns). Ids made elsewhere (recovered from the database) spread
-/// over all shards by the same bits.
+/// that other threads' executions rarely do: with shards picked by hash,
+/// two threads met on every shard, and each start and each completion moved
+/// a mutex's cache line between their CPUs (agentreg-bench engine: the
+/// facade at 2 threads x1.27 with this, on a machine whose line round trip
+/// is ~450 ns). A shard is still locked by whichever thread completes an
+/// execution kept there, by threads that share a stripe or own it later,
+/// and by take_started_before() and size(), which visit every shard. Ids
+/// made elsewhere are kept by the same bits: those made before this scheme
+/// spread over all shards, those recovered from an earlier run stay in the
+/// shards of the threads that started them.
 class execution_table {
  public:
   static constexpr std::size_t shard_count = 64;
 
   /// Completed ids remembered per shard, the most recent first out: an id
   /// completed longer ago answers unknown_execution instead of
-  /// already_completed (still an error that changes nothing). 64 shards x
-  /// 4096 = 262 144 recent ids in 4 MiB; a thread's own completions fill
-  /// its four shards, so at least its last 16 384 are remembered. A ring,
-  /// written in order, so that a completion touches a cache line its shard
-  /// touched before (a slot picked by hash cost a cache miss per
-  /// completion); only a failed completion searches it.
+  /// already_completed (still an error that changes nothing). A completed
+  /// id is remembered in the shard it was kept in, which the thread that
+  /// started it chose: 4 x 4096 = 16 384 ids for each stripe whose threads
+  /// start executions (32 768 for agentregd's two I/O threads), 262 144 in
+  /// 4 MiB when all 16 stripes do. A ring, written in order, so that a
+  /// completion touches a cache line its shard touched before (a slot
+  /// picked by hash cost a cache miss per completion); only a failed
+  /// completion searches it.
   static constexpr std::size_t remembered_per_shard = 4096;
 
   /// A new execution id: core::make_uuid() (122 random bits from the
   /// operating system) with its low six bits naming one of the calling
-  /// thread's shards, taken in turn; 116 random bits stay. Thread-safe.
+  /// thread's shards, taken in turn; 116 random bits stay. Claims the
+  /// thread's stripe (index::stripe) if it has none. Thread-safe.
   static core::uuid make_id();
 
-  /// The shard an id is kept in (its low six bits). For tests.
+  /// The shard an id is kept in (its low six bits).
   static std::size_t shard_index(const core::uuid& id) { return id.lo % shard_count; }
+
+  /// Running executions kept in shard `shard` (a moment's count). For tests.
+  [[nodiscard]] std::size_t running_in(std::size_t shard) const;
 
   void insert(const core::uuid& id, running_execution e);
 

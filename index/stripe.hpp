@@ -8,10 +8,12 @@ namespace agentreg::index {
 /// state (lease free-lists, pick cursors, pick regions) into `count`
 /// stripes, a cache line each, so that threads do not write the same line.
 ///
-/// A thread that calls while a stripe is free *owns* one: no other thread
-/// uses it while its owner lives, so state an index keeps per owned stripe
-/// (the lease caches) is touched by one thread only and needs no atomic
-/// read-modify-write. A thread that finds every stripe owned *shares* one,
+/// A thread that calls while a stripe is free *owns* one (the index's
+/// acquire and release call; so does code above the index that keeps
+/// per-thread state by stripe, such as the engine's execution table): no
+/// other thread uses it while its owner lives, so state an index keeps
+/// per owned stripe (the lease caches) is touched by one thread only and
+/// needs no atomic read-modify-write. A thread that finds every stripe owned *shares* one,
 /// round-robin, uses only what the index keeps for any thread, and claims
 /// a stripe at a later call once one is free.
 ///

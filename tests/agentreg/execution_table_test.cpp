@@ -3,6 +3,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <iterator>
 #include <latch>
 #include <set>
 #include <thread>
@@ -30,38 +31,52 @@ bool is_v4(const core::uuid& u) {
 
 BOOST_AUTO_TEST_SUITE(actors_executions)
 
-BOOST_AUTO_TEST_CASE(ids_made_on_a_thread_are_version_4_uuids_kept_in_that_threads_four_shards) {
+BOOST_AUTO_TEST_CASE(ids_made_on_a_thread_are_random_version_4_uuids_kept_in_that_threads_four_shards) {
   constexpr std::size_t per_stripe = execution_table::shard_count / index::stripe::count;
   const index::stripe me = index::stripe::of_this_thread();
-  std::set<std::size_t> shards;
-  std::set<std::pair<std::uint64_t, std::uint64_t>> ids;
+  BOOST_TEST_REQUIRE(me.owned);  // a sharer could claim another stripe in the loop
+  execution_table table;
+  std::set<std::uint64_t> his, los;
   for (int i = 0; i < 1000; ++i) {
     const core::uuid u = execution_table::make_id();
     BOOST_TEST(is_v4(u));
-    ids.emplace(u.hi, u.lo);
-    shards.insert(execution_table::shard_index(u));
+    his.insert(u.hi);
+    los.insert(u.lo >> 6);
+    table.insert(u, running("t"));
   }
-  BOOST_TEST(ids.size() == 1000u);  // random, not a counter
-  BOOST_TEST(shards.size() == per_stripe);
-  for (const std::size_t s : shards)
-    BOOST_TEST(s / per_stripe == me.id);
+  // Random, not a counter: no two share either half, and consecutive ids
+  // are far apart (a counter's would differ by one).
+  BOOST_TEST(his.size() == 1000u);
+  BOOST_TEST(los.size() == 1000u);
+  BOOST_TEST(*std::next(his.begin()) - *his.begin() > 1000u);
+  // Kept in this thread's four shards, each used, and in no other.
+  for (std::size_t s = 0; s < execution_table::shard_count; ++s) {
+    const bool mine = s / per_stripe == me.id;
+    BOOST_TEST((table.running_in(s) > 0) == mine, "shard " << s << " holds " << table.running_in(s));
+  }
+  BOOST_TEST(table.size() == 1000u);
 }
 
-BOOST_AUTO_TEST_CASE(two_threads_that_own_stripes_make_ids_of_disjoint_shards) {
-  std::set<std::size_t> of[2];
+BOOST_AUTO_TEST_CASE(two_threads_that_own_stripes_keep_their_executions_in_disjoint_shards) {
+  execution_table table;
   std::latch both_own{2};
+  bool owned[2] = {false, false};
   std::vector<std::thread> pair;
   for (int t = 0; t < 2; ++t)
     pair.emplace_back([&, t] {
-      (void)index::stripe::of_this_thread();
+      owned[t] = index::stripe::of_this_thread().owned;
       both_own.arrive_and_wait();  // neither gives its stripe back before the other has one
       for (int i = 0; i < 100; ++i)
-        of[t].insert(execution_table::shard_index(execution_table::make_id()));
+        table.insert(execution_table::make_id(), running(t == 0 ? "first" : "second"));
     });
   for (auto& t : pair)
     t.join();
-  for (const std::size_t s : of[0])
-    BOOST_TEST(of[1].count(s) == 0u);
+  BOOST_TEST_REQUIRE((owned[0] && owned[1]));
+  std::size_t used = 0;
+  for (std::size_t s = 0; s < execution_table::shard_count; ++s)
+    used += table.running_in(s) > 0 ? 1 : 0;
+  BOOST_TEST(used == 2 * execution_table::shard_count / index::stripe::count);
+  BOOST_TEST(table.size() == 200u);
 }
 
 BOOST_AUTO_TEST_CASE(an_execution_is_taken_once_whichever_thread_made_its_id_and_ids_made_elsewhere_work_too) {
