@@ -148,28 +148,24 @@ class directory {
   // comparison, and a rehash, read the record's id or serial (const). Searched by
   // string_view or serial: no std::string and no record is built per
   // lookup. No reference into a set outlives its shard's lock.
-  struct by_id {
+  // Hash and equality over a record's key `Member` (of type Key when
+  // looked up), transparent: a record and a bare key compare alike.
+  template <class Key, auto Member, class Hash>
+  struct record_key {
     using is_transparent = void;
-    std::size_t operator()(std::string_view id) const { return core::string_hash{}(id); }
-    std::size_t operator()(const std::shared_ptr<agent_record>& r) const { return (*this)(r->agent_id); }
-    static std::string_view key(std::string_view id) { return id; }
-    static std::string_view key(const std::shared_ptr<agent_record>& r) { return r->agent_id; }
+    static Key key(Key k) { return k; }
+    static Key key(const std::shared_ptr<agent_record>& r) { return (*r).*Member; }
+    template <class A>
+    std::size_t operator()(const A& a) const {
+      return Hash{}(key(a));
+    }
     template <class A, class B>
     bool operator()(const A& a, const B& b) const {
       return key(a) == key(b);
     }
   };
-  struct by_serial {
-    using is_transparent = void;
-    std::size_t operator()(std::uint64_t serial) const { return std::hash<std::uint64_t>{}(serial); }
-    std::size_t operator()(const std::shared_ptr<agent_record>& r) const { return (*this)(r->serial); }
-    static std::uint64_t key(std::uint64_t serial) { return serial; }
-    static std::uint64_t key(const std::shared_ptr<agent_record>& r) { return r->serial; }
-    template <class A, class B>
-    bool operator()(const A& a, const B& b) const {
-      return key(a) == key(b);
-    }
-  };
+  using by_id = record_key<std::string_view, &agent_record::agent_id, core::string_hash>;
+  using by_serial = record_key<std::uint64_t, &agent_record::serial, std::hash<std::uint64_t>>;
   using id_map = boost::unordered_flat_set<std::shared_ptr<agent_record>, by_id, by_id>;
   using serial_map = boost::unordered_flat_set<std::shared_ptr<agent_record>, by_serial, by_serial>;
   shard<id_map>& id_shard(std::string_view id) const;
