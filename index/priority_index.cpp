@@ -602,7 +602,8 @@ struct priority_index::lease_table {
   // one's included, push there), else a fresh one.
   std::uint32_t allocate(stripe me) {
     std::uint32_t r = me.owned ? from_cache(caches[me.id]) : from_shared(me.id);
-    for (std::uint32_t k = 0; r == no_index && k < stripes; ++k)
+    // A sharer's own loose stack was looked at in from_shared().
+    for (std::uint32_t k = me.owned ? 0 : 1; r == no_index && k < stripes; ++k)
       r = pop_free(loose[(me.id + k) % stripes].value, records);
     return r != no_index ? r : grow(high_water, records, max_leases);
   }
